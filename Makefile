@@ -1,0 +1,34 @@
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench proto clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+## run: set up .venv and start otelproc on its embedded default config
+run: $(STAMP)
+	$(BIN)/otelproc serve
+
+## test: set up .venv with the test extras and run the whole suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+## bench: throughput and fingerprint benchmarks (prints figures, asserts nothing)
+bench: $(STAMP)
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/fingerprint.py
+
+## proto: regenerate the protobuf code otelproc owns (see proto_gen/README.md)
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iproto_gen --python_out=otelproc/_proto --pyi_out=otelproc/_proto proto_gen/*.proto
+
+clean:
+	rm -rf $(VENV) build *.egg-info
