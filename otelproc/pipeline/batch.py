@@ -73,6 +73,7 @@ class Batch:
     raw: bytes | None = None  # the serialized request as received; None once changed
     errors: pl.DataFrame = field(default_factory=empty_errors)
     error_items: list[Message] = field(default_factory=list)  # Span / LogRecord objects
+    service_items: dict[str, int] = field(default_factory=dict)  # items per service.name (for rates)
     _serialized: bytes | None = None
 
     def mark_changed(self) -> None:

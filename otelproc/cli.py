@@ -1,0 +1,122 @@
+"""The `otelproc` command: serve | check-config | sql | patterns | resolve."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from otelproc.errors import ConfigError
+
+
+def _load(path: str | None):
+    from otelproc.config import load_config
+
+    return load_config(path)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from otelproc.log import setup_logging
+    from otelproc.service import serve
+
+    config = _load(args.config)
+    logs = config.service.telemetry.logs
+    setup_logging(args.log_level or logs.level, args.log_format or logs.format)
+    serve(config)
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args.path)
+    from otelproc.pipeline.classify import Classifier
+
+    Classifier.from_config(config.diagnostics.classify_config())  # rule files are validated too
+    routes = {signal.value: names for signal, names in config.routes().items()}
+    print(f"{args.path}: OK")
+    for signal, names in routes.items():
+        print(f"  {signal}: {', '.join(names) if names else '(not forwarded)'}")
+    return 0
+
+
+def _store_target(args: argparse.Namespace) -> tuple[str, str]:
+    config = _load(args.config)
+    return str(config.storage.path), f"http://{config.admin.endpoint}"
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from otelproc.store import client
+
+    db_path, admin_url = _store_target(args)
+    columns, rows = client.run_query(db_path, admin_url, args.query, api_key=args.api_key)
+    formatter = {"table": client.format_table, "csv": client.format_csv, "json": client.format_json}[args.format]
+    print(formatter(columns, rows))
+    return 0
+
+
+def cmd_patterns(args: argparse.Namespace) -> int:
+    from otelproc.store import client
+
+    db_path, admin_url = _store_target(args)
+    columns, rows = client.top_patterns(db_path, admin_url, limit=args.limit, status=args.status, api_key=args.api_key)
+    print(client.format_table(columns, rows))
+    return 0
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from otelproc.store import client
+
+    db_path, admin_url = _store_target(args)
+    print(client.resolve(db_path, admin_url, args.pattern, api_key=args.api_key))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otelproc", description="OpenTelemetry processor that diagnoses errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the processor")
+    serve.add_argument("--config", help="config file (default: the embedded default)")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-format", choices=["logfmt", "json"])
+    serve.set_defaults(func=cmd_serve)
+
+    check = sub.add_parser("check-config", help="validate a config file")
+    check.add_argument("path")
+    check.set_defaults(func=cmd_check_config)
+
+    def store_command(name: str, help: str):
+        p = sub.add_parser(name, help=help)
+        p.add_argument("--config", help="config file naming the database and admin endpoint")
+        p.add_argument("--api-key", help="admin API key, when the running server requires one")
+        return p
+
+    sql = store_command("sql", "read-only SQL over the database (works while `serve` runs)")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.set_defaults(func=cmd_sql)
+
+    patterns = store_command("patterns", "top error patterns")
+    patterns.add_argument("--limit", type=int, default=20)
+    patterns.add_argument("--status", help="only patterns with this status")
+    patterns.set_defaults(func=cmd_patterns)
+
+    resolve = store_command("resolve", "mark a pattern resolved (by id or fingerprint)")
+    resolve.add_argument("pattern")
+    resolve.set_defaults(func=cmd_resolve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print("invalid configuration:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The configuration file: Collector-shaped YAML, validated with pydantic.
+
+Each component owns its ``Config`` model next to its code; this module composes
+them into the file's shape, substitutes ``${env:NAME}`` / ``${env:NAME:-default}``,
+and turns every validation problem into a line that starts with the key path
+(``exporters.otlp/logfire.endpoint: …``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from otelproc.config_types import ByteSize, Component, Duration, split_endpoint
+from otelproc.errors import ConfigError
+from otelproc.exporters.runtime import EXPORTER_TYPES, exporter_type
+from otelproc.pipeline.anomaly import AnomalyConfig
+from otelproc.pipeline.classify import ClassifyConfig
+from otelproc.pipeline.redact import RedactConfig
+from otelproc.receivers.config import OTLPReceiverConfig
+from otelproc.signals import Signal
+from otelproc.store.config import StorageConfig, ThresholdsConfig
+
+DEFAULT_CONFIG_PATH = Path(__file__).parent / "defaults" / "otelproc.yaml"
+
+_ENV = re.compile(r"\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ReceiversConfig(Component):
+    otlp: OTLPReceiverConfig = Field(default_factory=OTLPReceiverConfig)
+
+
+class MemoryLimiterConfig(Component):
+    """Push back (RESOURCE_EXHAUSTED / 429) while the process uses more than this."""
+
+    limit_mib: int | None = Field(None, ge=1, description="resident memory ceiling; default 80% of physical memory")
+    check_interval: Duration = 1.0
+
+
+class ProcessorsConfig(Component):
+    memory_limiter: MemoryLimiterConfig = Field(default_factory=MemoryLimiterConfig)
+
+
+class AIConfig(Component):
+    enabled: bool = False
+    model: str = "gpt-4o-mini"
+
+
+class DiagnosticsConfig(Component):
+    rules: Path | None = Field(None, description="user rules file; extends and overrides the built-in rules")
+    thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
+    redaction: RedactConfig = Field(default_factory=RedactConfig)
+    anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
+    ai: AIConfig = Field(default_factory=AIConfig)
+
+    def classify_config(self) -> ClassifyConfig:
+        return ClassifyConfig(rules=self.rules)
+
+
+class PipelineConfig(Component):
+    receivers: list[str] = Field(default_factory=lambda: ["otlp"])
+    exporters: list[str] = Field(default_factory=list)
+
+
+class TelemetryLogsConfig(Component):
+    level: str = Field("info", pattern="^(?i:debug|info|warning|error)$")
+    format: str = Field("logfmt", pattern="^(logfmt|json)$")
+
+
+class TelemetryConfig(Component):
+    logs: TelemetryLogsConfig = Field(default_factory=TelemetryLogsConfig)
+
+
+class ServiceConfig(Component):
+    pipelines: dict[Signal, PipelineConfig] | None = Field(
+        None, description="signal -> exporters; omitted: every signal to every exporter that takes it"
+    )
+    shutdown_timeout: Duration = Field(30.0, description="how long SIGTERM waits for queues to drain")
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
+
+
+class AdminConfig(Component):
+    endpoint: str = "127.0.0.1:13133"
+    api_key: str | None = Field(None, description="when set, admin endpoints need `Authorization: Bearer <key>`")
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> "AdminConfig":
+        split_endpoint(self.endpoint)
+        return self
+
+
+class Config(Component):
+    receivers: ReceiversConfig = Field(default_factory=ReceiversConfig)
+    processors: ProcessorsConfig = Field(default_factory=ProcessorsConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
+    exporters: dict[str, Any] = Field(default_factory=dict)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    admin: AdminConfig = Field(default_factory=AdminConfig)
+
+    def routes(self) -> dict[Signal, list[str]]:
+        """Exporter names for each signal."""
+        if self.service.pipelines is not None:
+            return {signal: list(p.exporters) for signal, p in self.service.pipelines.items()}
+        return {
+            signal: [name for name, cfg in self.exporters.items() if signal in EXPORTER_TYPES[exporter_type(name)].signals]
+            for signal in Signal
+        }
+
+
+def substitute_env(value: Any, path: str = "", problems: list[str] | None = None) -> Any:
+    """``${env:NAME}`` and ``${env:NAME:-default}`` in every string; ``$$`` is a literal ``$``."""
+    if problems is None:
+        problems = []
+    if isinstance(value, dict):
+        return {k: substitute_env(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute_env(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "$" not in value:
+        return value
+
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(f"{path}: environment variable {name} is not set (write ${{env:{name}:-}} to allow it empty)")
+        return ""
+
+    return _ENV.sub(replace, value)
+
+
+def _format_location(prefix: str, loc: tuple) -> str:
+    parts = [prefix] if prefix else []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+def _problems(error: ValidationError, prefix: str = "") -> list[str]:
+    out = []
+    for e in error.errors():
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            message = "unknown key"
+        out.append(f"{_format_location(prefix, loc)}: {message}")
+    return out
+
+
+def parse_config(data: Any) -> Config:
+    """Validate a parsed YAML document; raises ConfigError listing every problem with its key path."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(["(top level): expected a mapping of sections (receivers, exporters, service, …)"])
+    problems: list[str] = []
+    data = substitute_env(data, "", problems)
+    exporters_raw = data.get("exporters") or {}
+    config = None
+    try:
+        config = Config.model_validate({**data, "exporters": {}})
+    except ValidationError as exc:
+        problems += _problems(exc)
+    exporters: dict[str, Any] = {}
+    if not isinstance(exporters_raw, dict):
+        problems.append("exporters: expected a mapping of exporter name to settings")
+        exporters_raw = {}
+    for name, raw in exporters_raw.items():
+        kind = exporter_type(str(name))
+        if kind not in EXPORTER_TYPES:
+            problems.append(f"exporters.{name}: unknown exporter type {kind!r} (known: {', '.join(sorted(EXPORTER_TYPES))})")
+            continue
+        try:
+            exporters[name] = EXPORTER_TYPES[kind].config.model_validate(raw or {})
+        except ValidationError as exc:
+            problems += _problems(exc, f"exporters.{name}")
+    if config is not None:
+        config.exporters = exporters
+        if config.service.pipelines is not None:
+            for signal, pipeline in config.service.pipelines.items():
+                for name in pipeline.exporters:
+                    if name not in exporters_raw:
+                        problems.append(
+                            f"service.pipelines.{signal.value}.exporters: {name!r} is not defined under exporters"
+                        )
+                    elif name in exporters and signal not in EXPORTER_TYPES[exporter_type(name)].signals:
+                        problems.append(
+                            f"service.pipelines.{signal.value}.exporters: {name!r} does not take {signal.value}"
+                        )
+                for receiver in pipeline.receivers:
+                    if receiver != "otlp":
+                        problems.append(f"service.pipelines.{signal.value}.receivers: unknown receiver {receiver!r}")
+    if problems:
+        raise ConfigError(problems)
+    assert config is not None
+    return config
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The config at ``path``, or the embedded default when ``path`` is None."""
+    source = Path(path) if path is not None else DEFAULT_CONFIG_PATH
+    try:
+        text = source.read_text()
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{source}: not valid YAML: {exc}"]) from None
+    return parse_config(data)

@@ -1,0 +1,256 @@
+"""Stage 1: find the error spans and error log records of a request.
+
+This is the one pass over every item. It only looks at what decides "error?"
+(status code, event names, severity) and converts attributes of the errors
+alone. Reads: ``batch.request``. Writes: ``batch.errors`` (columns of
+``ERROR_SCHEMA``), ``batch.error_items`` and ``batch.service_items``.
+
+An item is an error when:
+- span: status ERROR, or an ``exception`` event, or ``logfire.level_num >= 17``;
+  Logfire's ``pending_span`` placeholders are never errors;
+- log record: ``severity_number >= 17`` (ERROR and above), or ``exception.*`` attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import polars as pl
+from google.protobuf.message import Message
+
+from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
+from otelproc.signals import Signal
+
+STATUS_ERROR = 2
+SEVERITY_ERROR = 17
+SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
+
+# Semantic-convention keys, newest name first, for each column taken from attributes.
+ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "service_name": ("service.name",),
+    "service_version": ("service.version",),
+    "deployment_environment": ("deployment.environment.name", "deployment.environment"),
+    "host_name": ("host.name",),
+    "sdk_language": ("telemetry.sdk.language",),
+    "code_namespace": ("code.namespace",),
+    "code_function": ("code.function.name", "code.function"),
+    "code_filepath": ("code.file.path", "code.filepath"),
+    "code_lineno": ("code.line.number", "code.lineno"),
+    "stage": ("stage", "diagnostic.stage"),
+    "http_route": ("http.route",),
+    "http_status_code": ("http.response.status_code", "http.status_code"),
+    "db_system": ("db.system.name", "db.system"),
+    "gen_ai_system": ("gen_ai.provider.name", "gen_ai.system"),
+    "gen_ai_request_model": ("gen_ai.request.model",),
+    "server_address": ("server.address", "net.peer.name"),
+    "request_id": ("request_id", "request.id", "http.request_id"),
+    "agent_run_id": ("agent_run_id", "agent.run_id", "gen_ai.agent.run_id"),
+    "sprint_id": ("sprint_id", "sprint.id"),
+    "msg_template": ("logfire.msg_template",),
+    "logfire_fingerprint": ("logfire.exception.fingerprint",),
+}
+_INT_COLUMNS = {"code_lineno", "http_status_code"}
+
+
+def any_value(value: Message) -> Any:
+    """An OTLP AnyValue as a plain Python value (bytes as hex, kvlists as dicts)."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [any_value(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind)
+
+
+def attributes_dict(attributes) -> dict[str, Any]:
+    return {kv.key: any_value(kv.value) for kv in attributes}
+
+
+def _timestamp(nanos: int) -> datetime:
+    if nanos <= 0:
+        return datetime.now(timezone.utc)
+    return datetime.fromtimestamp(nanos / 1e9, timezone.utc)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+class _Rows:
+    """Column lists for the error frame, filled one error item at a time."""
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list] = {name: [] for name in ERROR_SCHEMA}
+        self.items: list[Message] = []
+
+    def add(self, item: Message, kind: str, attrs: dict[str, Any], fields: dict[str, Any]) -> None:
+        row = fields
+        row["row"] = len(self.items)
+        row["kind"] = kind
+        for column, keys in ATTRIBUTE_COLUMNS.items():
+            value = None
+            for key in keys:
+                value = attrs.get(key)
+                if value is not None:
+                    break
+            if column in _INT_COLUMNS:
+                try:
+                    value = int(value) if value is not None else None
+                except (TypeError, ValueError):
+                    value = None
+            else:
+                value = _text(value)
+            row.setdefault(column, value)
+        row["attributes"] = json.dumps(attrs, default=str, ensure_ascii=False)
+        row["existing_diagnostics"] = "diagnostic.fingerprint" in attrs
+        for name, values in self.columns.items():
+            values.append(row.get(name))
+        self.items.append(item)
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame(self.columns, schema=ERROR_SCHEMA)
+
+
+def _span_error(span: Message, check_attributes: bool) -> tuple[bool, Message | None, dict | None]:
+    """(is_error, the last exception event, the span's attributes when they had to be read)."""
+    exception_event = None
+    for event in span.events:
+        if event.name == "exception":
+            exception_event = event
+    attrs = None
+    if check_attributes:
+        attrs = attributes_dict(span.attributes)
+        span_type = attrs.get("logfire.span_type")
+        if span_type == "pending_span":
+            return False, None, attrs
+        level = attrs.get("logfire.level_num")
+        if isinstance(level, int) and level >= SEVERITY_ERROR:
+            return True, exception_event, attrs
+    is_error = span.status.code == STATUS_ERROR or exception_event is not None
+    return is_error, exception_event, attrs
+
+
+def _detect_spans(batch: Batch, raw: bytes | None) -> _Rows:
+    rows = _Rows()
+    # Attributes are read only when a Logfire marker is in the request at all.
+    logfire = raw is None or b"logfire.level_num" in raw or b"pending_span" in raw
+    for resource_spans in batch.request.resource_spans:
+        resource_attrs: dict[str, Any] | None = None
+        count = 0
+        for scope_spans in resource_spans.scope_spans:
+            spans = scope_spans.spans
+            count += len(spans)
+            for span in spans:
+                is_error, event, attrs = _span_error(span, logfire)
+                if not is_error:
+                    continue
+                if resource_attrs is None:
+                    resource_attrs = attributes_dict(resource_spans.resource.attributes)
+                merged = {**resource_attrs, **(attrs if attrs is not None else attributes_dict(span.attributes))}
+                fields: dict[str, Any] = {
+                    "trace_id": span.trace_id.hex() or None,
+                    "span_id": span.span_id.hex() or None,
+                    "parent_span_id": span.parent_span_id.hex() or None,
+                    "scope_name": scope_spans.scope.name or None,
+                    "span_name": span.name or None,
+                    "span_kind": SPAN_KINDS[span.kind] if 0 <= span.kind < len(SPAN_KINDS) else None,
+                    "status_message": span.status.message or None,
+                }
+                level = merged.get("logfire.level_num")
+                fields["severity_number"] = level if isinstance(level, int) else SEVERITY_ERROR
+                fields["severity_text"] = _text(merged.get("logfire.level_name")) if "logfire.level_name" in merged else None
+                if event is not None:
+                    exc = attributes_dict(event.attributes)
+                    fields["occurred_at"] = _timestamp(event.time_unix_nano or span.end_time_unix_nano)
+                    fields["error_type"] = _text(exc.get("exception.type"))
+                    fields["message"] = _text(exc.get("exception.message"))
+                    fields["stack_trace"] = _text(exc.get("exception.stacktrace"))
+                    if fields["error_type"] is None and fields["message"] is None:
+                        fields["message"] = fields["status_message"]
+                else:
+                    fields["occurred_at"] = _timestamp(span.end_time_unix_nano or span.start_time_unix_nano)
+                    fields["message"] = fields["status_message"] or _text(merged.get("logfire.msg"))
+                if fields.get("message") is None and event is None:
+                    fields["message"] = span.name or None
+                rows.add(span, "span", merged, fields)
+        if count:
+            if resource_attrs is None:
+                service = _service_name(resource_spans.resource.attributes)
+            else:
+                service = _text(resource_attrs.get("service.name")) or "unknown_service"
+            batch.service_items[service] = batch.service_items.get(service, 0) + count
+    return rows
+
+
+def _service_name(attributes) -> str:
+    for kv in attributes:
+        if kv.key == "service.name":
+            return kv.value.string_value or "unknown_service"
+    return "unknown_service"
+
+
+def _detect_logs(batch: Batch, raw: bytes | None) -> _Rows:
+    rows = _Rows()
+    # Exception attributes on a record below ERROR are looked for only when the request mentions them.
+    look_for_exceptions = raw is None or b"exception." in raw
+    for resource_logs in batch.request.resource_logs:
+        resource_attrs: dict[str, Any] | None = None
+        count = 0
+        for scope_logs in resource_logs.scope_logs:
+            records = scope_logs.log_records
+            count += len(records)
+            for record in records:
+                attrs = None
+                is_error = record.severity_number >= SEVERITY_ERROR
+                if not is_error and look_for_exceptions:
+                    attrs = attributes_dict(record.attributes)
+                    is_error = any(key.startswith("exception.") for key in attrs)
+                if not is_error:
+                    continue
+                if attrs is None:
+                    attrs = attributes_dict(record.attributes)
+                if resource_attrs is None:
+                    resource_attrs = attributes_dict(resource_logs.resource.attributes)
+                merged = {**resource_attrs, **attrs}
+                body = any_value(record.body)
+                fields: dict[str, Any] = {
+                    "occurred_at": _timestamp(record.time_unix_nano or record.observed_time_unix_nano),
+                    "trace_id": record.trace_id.hex() or None,
+                    "span_id": record.span_id.hex() or None,
+                    "scope_name": scope_logs.scope.name or None,
+                    "span_name": _text(record.event_name) if hasattr(record, "event_name") else None,
+                    "severity_number": record.severity_number or SEVERITY_ERROR,
+                    "severity_text": record.severity_text or None,
+                    "error_type": _text(attrs.get("exception.type")),
+                    "message": _text(attrs.get("exception.message")) or _text(body),
+                    "stack_trace": _text(attrs.get("exception.stacktrace")),
+                }
+                rows.add(record, "log", merged, fields)
+        if count:
+            service = (
+                _text(resource_attrs.get("service.name")) if resource_attrs is not None
+                else _service_name(resource_logs.resource.attributes)
+            ) or "unknown_service"
+            batch.service_items[service] = batch.service_items.get(service, 0) + count
+    return rows
+
+
+def detect(batch: Batch) -> Batch:
+    if batch.signal is Signal.TRACES:
+        rows = _detect_spans(batch, batch.raw)
+    elif batch.signal is Signal.LOGS:
+        rows = _detect_logs(batch, batch.raw)
+    else:
+        return batch
+    if rows.items:
+        batch.errors = rows.frame()
+        batch.error_items = rows.items
+    return batch

@@ -1,0 +1,205 @@
+"""Wires receivers -> pipeline -> store -> exporters from the config, and runs them.
+
+One asyncio loop runs the gRPC receiver, the HTTP receiver, the admin server
+and the exporters' queue consumers; the DuckDB writer has its own thread.
+SIGTERM / SIGINT stop the receivers, drain every queue within
+``service.shutdown_timeout``, flush storage, and return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal as os_signal
+from pathlib import Path
+
+from google.protobuf.message import Message
+
+from otelproc.admin.health import HealthReport
+from otelproc.admin.server import build_app
+from otelproc.admin.sql import routes as sql_routes
+from otelproc.asgi import AsgiServer
+from otelproc.config import Config, MemoryLimiterConfig
+from otelproc.config_types import split_endpoint
+from otelproc.errors import BackpressureError
+from otelproc.exporters.runtime import ExporterRuntime, build_exporter
+from otelproc.pipeline import Pipeline
+from otelproc.pipeline.anomaly import AnomalyDetector
+from otelproc.pipeline.batch import Batch
+from otelproc.pipeline.classify import Classifier
+from otelproc.pipeline.enrich import enrich
+from otelproc.pipeline.fingerprint import fingerprint
+from otelproc.pipeline.redact import Redactor
+from otelproc.receivers import ConsumeResult
+from otelproc.receivers.grpc import GrpcReceiver
+from otelproc.receivers.http import HttpReceiver
+from otelproc.signals import Signal, count_items
+from otelproc.store import Store
+
+log = logging.getLogger("otelproc.service")
+
+BACKPRESSURE_RETRY_AFTER = 1.0  # seconds a refused client is asked to wait
+
+
+def build_pipeline(config: Config, store: Store) -> Pipeline:
+    diagnostics = config.diagnostics
+    return Pipeline(
+        stages=[
+            ("classify", Classifier.from_config(diagnostics.classify_config())),
+            ("redact", Redactor.from_config(diagnostics.redaction)),
+            ("fingerprint", fingerprint),
+            ("patterns", store.tracker),
+            ("anomaly", AnomalyDetector.from_config(diagnostics.anomaly)),
+            ("enrich", enrich),
+        ]
+    )
+
+
+class MemoryLimiter:
+    """Refuses new data while resident memory is over the ceiling (checked every ``check_interval``)."""
+
+    def __init__(self, config: MemoryLimiterConfig):
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        self.limit = (config.limit_mib * 2**20) if config.limit_mib else int(physical * 0.8)
+        self.interval = config.check_interval
+        self.over = False
+        self.rss = 0
+
+    @staticmethod
+    def resident_bytes() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    async def watch(self) -> None:
+        while True:
+            self.rss = self.resident_bytes()
+            over = self.rss > self.limit
+            if over != self.over:
+                self.over = over
+                log.warning("memory ceiling %s", "reached: refusing data" if over else "cleared",
+                            extra={"rss_mib": self.rss >> 20, "limit_mib": self.limit >> 20})
+            await asyncio.sleep(self.interval)
+
+    def health(self) -> dict:
+        return {"status": "degraded" if self.over else "healthy", "rss_mib": self.rss >> 20,
+                "limit_mib": self.limit >> 20}
+
+
+class Service:
+    def __init__(self, config: Config):
+        self.config = config
+        self.health = HealthReport()
+        self.store = Store.from_config(config.storage, config.diagnostics.thresholds)
+        self.pipeline = build_pipeline(config, self.store)
+        self.exporters: dict[str, ExporterRuntime] = {
+            name: build_exporter(name, cfg) for name, cfg in config.exporters.items()
+        }
+        self.routes: dict[Signal, list[ExporterRuntime]] = {
+            signal: [self.exporters[name] for name in names] for signal, names in config.routes().items()
+        }
+        self.memory = MemoryLimiter(config.processors.memory_limiter)
+        otlp = config.receivers.otlp
+        self.receivers: dict[str, GrpcReceiver | HttpReceiver] = {}
+        if otlp.protocols.grpc is not None:
+            self.receivers["otlp/grpc"] = GrpcReceiver.from_config(otlp, self)
+        if otlp.protocols.http is not None:
+            self.receivers["otlp/http"] = HttpReceiver.from_config(otlp, self)
+        host, port = split_endpoint(config.admin.endpoint)
+        self.admin = AsgiServer(build_app(self.health, sql_routes(self.store), config.admin.api_key), host, port)
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = asyncio.Event()
+        self._register_health()
+
+    def _register_health(self) -> None:
+        for name, receiver in self.receivers.items():
+            self.health.receivers[name] = receiver.health
+            self.health.ready_checks.append(lambda r=receiver: r.listening)
+        for name, exporter in self.exporters.items():
+            self.health.exporters[name] = exporter.health
+        self.health.components["storage"] = self.store.health
+        self.health.components["pipeline"] = self.pipeline.health
+        self.health.components["memory"] = self.memory.health
+        self.health.ready_checks.append(lambda: self.store.is_open)
+
+    # -- the data path -------------------------------------------------------------
+
+    async def consume(self, signal: Signal, request: Message, raw: bytes) -> ConsumeResult:
+        batch = Batch(signal, request, 0, raw)
+        if signal is Signal.METRICS:
+            batch.item_count = count_items(signal, request)
+        else:
+            self.pipeline.detect(batch)
+            batch.item_count = sum(batch.service_items.values())
+        targets = self.routes.get(signal, [])
+        self._admit(batch, targets)
+        if signal is not Signal.METRICS:
+            self.pipeline.diagnose(batch)
+            self.store.count_items(signal, batch.service_items, batch.errors)
+        for exporter in targets:
+            exporter.enqueue(batch)
+        return ConsumeResult()
+
+    def _admit(self, batch: Batch, targets: list[ExporterRuntime]) -> None:
+        """All or nothing: a fan-out request is taken by every exporter or refused, so a resend never duplicates."""
+        if self._stopping.is_set():
+            raise BackpressureError("otelproc is shutting down", BACKPRESSURE_RETRY_AFTER)
+        if self.memory.over:
+            raise BackpressureError(
+                f"memory ceiling reached ({self.memory.rss >> 20} MiB of {self.memory.limit >> 20} MiB)",
+                BACKPRESSURE_RETRY_AFTER,
+            )
+        for exporter in targets:
+            if not exporter.room_for(batch.item_count):
+                raise BackpressureError(f"sending queue of exporter {exporter.name} is full", BACKPRESSURE_RETRY_AFTER)
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.store.start()
+        for exporter in self.exporters.values():
+            await exporter.start()
+        await self.admin.start()
+        for receiver in self.receivers.values():
+            await receiver.start()
+        self._tasks.append(asyncio.create_task(self.memory.watch()))
+        self._tasks.append(asyncio.create_task(self.store.run_maintenance()))
+        if not self.exporters:
+            log.warning("no exporters configured: data is processed and stored, nothing is forwarded")
+        log.info(
+            "otelproc started",
+            extra={
+                "receivers": {name: r.port for name, r in self.receivers.items()},
+                "admin": self.admin.port,
+                "exporters": list(self.exporters),
+                "storage": str(self.config.storage.path),
+            },
+        )
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        deadline = self.config.service.shutdown_timeout
+        for receiver in self.receivers.values():
+            await receiver.stop(grace=min(5.0, deadline))
+        results = await asyncio.gather(*(e.shutdown(deadline) for e in self.exporters.values()))
+        for task in self._tasks:
+            task.cancel()
+        self.store.close()
+        await self.admin.stop()
+        log.info("otelproc stopped", extra={"exporters": dict(zip(self.exporters, results))})
+
+    async def run(self) -> None:
+        """Start, wait for SIGTERM or SIGINT, then stop gracefully."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (os_signal.SIGTERM, os_signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        log.info("signal received: draining")
+        await self.stop()
+
+
+def serve(config: Config) -> None:
+    Path(config.storage.path).parent.mkdir(parents=True, exist_ok=True)
+    asyncio.run(Service(config).run())

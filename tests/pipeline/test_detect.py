@@ -1,0 +1,110 @@
+"""Detection over requests made by the real OpenTelemetry SDK."""
+
+from __future__ import annotations
+
+from opentelemetry.trace import Status, StatusCode
+
+from otelproc.pipeline.batch import Batch
+from otelproc.pipeline.detect import detect
+from otelproc.signals import Signal
+from tests.otel_helpers import LogRecorder, SpanRecorder
+
+
+def charge_card(amount: int) -> None:
+    raise ConnectionRefusedError(f"payment gateway refused charge of {amount}")
+
+
+def run(signal: Signal, request) -> Batch:
+    return detect(Batch(signal, request, 0, request.SerializeToString()))
+
+
+def test_span_with_recorded_exception_becomes_one_error_row():
+    rec = SpanRecorder(service="billing", version="2.3.1", **{"deployment.environment": "prod"})
+    with rec.tracer.start_as_current_span("charge", attributes={"stage": "payment", "agent_run_id": "run-7"}):
+        pass
+    try:
+        with rec.tracer.start_as_current_span("POST /charge", attributes={"http.route": "/charge"}) as span:
+            charge_card(42)
+    except ConnectionRefusedError:
+        pass
+    batch = run(Signal.TRACES, rec.request())
+    assert batch.errors.height == 1
+    row = batch.errors.row(0, named=True)
+    assert row["error_type"] == "ConnectionRefusedError"
+    assert row["message"] == "payment gateway refused charge of 42"
+    assert "charge_card" in row["stack_trace"] and "Traceback" in row["stack_trace"]
+    assert row["service_name"] == "billing" and row["service_version"] == "2.3.1"
+    assert row["deployment_environment"] == "prod"
+    assert row["http_route"] == "/charge"
+    assert row["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert row["span_id"] == format(span.get_span_context().span_id, "016x")
+    assert row["kind"] == "span" and row["span_name"] == "POST /charge"
+    assert batch.error_items[row["row"]].name == "POST /charge"
+    assert batch.service_items == {"billing": 2}
+
+
+def test_status_error_without_exception_uses_status_message():
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("job") as span:
+        span.set_status(Status(StatusCode.ERROR, "upstream returned 503"))
+    with rec.tracer.start_as_current_span("fine") as span:
+        span.set_status(Status(StatusCode.OK))
+    batch = run(Signal.TRACES, rec.request())
+    assert batch.errors["message"].to_list() == ["upstream returned 503"]
+    assert batch.errors["error_type"].to_list() == [None]
+
+
+def test_request_without_errors_yields_empty_frame_and_counts():
+    rec = SpanRecorder(service="quiet")
+    for i in range(5):
+        with rec.tracer.start_as_current_span(f"op{i}"):
+            pass
+    batch = run(Signal.TRACES, rec.request())
+    assert batch.errors.is_empty() and batch.error_items == []
+    assert batch.service_items == {"quiet": 5}
+
+
+def test_logfire_level_marks_error_and_pending_spans_are_ignored():
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span(
+        "payment failed for {user}",
+        attributes={"logfire.level_num": 17, "logfire.span_type": "log", "logfire.msg_template": "payment failed for {user}",
+                    "logfire.msg": "payment failed for bob"},
+    ):
+        pass
+    with rec.tracer.start_as_current_span("pending", attributes={"logfire.span_type": "pending_span", "logfire.level_num": 17}):
+        pass
+    with rec.tracer.start_as_current_span("info", attributes={"logfire.level_num": 9}):
+        pass
+    batch = run(Signal.TRACES, rec.request())
+    assert batch.errors.height == 1
+    row = batch.errors.row(0, named=True)
+    assert row["msg_template"] == "payment failed for {user}"
+    assert row["message"] == "payment failed for bob"
+    assert row["severity_number"] == 17
+
+
+def test_log_records_at_error_or_with_exception_attributes():
+    rec = LogRecorder(service="worker")
+    rec.logger.info("all good")
+    rec.logger.error("could not reach %s", "db-1")
+    try:
+        {}["missing"]
+    except KeyError:
+        rec.logger.warning("handled lookup", exc_info=True)  # below ERROR, but carries exception.*
+    batch = run(Signal.LOGS, rec.request())
+    assert batch.errors.height == 2
+    first, second = batch.errors.rows(named=True)
+    assert first["kind"] == "log" and first["message"] == "could not reach db-1" and first["severity_number"] == 17
+    # LoggingHandler writes exc.args[0]; a span event would carry str(exc), "'missing'"
+    assert second["error_type"] == "KeyError" and second["message"] == "missing"
+    assert "Traceback" in second["stack_trace"]
+    assert batch.service_items == {"worker": 3}
+
+
+def test_items_already_enriched_upstream_are_flagged():
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("x", attributes={"diagnostic.fingerprint": "ab" * 32}) as span:
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+    batch = run(Signal.TRACES, rec.request())
+    assert batch.errors["existing_diagnostics"].to_list() == [True]
