@@ -28,7 +28,9 @@ bench: $(STAMP)
 
 ## proto: regenerate the protobuf code otelproc owns (see proto_gen/README.md)
 proto: $(STAMP)
-	$(BIN)/python -m grpc_tools.protoc -Iproto_gen --python_out=otelproc/_proto --pyi_out=otelproc/_proto proto_gen/*.proto
+	@protos="$$(ls proto_gen/*.proto 2>/dev/null)"; \
+	if [ -z "$$protos" ]; then echo "proto_gen/ holds no .proto files: nothing to generate (see proto_gen/README.md)"; \
+	else mkdir -p otelproc/_proto && $(BIN)/python -m grpc_tools.protoc -Iproto_gen --python_out=otelproc/_proto --pyi_out=otelproc/_proto $$protos; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info

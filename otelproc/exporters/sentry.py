@@ -1,0 +1,794 @@
+"""Sentry exporter: error spans and error log records as Sentry error events.
+
+Sentry's OTLP endpoint drops span events, so exceptions sent that way never become
+Sentry issues; this exporter sends each error row of ``Batch.errors`` as one error
+event through Sentry's envelope API (``POST <scheme>://<host>/api/<project>/envelope/``).
+Non-error data is never sent here.
+
+Reads the columns of ``ERROR_SCHEMA`` plus ``category, label, severity, fingerprint,
+source, message_template`` and, when present, ``pattern_status, pattern_id,
+ai_root_cause, ai_suggested_fix`` (any of them may be missing or null).
+
+QueueItem payload framing: one envelope holds at most one event, so a payload is a
+sequence of frames, each ``kind (1 byte) | length (4 bytes, big-endian unsigned) |
+envelope (length bytes)``. ``kind`` is ``b"e"`` for an error event (Sentry's rate-limit
+category ``error``) or ``b"d"`` for a message event without an exception (category
+``default``). ``QueueItem.items`` is the number of envelopes. ``pack_envelopes`` /
+``unpack_envelopes`` are the only code that knows this layout.
+
+Rate limits (develop.sentry.dev "Rate Limiting"): ``X-Sentry-Rate-Limits`` on any
+response and ``Retry-After`` on a 429 set a "disabled until" per category (``error``,
+``default``, and the empty category meaning all). A send while limited, or a 429,
+raises ``ExportError(retryable=True, retry_after=seconds left)`` so the generic retry
+loop waits and nothing is lost; envelopes already accepted are remembered by event id
+and skipped when the item is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import re
+import struct
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import Field, field_validator
+
+from otelproc import __version__
+from otelproc.config_types import ByteSize, Component, Duration
+from otelproc.errors import ExportError
+from otelproc.exporters import QueueItem
+from otelproc.exporters.retry import parse_retry_after
+from otelproc.pipeline.batch import Batch
+from otelproc.stacktrace import Frame, ParsedException, parse_stack_trace
+
+log = logging.getLogger(__name__)
+
+SDK_NAME = "otelproc"
+CLIENT = f"{SDK_NAME}/{__version__}"
+
+# Sentry's ingestion limits (develop.sentry.dev "Envelopes", Size Limits; Relay's
+# defaults): 1 MiB for an event item, 20 MiB for a compressed request, 100 MiB
+# decompressed. Events are kept under ``max_event_bytes`` (1 MB by default, a little
+# under 1 MiB for the envelope's own headers, as sentry-python's MAX_EVENT_BYTES).
+SENTRY_MAX_EVENT_BYTES = 1024 * 1024
+DEFAULT_MAX_EVENT_BYTES = 1_000_000
+# Stack trace interface: "take 500 frames on both sides" of an oversized stack.
+MAX_FRAMES = 1000
+MAX_TAG_VALUE = 200  # Relay refuses longer tag values
+RATE_LIMIT_DEFAULT_SECONDS = 60.0  # a 429 without Retry-After / X-Sentry-Rate-Limits
+MAX_IN_FLIGHT = 4  # envelopes of one item sent at once (one event per envelope)
+DELIVERED_MEMORY = 4096  # event ids remembered so a retried item does not send them twice
+
+ERROR_CATEGORY = "error"
+DEFAULT_CATEGORY = "default"
+_KIND_TO_CATEGORY = {b"e": ERROR_CATEGORY, b"d": DEFAULT_CATEGORY}
+_FRAME_HEADER = struct.Struct(">cI")
+
+
+# --------------------------------------------------------------------------------------
+# Config
+
+
+@dataclass(frozen=True, slots=True)
+class Dsn:
+    """The parts of a DSN: ``{scheme}://{public_key}[:{secret}]@{host}[:port]{path_prefix}/{project_id}``."""
+
+    scheme: str
+    public_key: str
+    secret_key: str | None
+    netloc: str  # host[:port]
+    path_prefix: str  # "" or "/sentry" for a Sentry behind a path
+    project_id: str
+
+    @property
+    def envelope_url(self) -> str:
+        return f"{self.scheme}://{self.netloc}{self.path_prefix}/api/{self.project_id}/envelope/"
+
+    def auth_header(self, client: str = CLIENT) -> str:
+        parts = f"Sentry sentry_version=7, sentry_key={self.public_key}, sentry_client={client}"
+        return parts + (f", sentry_secret={self.secret_key}" if self.secret_key else "")
+
+
+def parse_dsn(value: str) -> Dsn:
+    """A ``Dsn``, or ValueError naming what is wrong (never echoing the key)."""
+    text = (value or "").strip()
+    if not text:
+        raise ValueError("is empty (if it comes from ${env:SENTRY_DSN}, is that variable set?)")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(
+            "must start with https:// or http:// (the form is https://<public key>@<host>/<project id>)"
+        )
+    if not parts.hostname:
+        raise ValueError("has no host (the form is https://<public key>@<host>/<project id>)")
+    if not parts.username:
+        raise ValueError("has no public key: expected https://<public key>@<host>/<project id>")
+    path = parts.path.rstrip("/")
+    prefix, _, project = path.rpartition("/")
+    if not project:
+        raise ValueError("has no project id at the end of its path (https://<public key>@<host>/<project id>)")
+    if not project.isdigit():
+        raise ValueError(f"project id {project!r} at the end of the path is not a number")
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    netloc = host if port is None else f"{host}:{port}"
+    return Dsn(
+        scheme=parts.scheme,
+        public_key=parts.username,
+        secret_key=parts.password or None,
+        netloc=netloc,
+        path_prefix=prefix,
+        project_id=project,
+    )
+
+
+class SentryConfig(Component):
+    """The ``sentry`` exporter's own keys (``sending_queue`` / ``retry_on_failure`` are composed in)."""
+
+    # the project's DSN, https://<public key>@<host>/<project id> (Settings > Client Keys)
+    dsn: str
+    # sets every event's environment, instead of the deployment.environment resource attribute
+    environment: str | None = None
+    # sets every event's release, instead of the service.version resource attribute
+    release: str | None = None
+    # time allowed for one envelope's HTTP request
+    timeout: Duration = 10.0
+    # events are trimmed (long strings, middle frames) to fit; Sentry refuses events over 1 MiB
+    max_event_bytes: ByteSize = Field(DEFAULT_MAX_EVENT_BYTES, ge=16 * 1024, le=100 * 1024 * 1024)
+    # request body encoding
+    compression: Literal["gzip", "none"] = "gzip"
+
+    @field_validator("dsn")
+    @classmethod
+    def _valid_dsn(cls, value: str) -> str:
+        parse_dsn(value)
+        return value.strip()
+
+    @field_validator("timeout")
+    @classmethod
+    def _positive_timeout(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+
+# --------------------------------------------------------------------------------------
+# Payload framing
+
+
+def pack_envelopes(envelopes: list[tuple[str, bytes]]) -> bytes:
+    """Frames of ``(category, envelope)``: kind byte, 4-byte big-endian length, envelope."""
+    out = bytearray()
+    for category, envelope in envelopes:
+        kind = b"d" if category == DEFAULT_CATEGORY else b"e"
+        out += _FRAME_HEADER.pack(kind, len(envelope))
+        out += envelope
+    return bytes(out)
+
+
+def unpack_envelopes(payload: bytes) -> Iterator[tuple[str, bytes]]:
+    """``(category, envelope)`` pairs back from ``pack_envelopes`` output."""
+    view = memoryview(payload)
+    pos = 0
+    while pos < len(view):
+        if pos + _FRAME_HEADER.size > len(view):
+            raise ValueError("truncated Sentry payload frame header")
+        kind, length = _FRAME_HEADER.unpack_from(view, pos)
+        pos += _FRAME_HEADER.size
+        if pos + length > len(view):
+            raise ValueError("truncated Sentry envelope in payload")
+        yield _KIND_TO_CATEGORY.get(kind, ERROR_CATEGORY), bytes(view[pos : pos + length])
+        pos += length
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+
+
+def build_envelope(event: dict, dsn: Dsn) -> bytes:
+    """One envelope with one ``event`` item (length-prefixed item, trailing newline)."""
+    headers: dict[str, Any] = {"event_id": event["event_id"], "sdk": event["sdk"]}
+    trace = event.get("contexts", {}).get("trace")
+    if trace and trace.get("trace_id"):
+        dsc = {"trace_id": trace["trace_id"], "public_key": dsn.public_key}
+        for key in ("release", "environment"):
+            if event.get(key):
+                dsc[key] = event[key]
+        headers["trace"] = dsc
+    payload = _dumps(event)
+    item = {"type": "event", "length": len(payload), "content_type": "application/json"}
+    return b"".join((_dumps(headers), b"\n", _dumps(item), b"\n", payload, b"\n"))
+
+
+def _stamp_sent_at(envelope: bytes, now: datetime) -> tuple[str | None, bytes]:
+    """(event_id, the envelope with ``sent_at`` set now): Relay corrects clock drift with it,
+    so it is written at send time, not when the item was queued."""
+    end = envelope.find(b"\n")
+    head = json.loads(envelope[:end] if end >= 0 else envelope)
+    head["sent_at"] = now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return head.get("event_id"), _dumps(head) + (envelope[end:] if end >= 0 else b"")
+
+
+# --------------------------------------------------------------------------------------
+# Rate limits
+
+
+def parse_rate_limits(header: str) -> list[tuple[str | None, float]]:
+    """``(category or None for all, seconds)`` from ``X-Sentry-Rate-Limits``.
+
+    ``retry_after:categories:scope:reason_code:namespaces``; categories are
+    semicolon-separated, empty means all; unknown trailing fields are ignored;
+    unreadable entries are skipped.
+    """
+    limits: list[tuple[str | None, float]] = []
+    for entry in header.split(","):
+        fields = entry.strip().split(":")
+        if len(fields) < 2:
+            continue
+        try:
+            seconds = float(fields[0].strip())
+        except ValueError:
+            continue
+        if not seconds >= 0 or seconds == float("inf"):
+            continue
+        categories = [c.strip() for c in fields[1].split(";") if c.strip()]
+        if not categories:
+            limits.append((None, seconds))
+        else:
+            limits.extend((c, seconds) for c in categories)
+    return limits
+
+
+# --------------------------------------------------------------------------------------
+# Events
+
+
+_PLATFORMS = {
+    "python": "python",
+    "nodejs": "node",
+    "node": "node",
+    "webjs": "javascript",
+    "javascript": "javascript",
+    "java": "java",
+    "go": "go",
+    "dotnet": "csharp",
+    "ruby": "ruby",
+    "php": "php",
+    "erlang": "elixir",
+    "elixir": "elixir",
+    "cpp": "native",
+    "rust": "native",
+    "swift": "cocoa",
+}
+_TYPE_NAME = re.compile(r"^[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$<>]*)+$")
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
+_BUILTIN_MODULES = {"builtins", "__builtin__", "__main__", "exceptions"}
+
+
+def platform_for(sdk_language: str | None) -> str:
+    return _PLATFORMS.get((sdk_language or "").lower(), "other")
+
+
+def level_for(severity_number: int | None, severity_text: str | None) -> str:
+    """OTel severity -> Sentry level: 21+ fatal, 17+ error, 13+ warning, 9+ info, else debug."""
+    if severity_number:
+        if severity_number >= 21:
+            return "fatal"
+        if severity_number >= 17:
+            return "error"
+        if severity_number >= 13:
+            return "warning"
+        if severity_number >= 9:
+            return "info"
+        return "debug"
+    text = (severity_text or "").lower()
+    if text.startswith(("fatal", "crit", "emerg", "alert", "panic")):
+        return "fatal"
+    if text.startswith("warn"):
+        return "warning"
+    return "error"
+
+
+def _split_type(error_type: str | None, platform: str) -> tuple[str | None, str | None]:
+    """("OperationalError", "sqlalchemy.exc") from "sqlalchemy.exc.OperationalError"."""
+    if not error_type:
+        return None, None
+    if platform in ("python", "java", "other") and _TYPE_NAME.match(error_type):
+        module, _, name = error_type.rpartition(".")
+        return name, (None if module in _BUILTIN_MODULES else module)
+    return error_type, None
+
+
+def _op(row: dict) -> str | None:
+    """A Sentry span op for an error span (as Sentry's own OTel mapping names them)."""
+    kind = row.get("span_kind")
+    if row.get("db_system"):
+        return "db"
+    if row.get("gen_ai_system"):
+        return "gen_ai"
+    if row.get("http_route") or row.get("http_status_code"):
+        return {"server": "http.server", "client": "http.client"}.get(kind or "", "http")
+    return kind or "default"
+
+
+def _frame_json(frame: Frame) -> dict:
+    out: dict[str, Any] = {}
+    for key in ("filename", "abs_path", "function", "module", "lineno", "colno", "context_line"):
+        value = getattr(frame, key)
+        if value is not None:
+            out[key] = value
+    out["in_app"] = frame.in_app
+    return out
+
+
+def _exception_json(exc: ParsedException, handled: bool) -> dict:
+    mechanism: dict[str, Any] = {"type": SDK_NAME, "handled": handled}
+    if exc.source:
+        mechanism["source"] = exc.source
+    if exc.exception_id is not None:
+        mechanism["exception_id"] = exc.exception_id
+        if exc.parent_id is not None:
+            mechanism["parent_id"] = exc.parent_id
+    if exc.is_exception_group:
+        mechanism["is_exception_group"] = True
+    value: dict[str, Any] = {"type": exc.type, "value": exc.value, "module": exc.module, "mechanism": mechanism}
+    value = {k: v for k, v in value.items() if v is not None}
+    if exc.frames:
+        value["stacktrace"] = {"frames": [_frame_json(f) for f in exc.frames]}
+    return value
+
+
+def _tag(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    text = " ".join(str(value).split())
+    return text if len(text) <= MAX_TAG_VALUE else text[: MAX_TAG_VALUE - 3] + "..."
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value
+
+
+def _compact(mapping: dict) -> dict:
+    return {k: v for k, v in mapping.items() if v is not None and v != ""}
+
+
+def event_from_row(row: dict, *, environment: str | None = None, release: str | None = None) -> dict:
+    """One Sentry error event from one row of ``Batch.errors`` (see the module docstring)."""
+    platform = platform_for(row.get("sdk_language"))
+    kind = row.get("kind") or "span"
+    is_span = kind == "span"
+    message = row.get("message")
+    error_type = row.get("error_type")
+    stack_trace = row.get("stack_trace")
+
+    event: dict[str, Any] = {
+        "event_id": uuid.uuid4().hex,
+        "timestamp": _iso(row.get("occurred_at")) or datetime.now(timezone.utc).isoformat(),
+        "platform": platform,
+        "level": level_for(row.get("severity_number"), row.get("severity_text")),
+        "logger": None if is_span else row.get("scope_name"),
+        "transaction": row.get("span_name"),
+        "culprit": row.get("source"),
+        "release": release or row.get("service_version"),
+        "environment": environment or row.get("deployment_environment"),
+        "server_name": row.get("host_name"),
+    }
+
+    # exception.values: the parsed chain, oldest first; the last one is the row's own
+    # exception (its type as sent, its redacted message).
+    parsed = parse_stack_trace(stack_trace, row.get("sdk_language")) if stack_trace else ()
+    # A span's exception escaped the span (that is when SDKs record it); a logged one was caught.
+    handled = not is_span
+    values = [_exception_json(exc, handled) for exc in parsed]
+    final_type, final_module = _split_type(error_type, platform)
+    if values:
+        last = values[-1]
+        if final_type:
+            if final_module is not None or last.get("type") != final_type:
+                last["module"] = final_module
+            last["type"] = final_type
+        if message is not None:
+            last["value"] = message
+        if not last.get("type") and not last.get("value"):
+            last["type"] = "Error"
+        last = {k: v for k, v in last.items() if v is not None}
+        values[-1] = last
+        event["exception"] = {"values": values}
+    elif error_type or stack_trace:
+        only = {"type": final_type or "Error", "value": message, "module": final_module,
+                "mechanism": {"type": SDK_NAME, "handled": handled}}
+        event["exception"] = {"values": [_compact(only)]}
+    else:
+        template = row.get("msg_template")
+        text = message or row.get("status_message") or row.get("message_template") or row.get("label") or "error"
+        event["message"] = _compact({"formatted": text, "message": template if template and template != text else None})
+
+    fingerprint = row.get("fingerprint")
+    if fingerprint:
+        event["fingerprint"] = [fingerprint]
+
+    event["tags"] = _compact({
+        "diagnostic.category": _tag(row.get("category")),
+        "diagnostic.label": _tag(row.get("label")),
+        "diagnostic.severity": _tag(row.get("severity")),
+        "diagnostic.pattern.status": _tag(row.get("pattern_status")),
+        "service": _tag(row.get("service_name")),
+        "otel.kind": kind,
+        "request_id": _tag(row.get("request_id")),
+        "agent_run_id": _tag(row.get("agent_run_id")),
+        "sprint_id": _tag(row.get("sprint_id")),
+    })
+
+    contexts: dict[str, Any] = {}
+    trace_id, span_id = row.get("trace_id"), row.get("span_id")
+    if trace_id and _TRACE_ID.match(trace_id) and span_id and _SPAN_ID.match(span_id):
+        parent = row.get("parent_span_id")
+        contexts["trace"] = _compact({
+            "type": "trace",
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "parent_span_id": parent if parent and _SPAN_ID.match(parent) else None,
+            "op": _op(row) if is_span else None,
+            "description": row.get("span_name") if is_span else None,
+            "status": "internal_error",
+        })
+    contexts["diagnostic"] = _compact({
+        "fingerprint": fingerprint,
+        "category": row.get("category"),
+        "label": row.get("label"),
+        "severity": row.get("severity"),
+        "source": row.get("source"),
+        "message_template": row.get("message_template"),
+        "pattern_id": row.get("pattern_id"),
+        "pattern_status": row.get("pattern_status"),
+    })
+    ai = _compact({"root_cause": row.get("ai_root_cause"), "suggested_fix": row.get("ai_suggested_fix")})
+    if ai:
+        contexts["ai_analysis"] = ai
+    contexts["telemetry"] = _compact({
+        "kind": kind,
+        "service.name": row.get("service_name"),
+        "scope.name": row.get("scope_name"),
+        "span.name": row.get("span_name"),
+        "span.kind": row.get("span_kind"),
+        "status.message": row.get("status_message"),
+        "severity.number": row.get("severity_number"),
+        "severity.text": row.get("severity_text"),
+        "code.namespace": row.get("code_namespace"),
+        "code.function": row.get("code_function"),
+        "code.filepath": row.get("code_filepath"),
+        "code.lineno": row.get("code_lineno"),
+        "stage": row.get("stage"),
+        "http.route": row.get("http_route"),
+        "http.status_code": row.get("http_status_code"),
+        "db.system": row.get("db_system"),
+        "gen_ai.system": row.get("gen_ai_system"),
+        "gen_ai.request.model": row.get("gen_ai_request_model"),
+        "server.address": row.get("server_address"),
+        "request_id": row.get("request_id"),
+        "agent_run_id": row.get("agent_run_id"),
+        "sprint_id": row.get("sprint_id"),
+    })
+    event["contexts"] = {k: v for k, v in contexts.items() if v}
+    event["sdk"] = {"name": SDK_NAME, "version": __version__}
+    return _compact(event)
+
+
+# --------------------------------------------------------------------------------------
+# Trimming
+
+
+def event_size(event: dict) -> int:
+    return len(_dumps(event))
+
+
+def _set_meta(meta: dict, path: tuple, value: dict) -> None:
+    node = meta
+    for key in path:
+        node = node.setdefault(str(key), {})
+    node[""] = value
+
+
+def _drop_middle_frames(event: dict, keep: int, meta: dict) -> bool:
+    """Keep ``keep // 2`` oldest and the rest newest frames of each stack trace; True if any dropped."""
+    changed = False
+    for i, value in enumerate(event.get("exception", {}).get("values", [])):
+        frames = value.get("stacktrace", {}).get("frames")
+        if not frames or len(frames) <= keep:
+            continue
+        head = keep // 2
+        tail = keep - head
+        original = len(frames)
+        value["stacktrace"]["frames"] = frames[:head] + (frames[-tail:] if tail else [])
+        path = ("exception", "values", i, "stacktrace", "frames")
+        prior = _get_meta_len(meta, path)
+        _set_meta(meta, path, {"len": prior or original})
+        changed = True
+    return changed
+
+
+def _get_meta_len(meta: dict, path: tuple) -> int | None:
+    node: Any = meta
+    for key in path:
+        node = node.get(str(key)) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    return node.get("", {}).get("len")
+
+
+_UNTRIMMED_KEYS = {"event_id", "fingerprint", "trace_id", "span_id", "parent_span_id", "type", "level", "platform"}
+
+
+def _trim_strings(node: Any, limit: int, meta: dict, path: tuple) -> bool:
+    """Cut every string longer than ``limit`` characters to ``limit`` ending in "...", noting it in ``_meta``."""
+    changed = False
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        if isinstance(value, str):
+            if len(value) > limit and key not in _UNTRIMMED_KEYS:
+                node[key] = value[: limit - 3] + "..."
+                _set_meta(meta, (*path, key), {"len": len(value), "rem": [["!limit", "x", limit - 3, limit]]})
+                changed = True
+        elif isinstance(value, (dict, list)) and key not in ("fingerprint", "_meta"):
+            changed = _trim_strings(value, limit, meta, (*path, key)) or changed
+    return changed
+
+
+def trim_event(event: dict, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> dict:
+    """The event made to fit ``max_bytes`` of JSON, trimmed in place, never dropped.
+
+    Always: at most ``MAX_FRAMES`` frames per stack trace (the oldest and newest halves
+    kept, the middle dropped, as Sentry's SDKs and Relay do). Then, only while still too
+    big: long strings cut (8 KiB, then 1 KiB, 256 chars), fewer middle frames (down to
+    10 per trace), the extra contexts dropped (``telemetry``, ``ai_analysis``), and as a
+    last resort every stack trace. What was cut is recorded in ``_meta`` as Sentry does.
+    """
+    meta: dict = {}
+    _drop_middle_frames(event, MAX_FRAMES, meta)
+
+    def fits() -> bool:
+        if meta:
+            event["_meta"] = meta
+        return event_size(event) <= max_bytes
+
+    steps: list[Callable[[], bool]] = [
+        lambda: _trim_strings(event, 8192, meta, ()),
+        *[(lambda k=k: _drop_middle_frames(event, k, meta)) for k in (500, 250, 100, 50)],
+        lambda: _trim_strings(event, 1024, meta, ()),
+        *[(lambda k=k: _drop_middle_frames(event, k, meta)) for k in (20, 10)],
+        lambda: bool(event.get("contexts", {}).pop("telemetry", None)),
+        lambda: bool(event.get("contexts", {}).pop("ai_analysis", None)),
+        lambda: _trim_strings(event, 256, meta, ()),
+        lambda: _drop_stacktraces(event, meta),
+        lambda: _trim_strings(event, 64, meta, ()),
+    ]
+    if fits():
+        return event
+    for step in steps:
+        if step() and fits():
+            return event
+    event.pop("_meta", None)  # the annotations themselves must not keep it too big
+    return event
+
+
+def _drop_stacktraces(event: dict, meta: dict) -> bool:
+    changed = False
+    for i, value in enumerate(event.get("exception", {}).get("values", [])):
+        st = value.pop("stacktrace", None)
+        if st is not None:
+            _set_meta(meta, ("exception", "values", i, "stacktrace"), {"rem": [["!limit", "x"]]})
+            changed = True
+    return changed
+
+
+# --------------------------------------------------------------------------------------
+# The sender
+
+
+_PREPARE_COLUMNS = (
+    "kind", "occurred_at", "trace_id", "span_id", "parent_span_id", "service_name", "service_version",
+    "deployment_environment", "host_name", "sdk_language", "scope_name", "span_name", "span_kind",
+    "status_message", "severity_number", "severity_text", "error_type", "message", "stack_trace",
+    "code_namespace", "code_function", "code_filepath", "code_lineno", "stage", "http_route",
+    "http_status_code", "db_system", "gen_ai_system", "gen_ai_request_model", "server_address",
+    "request_id", "agent_run_id", "sprint_id", "msg_template",
+    "category", "label", "severity", "fingerprint", "source", "message_template",
+    "pattern_status", "pattern_id", "ai_root_cause", "ai_suggested_fix",
+)  # fmt: skip
+
+
+class SentrySender:
+    """A ``Sender``: ``prepare`` builds one envelope per error row, ``send`` POSTs them.
+
+    One ``httpx.AsyncClient`` is shared by all sends (created on first use, closed by
+    ``close``). ``clock`` (monotonic seconds) is injectable for tests of rate limits.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        config: SentryConfig,
+        *,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.name = name
+        self.config = config
+        self.dsn = parse_dsn(config.dsn)
+        self._client = client
+        self._owns_client = client is None
+        self._clock = clock
+        self._disabled_until: dict[str | None, float] = {}
+        self._delivered: OrderedDict[str, None] = OrderedDict()
+        self.build_failures = 0  # rows that could not be turned into an event (a bug; logged)
+        self.rejected = 0  # envelopes Sentry refused for good (4xx other than auth / 429)
+
+    @classmethod
+    def from_config(cls, name: str, config: SentryConfig) -> "SentrySender":
+        return cls(name, config)
+
+    # -- request path -------------------------------------------------------------------
+
+    def prepare(self, batch: Batch) -> QueueItem | None:
+        errors = batch.errors
+        if errors.height == 0:
+            return None
+        columns = [c for c in _PREPARE_COLUMNS if c in errors.columns]
+        envelopes: list[tuple[str, bytes]] = []
+        for row in errors.select(columns).to_dicts():
+            try:
+                event = event_from_row(row, environment=self.config.environment, release=self.config.release)
+                trim_event(event, self.config.max_event_bytes)
+                category = ERROR_CATEGORY if "exception" in event else DEFAULT_CATEGORY
+                envelopes.append((category, build_envelope(event, self.dsn)))
+            except Exception:
+                self.build_failures += 1
+                log.exception("could not build a Sentry event from an error row", extra={"exporter": self.name})
+        if not envelopes:
+            return None
+        return QueueItem(signal=batch.signal, payload=pack_envelopes(envelopes), items=len(envelopes))
+
+    # -- queue consumers ----------------------------------------------------------------
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.config.timeout, headers={"User-Agent": CLIENT})
+        return self._client
+
+    def limited_for(self, category: str, now: float | None = None) -> float:
+        """Seconds until ``category`` may be sent again (0 when not rate-limited)."""
+        now = self._clock() if now is None else now
+        until = max(self._disabled_until.get(None, 0.0), self._disabled_until.get(category, 0.0))
+        return max(0.0, until - now)
+
+    def _update_rate_limits(self, response: httpx.Response, now: float) -> None:
+        header = response.headers.get("x-sentry-rate-limits")
+        if header:
+            for category, seconds in parse_rate_limits(header):
+                if category in (None, ERROR_CATEGORY, DEFAULT_CATEGORY):
+                    until = now + seconds
+                    if until > self._disabled_until.get(category, 0.0):
+                        self._disabled_until[category] = until
+        elif response.status_code == 429:
+            seconds = parse_retry_after(response.headers.get("retry-after"))
+            until = now + (RATE_LIMIT_DEFAULT_SECONDS if seconds is None else seconds)
+            if until > self._disabled_until.get(None, 0.0):
+                self._disabled_until[None] = until
+
+    def _remember(self, event_id: str) -> None:
+        self._delivered[event_id] = None
+        if len(self._delivered) > DELIVERED_MEMORY:
+            self._delivered.popitem(last=False)
+
+    async def send(self, item: QueueItem) -> int:
+        """POST each envelope (up to ``MAX_IN_FLIGHT`` at once); returns how many Sentry
+        refused for good (400, 413…).
+
+        Raises ``ExportError``: retryable for 429 / rate-limited (``retry_after`` set),
+        5xx, 408 and network errors; permanent for 401, 403 and 404 (a DSN problem every
+        envelope would hit). Envelopes accepted before a failure are not sent again when
+        the item is retried, so a retry only carries what is left.
+        """
+        gate = asyncio.Semaphore(MAX_IN_FLIGHT)
+        outcomes = await asyncio.gather(
+            *(self._send_one(category, envelope, gate) for category, envelope in unpack_envelopes(item.payload)),
+            return_exceptions=True,
+        )
+        failures = [o for o in outcomes if isinstance(o, BaseException)]
+        for failure in failures:
+            if not isinstance(failure, ExportError):
+                raise failure
+        permanent = [f for f in failures if isinstance(f, ExportError) and not f.retryable]
+        if permanent:
+            raise permanent[0]
+        if failures:
+            raise max(failures, key=lambda f: getattr(f, "retry_after", None) or 0.0)
+        return sum(o for o in outcomes if isinstance(o, int))
+
+    async def _send_one(self, category: str, envelope: bytes, gate: asyncio.Semaphore) -> int:
+        """One envelope: 0 when accepted (or already accepted before), 1 when refused for good."""
+        async with gate:
+            wait = self.limited_for(category)
+            if wait > 0:
+                raise ExportError(
+                    f"sentry: rate-limited for {category} events for {wait:.1f}s more",
+                    retryable=True,
+                    retry_after=wait,
+                )
+            event_id, body = _stamp_sent_at(envelope, datetime.now(timezone.utc))
+            if event_id is not None and event_id in self._delivered:
+                return 0
+            headers = {"X-Sentry-Auth": self.dsn.auth_header(), "Content-Type": "application/x-sentry-envelope"}
+            if self.config.compression == "gzip":
+                body = gzip.compress(body, compresslevel=6)
+                headers["Content-Encoding"] = "gzip"
+            try:
+                response = await self._http().post(self.dsn.envelope_url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                raise ExportError(f"sentry: {type(exc).__name__}: {exc}", retryable=True) from exc
+        now = self._clock()
+        self._update_rate_limits(response, now)
+        status = response.status_code
+        if 200 <= status < 300:
+            if event_id is not None:
+                self._remember(event_id)
+            return 0
+        detail = _detail(response)
+        if status == 429:
+            raise ExportError(
+                f"sentry: 429 rate-limited{detail}", retryable=True, retry_after=self.limited_for(category, now)
+            )
+        if status >= 500 or status == 408:
+            raise ExportError(
+                f"sentry: HTTP {status}{detail}",
+                retryable=True,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if status in (401, 403, 404):
+            raise ExportError(f"sentry: HTTP {status}{detail} (check the DSN)", retryable=False)
+        # 400, 413, 415…: this event is refused for good; the others still go.
+        self.rejected += 1
+        if event_id is not None:
+            self._remember(event_id)
+        log.warning(
+            "Sentry refused an event",
+            extra={"exporter": self.name, "status": status, "event_id": event_id, "detail": detail.strip(": ")},
+        )
+        return 1
+
+    async def close(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+        self._client = None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        text = response.text.strip()
+    except Exception:  # an undecodable body says nothing useful
+        return ""
+    return f": {text[:200]}" if text else ""
+
+
+def sender_from_config(name: str, config: SentryConfig) -> SentrySender:
+    """The factory ``exporters.runtime`` registers (``sentry`` -> composed config, this)."""
+    return SentrySender(name, config)
