@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from otelproc.errors import ConfigError
+from otelproc.errors import ConfigError, OtelprocError
 
 
 def _load(path: str | None):
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 2
+    except OtelprocError as exc:
+        print(f"otelproc {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from otelproc.config_types import ByteSize, Component, Duration, split_endpoint
+from otelproc.config_types import Component, Duration, split_endpoint, validation_problems
 from otelproc.errors import ConfigError
-from otelproc.exporters.runtime import EXPORTER_TYPES, exporter_type
+from otelproc.exporters.runtime import ExporterConfig, parse_exporter_config
 from otelproc.pipeline.anomaly import AnomalyConfig
 from otelproc.pipeline.classify import ClassifyConfig
 from otelproc.pipeline.redact import RedactConfig
@@ -99,7 +99,7 @@ class Config(Component):
     processors: ProcessorsConfig = Field(default_factory=ProcessorsConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
-    exporters: dict[str, Any] = Field(default_factory=dict)
+    exporters: dict[str, ExporterConfig] = Field(default_factory=dict)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
 
@@ -107,10 +107,7 @@ class Config(Component):
         """Exporter names for each signal."""
         if self.service.pipelines is not None:
             return {signal: list(p.exporters) for signal, p in self.service.pipelines.items()}
-        return {
-            signal: [name for name, cfg in self.exporters.items() if signal in EXPORTER_TYPES[exporter_type(name)].signals]
-            for signal in Signal
-        }
+        return {signal: [name for name, cfg in self.exporters.items() if cfg.takes(signal)] for signal in Signal}
 
 
 def substitute_env(value: Any, path: str = "", problems: list[str] | None = None) -> Any:
@@ -138,27 +135,6 @@ def substitute_env(value: Any, path: str = "", problems: list[str] | None = None
     return _ENV.sub(replace, value)
 
 
-def _format_location(prefix: str, loc: tuple) -> str:
-    parts = [prefix] if prefix else []
-    for item in loc:
-        if isinstance(item, int):
-            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
-        else:
-            parts.append(str(item))
-    return ".".join(parts) or "(top level)"
-
-
-def _problems(error: ValidationError, prefix: str = "") -> list[str]:
-    out = []
-    for e in error.errors():
-        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        message = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            message = "unknown key"
-        out.append(f"{_format_location(prefix, loc)}: {message}")
-    return out
-
-
 def parse_config(data: Any) -> Config:
     """Validate a parsed YAML document; raises ConfigError listing every problem with its key path."""
     if data is None:
@@ -172,20 +148,16 @@ def parse_config(data: Any) -> Config:
     try:
         config = Config.model_validate({**data, "exporters": {}})
     except ValidationError as exc:
-        problems += _problems(exc)
-    exporters: dict[str, Any] = {}
+        problems += validation_problems(exc)
+    exporters: dict[str, ExporterConfig] = {}
     if not isinstance(exporters_raw, dict):
         problems.append("exporters: expected a mapping of exporter name to settings")
         exporters_raw = {}
     for name, raw in exporters_raw.items():
-        kind = exporter_type(str(name))
-        if kind not in EXPORTER_TYPES:
-            problems.append(f"exporters.{name}: unknown exporter type {kind!r} (known: {', '.join(sorted(EXPORTER_TYPES))})")
-            continue
         try:
-            exporters[name] = EXPORTER_TYPES[kind].config.model_validate(raw or {})
-        except ValidationError as exc:
-            problems += _problems(exc, f"exporters.{name}")
+            exporters[str(name)] = parse_exporter_config(str(name), raw)
+        except ConfigError as exc:
+            problems += exc.problems
     if config is not None:
         config.exporters = exporters
         if config.service.pipelines is not None:
@@ -195,7 +167,7 @@ def parse_config(data: Any) -> Config:
                         problems.append(
                             f"service.pipelines.{signal.value}.exporters: {name!r} is not defined under exporters"
                         )
-                    elif name in exporters and signal not in EXPORTER_TYPES[exporter_type(name)].signals:
+                    elif name in exporters and not exporters[name].takes(signal):
                         problems.append(
                             f"service.pipelines.{signal.value}.exporters: {name!r} does not take {signal.value}"
                         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -72,3 +72,18 @@ def split_endpoint(endpoint: str) -> tuple[str, int]:
         raise ValueError(f"{endpoint!r} is not host:port")
     host = host.strip("[]") or "0.0.0.0"
     return host, int(port)
+
+
+def validation_problems(error: ValidationError, prefix: str = "") -> list[str]:
+    """One line per problem, each starting with the key path: ``exporters.otlp/a.endpoint: …``."""
+    problems = []
+    for e in error.errors():
+        parts = [prefix] if prefix else []
+        for item in e["loc"]:
+            if isinstance(item, int) and parts:
+                parts[-1] = f"{parts[-1]}[{item}]"
+            elif not (isinstance(item, str) and item.startswith("function-")):
+                parts.append(str(item))
+        message = "unknown key" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        problems.append(f"{'.'.join(parts) or '(top level)'}: {message}")
+    return problems

@@ -134,7 +134,7 @@ class Service:
         targets = self.routes.get(signal, [])
         self._admit(batch, targets)
         if signal is not Signal.METRICS:
-            self.pipeline.diagnose(batch)
+            await self.pipeline.diagnose_coalesced(batch)
             self.store.count_items(signal, batch.service_items, batch.errors)
         for exporter in targets:
             exporter.enqueue(batch)

@@ -31,6 +31,7 @@ from typing import Literal
 LIBRARY_PATH_PATTERN = (
     r"(?:[\\/](?:site|dist)-packages[\\/]"
     r"|[\\/]lib[\\/]python\d+(?:\.\d+)?[\\/]"
+    r"|^[A-Za-z]:[\\/](?:[^\\/]+[\\/])*?Python\d+[\\/]Lib[\\/]"  # Windows CPython's standard library
     r"|[\\/]node_modules[\\/]"
     r"|^<frozen |^<string>$|^internal[\\/]|^node:)"
 )

@@ -48,7 +48,9 @@ from otelproc.config_types import ByteSize, Component, Duration
 from otelproc.errors import ExportError
 from otelproc.exporters import QueueItem
 from otelproc.exporters.retry import parse_retry_after
+from otelproc.exporters.runtime import ExporterConfig
 from otelproc.pipeline.batch import Batch
+from otelproc.signals import Signal
 from otelproc.stacktrace import Frame, ParsedException, parse_stack_trace
 
 log = logging.getLogger(__name__)
@@ -787,6 +789,14 @@ def _detail(response: httpx.Response) -> str:
     except Exception:  # an undecodable body says nothing useful
         return ""
     return f": {text[:200]}" if text else ""
+
+
+class SentryExporterConfig(ExporterConfig, SentryConfig):
+    """``sentry``: Sentry's own keys plus the ``sending_queue`` / ``retry_on_failure`` /
+    ``circuit_breaker`` every exporter shares."""
+
+    def takes(self, signal: Signal) -> bool:
+        return signal is not Signal.METRICS
 
 
 def sender_from_config(name: str, config: SentryConfig) -> SentrySender:

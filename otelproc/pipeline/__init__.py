@@ -4,18 +4,26 @@
            -> patterns -> anomaly -> enrich
 
 ``detect`` is the one pass over every item; the rest only see the error rows.
-A stage is ``Callable[[Batch], Batch]``; the order is the ``stages`` list built
-in ``Pipeline.from_config``. A stage that fails is counted and logged, and the
-batch goes on unenriched: diagnosis never costs data.
+A stage is ``Callable[[Batch], Batch]``; the order is the ``stages`` list that
+``service.build_pipeline`` passes in. A stage that fails is counted and logged,
+and the batch goes on unenriched: diagnosis never costs data.
+
+The stages after ``detect`` have a fixed cost per call (compiling and running
+a few hundred vectorized regexes), so they do not run once per request: the
+error rows of every request that arrives while a run is under way are
+coalesced into one frame for the next run, which happens in a worker thread
+while the event loop keeps receiving. A lone request is diagnosed at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 
-from prometheus_client import Counter
+import polars as pl
+from prometheus_client import Counter, Histogram
 
 from otelproc.pipeline.batch import Batch, Stage
 from otelproc.pipeline.detect import detect
@@ -27,6 +35,12 @@ log = logging.getLogger("otelproc.pipeline")
 
 STAGE_FAILURES = Counter("otelproc_pipeline_stage_failures", "Batches a stage failed on (forwarded unenriched)", ["stage"])
 STAGE_ERRORS_SEEN = Counter("otelproc_pipeline_error_items", "Error spans and log records found", ["signal"])
+DIAGNOSIS_RUNS = Histogram(
+    "otelproc_pipeline_diagnosis_rows", "Error rows per diagnosis run (requests coalesced)",
+    buckets=(1, 10, 50, 100, 500, 1000, 5000, 20000),
+)
+
+MAX_ROWS_PER_RUN = 20_000  # coalesce at most this many error rows into one run
 
 
 @dataclass
@@ -35,6 +49,8 @@ class Pipeline:
     failures: dict[str, int] = field(default_factory=dict)
     last_failure: str | None = None
     _last_logged: float = 0.0
+    _waiting: list[tuple[Batch, asyncio.Future]] = field(default_factory=list)
+    _runner: asyncio.Task | None = None
 
     def detect(self, batch: Batch) -> Batch:
         """Find the errors and count the items; runs before admission so a refused request costs little."""
@@ -44,6 +60,7 @@ class Pipeline:
         return batch
 
     def diagnose(self, batch: Batch) -> Batch:
+        """Run the stages over one batch, in the calling thread."""
         if batch.errors.is_empty():
             return batch
         for name, stage in self.stages:
@@ -53,6 +70,55 @@ class Pipeline:
                 self._record_failure(name, exc)
                 return batch
         return batch
+
+    async def diagnose_coalesced(self, batch: Batch) -> Batch:
+        """Diagnose ``batch`` together with the others waiting, off the event loop."""
+        if batch.errors.is_empty():
+            return batch
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((batch, done))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run_waiting())
+        await done
+        return batch
+
+    async def _run_waiting(self) -> None:
+        while self._waiting:
+            taken, rows = [], 0
+            while self._waiting and (not taken or rows + self._waiting[0][0].errors.height <= MAX_ROWS_PER_RUN):
+                batch, done = self._waiting.pop(0)
+                taken.append((batch, done))
+                rows += batch.errors.height
+            try:
+                await asyncio.to_thread(self._diagnose_together, [batch for batch, _ in taken])
+            finally:
+                for _, done in taken:
+                    if not done.done():
+                        done.set_result(None)
+
+    def _diagnose_together(self, batches: list[Batch]) -> None:
+        """One run of the stages over the error rows of several requests; results go back to each."""
+        DIAGNOSIS_RUNS.observe(sum(b.errors.height for b in batches))
+        if len(batches) == 1:
+            self.diagnose(batches[0])
+            return
+        frames, items, offset = [], [], 0
+        for index, batch in enumerate(batches):
+            frames.append(batch.errors.with_columns(pl.col("row") + offset, _part=pl.lit(index, pl.UInt32)))
+            items.extend(batch.error_items)
+            offset += len(batch.error_items)
+        combined = Batch(batches[0].signal, None, 0, errors=pl.concat(frames), error_items=items)
+        combined.raw = b""  # stays non-None unless enrich changed an item
+        combined = self.diagnose(combined)
+        changed = combined.raw is None
+        parts = combined.errors.partition_by("_part", as_dict=True, include_key=False)
+        offset = 0
+        for index, batch in enumerate(batches):
+            part = parts[(index,)]
+            batch.errors = part.with_columns(pl.col("row") - offset)
+            offset += len(batch.error_items)
+            if changed:
+                batch.mark_changed()
 
     def _record_failure(self, name: str, exc: Exception) -> None:
         STAGE_FAILURES.labels(name).inc()

@@ -168,6 +168,8 @@ def _detect_spans(batch: Batch, raw: bytes | None) -> _Rows:
                 fields["severity_number"] = level if isinstance(level, int) else SEVERITY_ERROR
                 fields["severity_text"] = _text(merged.get("logfire.level_name")) if "logfire.level_name" in merged else None
                 if event is not None:
+                    # A span's template describes the span, not the exception raised in it.
+                    fields["msg_template"] = None
                     exc = attributes_dict(event.attributes)
                     fields["occurred_at"] = _timestamp(event.time_unix_nano or span.end_time_unix_nano)
                     fields["error_type"] = _text(exc.get("exception.type"))
@@ -233,6 +235,8 @@ def _detect_logs(batch: Batch, raw: bytes | None) -> _Rows:
                     "message": _text(attrs.get("exception.message")) or _text(body),
                     "stack_trace": _text(attrs.get("exception.stacktrace")),
                 }
+                if fields["error_type"] is not None:
+                    fields["msg_template"] = None  # the exception's message identifies it, not the log line's
                 rows.add(record, "log", merged, fields)
         if count:
             service = (

@@ -1,0 +1,902 @@
+"""Fingerprint stage: error class + message template + source frame -> sha256.
+
+``fingerprint = sha256_hex(f"{error_class}|{message_template}|{source}")``. The hash is
+stable across processes, restarts and releases: it depends on no line number, id, host,
+timestamp, path or other value that changes from one occurrence of an error to the next.
+
+* ``error_class``: the exception type's class name, the part after the last ``.``
+  (``psycopg.errors.OperationalError`` -> ``OperationalError``, ``java.net.ConnectException``
+  -> ``ConnectException``); ``""`` when there is no type.
+* ``message_template``: the producer's template (``msg_template``: ``logfire.msg_template`` or
+  a log body template) when there is one, else the message run through ``NORMALIZERS``. Either
+  is cut first to its first non-empty line (and the line after it, when the first one only
+  announces it: ``"... failed:"``, pydantic's ``"1 validation error for User"``), with runs of
+  whitespace collapsed, and the template is at most ``TEMPLATE_LIMIT`` characters.
+* ``source``: ``module:function`` of the innermost in-app frame of the stack trace (Python, with
+  chained exceptions; JavaScript; Java), else ``code_namespace:code_function``, the module of
+  ``code_filepath`` with ``code_function``, ``code_function``, the span name.
+
+Normalization is table-driven, in the manner of Sentry's ``grouping/parameterization.py``:
+``NORMALIZERS`` is an ordered tuple of small rules, each a commented verbose-mode regex
+(polars' Rust regex syntax: no look-around, no back-references; context a rule needs but does
+not replace is captured as ``pre…``/``post…`` and put back). Each rule runs over the whole
+column as one ``str.replace_all``, in ``order``; a match becomes ``<name>``. Rules with a
+``replace`` template instead *keep* what they match (HTTP status codes, errno, SQLSTATE,
+``utf-8``, a KeyError's key, the code of an API error): they put ``KEEP_MARK`` in front of it
+(removed at the end). No later rule takes what follows the mark: every rule that takes a
+number needs a word boundary or a word-starting letter right before it, and no quoted-value
+rule takes quoted text that holds the mark.
+
+Cost: polars keeps 32 compiled regexes per thread and this stage uses more, so each call
+compiles its patterns again (~10-15 ms); hence few, lean patterns, ASCII classes, replacements
+without capture groups where possible, and each intermediate expression used once.
+
+Everything is polars expressions over whole columns; Python only hashes the distinct
+``error_class|message_template|source`` keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import polars as pl
+
+from otelproc.pipeline.batch import Batch
+from otelproc.stacktrace import LIBRARY_PATH_PATTERN
+
+__all__ = [
+    "KEEP_MARK",
+    "NORMALIZERS",
+    "TEMPLATE_LIMIT",
+    "Normalizer",
+    "cut_expr",
+    "error_class_expr",
+    "fingerprint",
+    "message_template_expr",
+    "normalize_expr",
+    "rule_hits",
+    "source_expr",
+]
+
+TEMPLATE_LIMIT = 512  # characters of a message template (after normalization)
+_RAW_LIMIT = 1024  # characters of the cut message that are normalized
+_SCAN_LIMIT = 4096  # characters of a message looked at to find its first line(s)
+
+# What a keep rule puts before what it keeps: a control character that no message keeps (any
+# that arrives is dropped), which quoted-value rules refuse to take, then "_", a word character,
+# so there is no word boundary between the mark and a number, and no number rule (they all need
+# a word boundary or an ASCII letter before the digits) takes the number.
+KEEP_MARK = "\x01_"
+
+
+_GROUP = re.compile(r"\(\?P<(\w+)>")  # named groups of a pattern
+
+
+@dataclass(frozen=True, slots=True)
+class Normalizer:
+    """One normalization rule. ``order`` is its precedence: lower runs first and wins."""
+
+    name: str  # the token a match becomes (`<name>`); for a keep rule, what it keeps
+    pattern: str  # polars (Rust) regex, verbose mode; groups `pre…`/`post…`: context that stays
+    order: int
+    replace: str | None = None  # a keep rule's replacement; None: `${pre…}<name>${post…}`
+
+    @property
+    def replacement(self) -> str:
+        if self.replace is not None:
+            return self.replace
+        # `$` only where there is context to put back: a plain replacement lets the regex
+        # engine skip resolving capture groups
+        pre = "".join(f"${{{g}}}" for g in _GROUP.findall(self.pattern) if g.startswith("pre"))
+        post = "".join(f"${{{g}}}" for g in _GROUP.findall(self.pattern) if g.startswith("post"))
+        return f"{pre}<{self.name}>{post}"
+
+    @property
+    def regex(self) -> str:
+        """The pattern as it runs: with ASCII word boundaries and classes (see ``_ascii``)."""
+        return _ascii(self.pattern)
+
+    @property
+    def keeps(self) -> bool:
+        return self.replace is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Pattern building blocks
+# --------------------------------------------------------------------------------------------
+
+_ASCII_OUTSIDE = {
+    r"\b": r"(?-u:\b)", r"\B": r"(?-u:\B)", r"\w": "[[:word:]]", r"\d": "[0-9]", r"\s": "[[:space:]]"
+}
+_ASCII_INSIDE = {r"\w": "[:word:]", r"\d": "0-9", r"\s": "[:space:]"}
+
+
+def _ascii(pattern: str) -> str:
+    """``pattern`` with ASCII word boundaries and ASCII ``\\w \\d \\s`` (inside classes too).
+
+    The lazy DFA runs them much faster than Unicode ones (about 2x over the rule set), and
+    ``KEEP_MARK`` relies on ASCII word boundaries. Comments of verbose patterns are left alone.
+    """
+    out: list[str] = []
+    i, inside = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            token = pattern[i : i + 2]
+            out.append((_ASCII_INSIDE if inside else _ASCII_OUTSIDE).get(token, token))
+            i += 2
+            continue
+        if not inside and c == "#":  # a comment, to the end of the line
+            end = pattern.find("\n", i)
+            end = len(pattern) if end < 0 else end
+            out.append(pattern[i:end])
+            i = end
+            continue
+        if c == "[" and not inside:
+            inside = True
+        elif c == "]" and inside:
+            inside = False
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _run_with(chars: str, must: str, rest: str, min_len: int) -> str:
+    """A run of at least ``min_len`` of ``[chars]`` holding at least one of ``[must]``.
+
+    ``rest`` is ``chars`` without ``must``. Without look-ahead, "at least N long" and "holds
+    one of" are combined by where the first ``must`` character sits: at 0, 1, ... or later.
+    """
+    alts = [f"[{rest}]{{{k}}}[{must}][{chars}]{{{min_len - 1 - k},}}" for k in range(min_len - 1)]
+    alts.append(f"[{rest}]{{{min_len - 1},}}[{must}][{chars}]*")
+    return "(?:" + "|".join(alts) + ")"
+
+
+def _hex_with_both(length: int, digits: str, letters: str) -> str:
+    """Exactly ``length`` hex characters with at least one digit and one letter."""
+    alts = []
+    for k in range(1, length):
+        alts.append(f"[{digits}]{{{k}}}[{letters}][{digits}{letters}]{{{length - 1 - k}}}")
+        alts.append(f"[{letters}]{{{k}}}[{digits}][{digits}{letters}]{{{length - 1 - k}}}")
+    return "(?:" + "|".join(alts) + ")"
+
+
+# Where quoted text may begin (kept as `pre`) and end (kept as `post`): like a tokenizer, a
+# quote opens after the start, a space, a bracket or a comma and closes before a space,
+# punctuation or the end; so apostrophes (can't, users') and quotes glued to other text
+# ("String.length()" because "<local1>") don't pair up wrongly.
+_QUOTE_LEAD = r"(?P<pre> ^ | [\s(\[{,] )"
+_QUOTE_TAIL = r"(?P<post> [\s)\]},.;:!?\-] | $ )"
+
+
+def _quoted(content: str) -> str:
+    """A quoted value in '…', "…" or `…` and what follows it (``post``).
+
+    ``content`` is a template with ``{q}`` for the quote character. Groups o*, v*, c*
+    (opening quote, value, closing quote) for each kind let a keep rule put the mark in front
+    of the value.
+    """
+    alts = []
+    for q, k in (("'", "s"), ('"', "d"), ("`", "b")):
+        value = content.replace("{q}", q)
+        alts.append(rf"(?P<o{k}>{q})(?P<v{k}>{value})(?P<c{k}>{q})")
+    return "(?:" + "|".join(alts) + ")" + _QUOTE_TAIL
+
+
+_KEEP_QUOTED = (
+    f"${{pre}}${{os}}${{od}}${{ob}}{KEEP_MARK}${{vs}}${{vd}}${{vb}}${{cs}}${{cd}}${{cb}}${{post}}"
+)
+_ANY_IN_QUOTES = r"[^{q}\n\x01]*"  # quoted text that holds no kept part
+_ID_CHARS = r"\w.<>:/+\-()\[\]"  # identifiers, dotted names, calls, tokens, paths
+_TOKENS = r"<\w+>(?:[:/.@\-\x20]?<\w+>)*"  # an already-normalized value: '<path>', "<ip>"
+# Quoted text that is user input: it holds a space, or (with 2+ characters) punctuation that
+# identifiers don't have; and no kept part.
+_USER_INPUT = (
+    r"[^{q}\n\x01]*"
+    r"(?: \s | [^\s" + _ID_CHARS + r"{q}\x01] [^{q}\n\x01]"
+    r"| [^{q}\n\x01] [^\s" + _ID_CHARS + r"{q}\x01] )"
+    r"[^{q}\n\x01]*"
+)
+_USER_INPUT_QUOTED = _quoted(_USER_INPUT)
+_CODE_QUOTED = _quoted(r"[\w.:/+\-]+")  # a code: no space, no odd punctuation
+
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+)
+_WEEKDAY = r"(?:Mon|Tue(?:s)?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?"
+_TIME = r"[0-2]?\d:[0-5]\d(?::[0-5]\d(?:[.,]\d{1,9})?)?"
+_ZONE = r"(?:[+-][0-2]\d:?[0-5]\d|Z|UTC|GMT|UT|[ECMP][SD]T)"
+
+# The first words of the HTTP reason phrases ("Bad" Gateway, "Too" Many Requests, "Not" Found)
+_REASON_WORDS = "|".join(sorted({s.phrase.split()[0].replace("'", "'?") for s in HTTPStatus}, key=len, reverse=True))
+
+# Top-level domains a hostname is recognized by: the common generic and country ones and the
+# internal ones, minus those that are also file extensions or attribute names
+# (.py .sh .md .rs .so .pl .in .is .it .at .be .to .me .no .id .info .app .site ...).
+_TLDS = (
+    "com|net|org|edu|gov|mil|io|co|ai|dev|cloud|tech|online|xyz|biz|us|uk|de|fr|jp|cn|ru|br|au"
+    "|ca|nl|eu|ch|es|se|kr|mx|pt|dk|fi|nz|sg|hk|tw|za|ar|cl|gr|il|ua|vn|tr|cz|hu|ro|ie|lt|lv"
+    "|ee|sk|si|hr|bg|local|localdomain|internal|intranet|lan|corp|svc|arpa"
+)
+
+# LLM model families. Loose ones are recognized with any version suffix; ambiguous words
+# (command, embed, nova ...) only with a dash suffix (command-r-plus, nova-pro-v1).
+_MODEL_LOOSE = (
+    "chatgpt|gpt|claude|gemini|gemma|codegemma|llama|codellama|mistral|mixtral|codestral|pixtral"
+    "|ministral|magistral|devstral|qwen|qwq|deepseek|grok|dall-e|text-embedding|text-davinci"
+    "|text-moderation|omni-moderation|davinci|babbage|kimi|glm|nemotron|starcoder"
+)
+_MODEL_DASHED = "command|embed|rerank|nova|titan|sonar|phi|yi|falcon|granite|jamba|whisper|tts|solar|olmo"
+
+# --------------------------------------------------------------------------------------------
+# The rules, in order of precedence
+# --------------------------------------------------------------------------------------------
+
+NORMALIZERS: tuple[Normalizer, ...] = tuple(
+    sorted(
+        (
+            Normalizer(
+                "url",
+                r"""(?x)
+                # Any scheme: https, wss, ftp, s3, file, postgresql+asyncpg, redis ... A URL ends
+                # before whitespace, a quote or angle bracket, and before trailing punctuation.
+                \b [A-Za-z][A-Za-z0-9+.\-]{1,24} ://
+                [^\s'"`<>]* [^\s'"`<>.,;:!?)\]}]
+                """,
+                10,
+            ),
+            Normalizer(
+                "path",
+                r"""(?x)
+                # A file path starts a word or follows a quote, bracket, = or , (kept as `pre`).
+                (?P<pre> ^ | [\s'"`(\[=,] )
+                (?:
+                    # absolute: /tmp/upload_1234/report.csv, /home/alice/.config (and Windows)
+                    (?: [A-Za-z]:\\ | \\\\ ) (?: [^\\\s'"`<>|:*?]+ \\ )* [^\\\s'"`<>|:*?]*
+                  | (?: \.{1,2} | ~ )? / [\w~@%+\-] [\w.~@%+\-]* (?: / [\w.~@%+\-]* )*
+                    (?: \? [^\s'"`<>]* )?  # and its query string: /api/users?expand=true
+                  # relative with at least two directories and an extension: app/services/x.py
+                  | [\w.\-]+ (?: / [\w.@%+\-]+ ){2,} \. \w{1,8} \b
+                )
+                """,
+                20,
+            ),
+            Normalizer(
+                "email",
+                r"""(?x)
+                # Local part without quotes or slashes, so '<email>' keeps its quotes; a domain
+                # with a dot (root@localhost is left alone).
+                \b [A-Za-z0-9] [A-Za-z0-9._%+\-]* @ (?: [A-Za-z0-9\-]+ \. )+ [A-Za-z]{2,} \b
+                """,
+                30,
+            ),
+            Normalizer(
+                "model",
+                rf"""(?x)
+                # LLM model names, with an optional provider or deployment prefix:
+                # gpt-4o-mini, o3-mini, claude-3-5-sonnet-20241022, openai/gpt-4.1, openai:gpt-4o,
+                # us.anthropic.claude-3-haiku-20240307-v1:0, llama3.1:8b, command-r-plus.
+                \b (?: [A-Za-z] [A-Za-z0-9_\-]* [/.:] ){{0,3}}
+                (?i-u:
+                    (?:{_MODEL_LOOSE})
+                    # the first part of the version is a digit or follows a separator, so
+                    # "grokking" or "claudes" are words, not models
+                    (?: [\-.:_@][A-Za-z0-9]+ | [0-9][A-Za-z0-9]* )
+                  | (?:{_MODEL_DASHED}) - [A-Za-z0-9]+
+                  | o[1-9] \b
+                )
+                (?: [\-.:_@]? [A-Za-z0-9]+ )*
+                """,
+                40,
+            ),
+            Normalizer(
+                "scope",
+                r"""(?x)
+                # Keep `Fee::add()`, `Cache::get` (C++/Rust/PHP paths) from reading as IPv6: an
+                # all-letter name before `::` and a letter after it (fe80::1 has digits).
+                \b (?P<k> [A-Za-z_]+ :: [A-Za-z_] )
+                """,
+                45,
+                replace=f"{KEEP_MARK}${{k}}",
+            ),
+            Normalizer(
+                "ip",
+                r"""(?x)
+                # IPv4, with an optional CIDR suffix (the port stays: <ip>:<int>).
+                \b (?: (?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d) \. ){3} (?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d) \b
+                (?: /\d{1,2} \b )?
+                |
+                # IPv6: eight groups, or compressed with `::` (greedy on both sides, so the longest
+                # form wins), or ending in an IPv4 address; a zone (%eth0) may follow. \b and \B
+                # at the ends stand in for Sentry's look-arounds.
+                (?:
+                    \b (?: [0-9a-fA-F]{1,4} : ){7} [0-9a-fA-F]{1,4} \b
+                  | \b (?: [0-9a-fA-F]{1,4} : ){1,6} :? (?: ffff (?: :0{1,4} )? : )?
+                       (?: (?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d) \. ){3} (?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d) \b
+                  | \B :: (?: ffff (?: :0{1,4} )? : )?
+                       (?: (?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d) \. ){3} (?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d) \b
+                  | \b [0-9a-fA-F]{1,4} (?: : [0-9a-fA-F]{1,4} ){0,6} :: [0-9a-fA-F]{1,4} (?: : [0-9a-fA-F]{1,4} ){0,6} \b
+                  | \b [0-9a-fA-F]{1,4} (?: : [0-9a-fA-F]{1,4} ){0,6} :: \B
+                  | \B :: [0-9a-fA-F]{1,4} (?: : [0-9a-fA-F]{1,4} ){0,6} \b
+                  | \B :: \B
+                )
+                (?: % [0-9a-zA-Z]+ )?
+                (?: /\d{1,3} \b )?
+                """,
+                50,
+            ),
+            Normalizer(
+                "traceparent",
+                r"""(?x)
+                # W3C traceparent 00-<trace id>-<span id>-<flags>; AWS X-Ray Root=1-<time>-<id>
+                \b [0-9a-f]{2} - [0-9a-f]{32} - [0-9a-f]{16} - [0-9a-f]{2} \b
+              | \b 1 - [0-9a-f]{8} - [0-9a-f]{24} \b
+                """,
+                60,
+            ),
+            Normalizer(
+                "uuid",
+                r"""(?x)
+                # 8-4-4-4-12 hex digits, any version, either case
+                \b [0-9a-fA-F]{8} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{12} \b
+                """,
+                70,
+            ),
+            Normalizer(
+                "trace_id",
+                r"""(?x)
+                # 32 hex digits named as a trace id (else they are an <md5>)
+                (?P<pre> (?i-u: \b trace [\x20_.\-]? id ) ["']? [\x20\t]* [:=]? [\x20\t]* ["']? )
+                (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b
+                """,
+                80,
+            ),
+            Normalizer("sha1", r"(?x) \b (?: [0-9a-f]{40} | [0-9A-F]{40} ) \b  # git commits, sha1 digests", 90),
+            Normalizer("md5", r"(?x) \b (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b  # md5 digests, bare trace ids", 100),
+            # ---- keep: numbers that say what went wrong ----------------------------------------
+            Normalizer(
+                "status_code",
+                rf"""(?x)
+                # An HTTP status after a word that announces one: HTTP 503, HTTP/1.1 502,
+                # status=503, "status": 429, status_code 404, Error code: 429, error 500,
+                # returned 502, got a 503, responded with 504
+                (?P<pre>
+                    (?i-u: \b (?: status (?: [\x20_\-]? code )? | http (?: /\d (?:\.\d)? )? | code
+                               | error | response | returned | responded | received | got | upstream )
+                         (?: \x20+ (?: code | status | of | with | an? | the ) )* )
+                    ["']? [\x20\t]* [:=\#(\[]? [\x20\t]*
+                )
+                (?P<k> [1-5]\d\d ) \b
+                # or followed by (the first word of) its reason phrase: 502 Bad Gateway, 404 Not Found
+              | \b (?P<k2> [1-5]\d\d ) (?P<post> \x20 (?i-u: {_REASON_WORDS} ) ) \b
+                """,
+                180,
+                replace=f"${{pre}}{KEEP_MARK}${{k}}${{k2}}${{post}}",
+            ),
+            Normalizer(
+                "error_code",
+                r"""(?x)
+                # errno and exit codes: [Errno 111], errno=2, WinError 10061, exit code 137,
+                # returned non-zero exit status 1, returncode=1, signal 9, MySQL's (1045, "…")
+                (?P<pre>
+                    (?i-u: \b (?: errno | winerror | exit \x20 (?: code | status ) | return \x20? code
+                               | returncode | signal | sqlcode | os \x20 error ) )
+                    [\x20\t]* [:=]? [\x20\t]*
+                )
+                (?P<k> -?\d{1,5} ) \b
+                # MySQL's (1045, "Access denied …"): a message that starts with its code
+              | ^ (?P<pre4> \( ) (?P<k5> \d{4} ) (?P<post> , \x20 ["'] )
+                # vendor codes: Mongo E11000, Prisma P2002, TypeScript TS2345, C# CS0246, ODBC
+                # HY000 (the mark goes before the letters: the digits inside the word are no word
+                # start, so nothing takes them) ...
+              | \b (?P<k2> (?: E | P | TS | CS | HY | ERR | SQL | MSB | NU ) \d{3,5} ) \b
+                # ... and Oracle's ORA-00942, PLS-00201, TNS-12541 (the mark before the digits)
+              | \b (?P<pre2> (?: ORA | PLS | TNS | IMP | EXP ) - ) (?P<k4> \d{5} ) \b
+                # SQLSTATE: 23505, 42P01, 08006
+              | (?P<pre3> (?i-u: \b sqlstate | \b pgcode | \b sql \x20 state ) [\x20\t]* [:=\[(]? [\x20\t]* )
+                (?P<k3> [0-9A-Z]{5} ) \b
+                """,
+                181,
+                replace=f"${{pre}}${{pre2}}${{pre3}}${{pre4}}{KEEP_MARK}${{k}}${{k2}}${{k3}}${{k4}}${{k5}}${{post}}",
+            ),
+            Normalizer(
+                "known_word",
+                r"""(?x)
+                # Names with digits in them that are not values: utf-8, utf8mb4, iso-8859-1,
+                # sha256, sha3-256, base64, int64, ipv6, http2, HTTP/1.1, oauth2, TLSv1.2, RS256,
+                # aes-256-gcm, cp1252, python3, win32, es2015, x86_64. The mark goes before the
+                # first digits, and before the digits after a - _ or . (a stray mark is harmless);
+                # later digits inside the word are never at a word start, so no rule takes them.
+                (?i-u) \b
+                (?:
+                    (?P<a> utf-? | ucs-? | iso-? | latin-? | cp | windows- | sha-? | md | base | crc
+                         | adler | blake | ripemd | curve | u?int | float | bfloat | complex | arm
+                         | aarch | amd | ipv | http/? | oauth | python | pep | win | ecmascript | es
+                         | tlsv? | sslv? | [rhpe]s | aes-? | chacha | rsa-? | pkcs | route
+                         | urllib | boto | psycopg | jinja | log )
+                    (?P<d1> \d+ )
+                    (?: (?P<b> [\-_.] ) (?P<d2> \d+ ) )?
+                    (?P<c> (?: [a-z]{1,4} \d* )? (?: -(?: gcm | cbc | ctr | ccm ) )? (?: _ \w* )? )
+                    # short ones, with the numbers they come with: s3, ec2, k8s, i18n, l10n,
+                    # a11y, e2e, h2, h2c, p99, py3, mp4, x86_64; and status classes: 4xx, 5xx
+                  | (?P<a2> s | ec | k | l | i | e | a | h | py | mp | p | x )
+                    (?P<d3> 2 | 3 | 4 | 8 | 10 | 11 | 18 | 50 | 75 | 86 | 90 | 95 | 99 | 999 )
+                    (?P<c2> s | n | e | y | c | _64 )?
+                  | (?P<d4> [1-5] ) (?P<c3> xx )
+                )
+                \b
+                """,
+                182,
+                replace=f"${{a}}${{a2}}{KEEP_MARK}${{d1}}${{d3}}${{d4}}${{c2}}${{c3}}${{b}}{KEEP_MARK}${{d2}}${{c}}",
+            ),
+            Normalizer("hex", r"(?x) \b 0 [xX] [0-9a-fA-F]+ \b   # 0x7f3a2c, 0xDEADBEEF", 110),
+            Normalizer(
+                "id",
+                rf"""(?x)
+                # Prefixed ids: req_…, cus_…, sk-proj-…, org-…, chatcmpl-…, msg_01…, pod names:
+                # one to three lowercase segments, then a run of 8+ letters and digits with a
+                # digit or a capital (so snake_case words are not ids), then any more segments.
+                \b (?: [a-z][a-z0-9]{{0,11}} [_\-] ){{1,3}}
+                {_run_with("A-Za-z0-9", "A-Z0-9", "a-z", 8)}
+                (?: [_\-] [A-Za-z0-9]+ )* \b
+                """,
+                120,
+            ),
+            Normalizer(
+                "hostname",
+                rf"""(?x)
+                # Labels, then a known top-level domain: api.openai.com, db-3.prod.internal,
+                # redis-master.default.svc.cluster.local (the port stays: <hostname>:<int>).
+                \b (?: [A-Za-z0-9] (?: [A-Za-z0-9\-]{{0,61}} [A-Za-z0-9] )? \. )+ (?i-u: {_TLDS} ) \b
+                """,
+                130,
+            ),
+            Normalizer(
+                "date",
+                rf"""(?x)
+                # ISO-8601 / RFC 3339 and what loggers print: 2024-01-02, 2024-01-02T10:11:12Z,
+                # 2024-01-02 10:11:12,345, 2024/01/02 10:11:12.123456+01:00, 2006-01-02T15:04:05Z07:00
+                \b \d{{4}} [\-/.] [01]\d [\-/.] [0-3]\d
+                (?: (?: T | \x20{{1,2}} ) {_TIME} (?: \x20? {_ZONE} (?: [+-]?\d\d:\d\d )? )? )?
+                # compact: 20240102T101112Z, 20060102 150405+0100, 20240220 11:55:33.546593
+              | \b \d{{4}} [01]\d [0-3]\d [T\x20] [0-2]\d :? [0-5]\d :? [0-5]\d (?: [.,]\d{{1,9}} )?
+                (?: {_ZONE} )?
+                # RFC 2822 / 1123 / 850: Tue, 02 Jan 2024 10:11:12 +0000, Monday, 02-Jan-06 15:04:05 MST
+              | \b (?: {_WEEKDAY} ,? \x20+ )? [0-3]?\d [\x20\-] {_MONTH} [\x20\-] \d{{2,4}}
+                (?: \x20+ {_TIME} )? (?: \x20+ (?: {_ZONE} | [A-IK-Z] \b ) )?
+                # ctime, syslog, JavaScript Date, prose: Mon Jan  2 15:04:05 2006, Jan 18, 2019,
+                # Mon Jan 02 2006 14:04:05 GMT-0800 (Pacific Standard Time)
+              | \b (?: {_WEEKDAY} ,? \x20+ )? {_MONTH} \x20+ [0-3]?\d
+                (?:
+                    ,? \x20+ \d{{4}} (?: ,? \x20+ {_TIME} )?
+                  | ,? \x20+ {_TIME} (?: \x20+ \d{{4}} )?
+                )
+                (?: \x20+ (?: GMT | UTC )? [+-]\d{{4}} (?: \x20 \( [^)\n]* \) )? | \x20+ {_ZONE} \b )?
+                # day-first or month-first with slashes or dots: 02/01/2024, 1.2.2024 10:11
+              | \b [0-3]?\d [/.] [0-3]?\d [/.] (?: 19 | 20 ) \d\d \b
+                (?: ,? \x20 {_TIME} (?: \x20? [AaPp]\.?[Mm]\.? )? )?
+                # Python reprs: datetime.datetime(2025, 6, 24, 18, 33, 0, 447640, tzinfo=...)
+              | \b datetime \. (?: datetime | date | time ) \( [^()]* (?: \( [^()]* \) [^()]* )* \)
+                # a time of day: 10:11, 09:08, 23:21:12, 11:21:12.345 PM, 10:11:12 UTC (the \b at
+                # the start keeps 908:31 out, the one at the end 11:2112)
+              | \b (?: [01]?\d | 2[0-3] ) : [0-5]\d (?: : [0-5]\d (?: [.,]\d{{1,9}} )? )?
+                (?: \x20? [AaPp]\.?[Mm]\.? | \x20 (?: UTC | GMT ) )? \b
+                # epoch seconds (2017-2033), milliseconds, microseconds, nanoseconds; fractional
+              | \b 1[5-9]\d{{8}} (?: \d{{3}} | \d{{6}} | \d{{9}} )? (?: \.\d{{1,9}} )? \b
+                """,
+                140,
+            ),
+            Normalizer(
+                "hex",
+                rf"""(?x)
+                # 8+ hex digits with a letter, one case (pure digits are numbers): a1b2c3d4,
+                # 507f1f77bcf86cd799439011, DEADBEEF, sha256 digests
+                \b (?: {_run_with("0-9a-f", "a-f", "0-9", 8)} | {_run_with("0-9A-F", "A-F", "0-9", 8)} ) \b
+                """,
+                150,
+            ),
+            Normalizer(
+                "id",
+                rf"""(?x)
+                # Long unprefixed ids: 16+ letters and digits with a digit (ULIDs, AWS key ids,
+                # nanoids); hex digests went to <hex>, pure digits to <date> or stay for <int>.
+                \b {_run_with("A-Za-z0-9", "0-9", "A-Za-z", 16)} \b
+                """,
+                160,
+            ),
+            Normalizer(
+                "git_sha",
+                rf"""(?x)
+                # 7 lowercase hex digits with a digit and a letter: commit a93c7d2
+                \b {_hex_with_both(7, "0-9", "a-f")} \b
+                """,
+                170,
+            ),
+            # ---- values ------------------------------------------------------------------------
+            Normalizer(
+                "duration",
+                r"""(?x)
+                \b
+                (?:
+                    # 1532.2ms, 3s, 250us, 1m30s, 2h, 1h2m3.5s, 7d
+                    (?: \d+ (?: \.\d+ )? (?: ms | us | µs | ns | s | m | h | d ) )+ \b
+                    # 2.5 seconds, 30 sec, 500 milliseconds, 5 minutes, 3 hours, 2 days
+                  | \d+ (?: \.\d+ )? \x20? (?: (?: milli | micro | nano )? (?: seconds? | secs? )
+                                            | msecs? | minutes? | mins? | hours? | hrs? | days? | weeks? ) \b
+                )
+                """,
+                210,
+            ),
+            Normalizer(
+                "version",
+                r"""(?x)
+                # semantic versions: 1.26.4, v2.7.1, 3.12.0rc1, 1.0.0-beta.2+build.5
+                \b v? \d+ \. \d+ \. \d+ (?: [a-z]+\d* )? (?: [\-+] [0-9A-Za-z.\-]* [0-9A-Za-z] )? \b
+                """,
+                220,
+            ),
+            Normalizer(
+                "float",
+                r"""(?x)
+                # a minus sign only where it does not join two words (a-1.5 is a, -, <float>)
+                (?: (?P<pre> ^ | [^\w\-] ) - )?
+                (?:
+                    \b \d{1,3} (?: ,\d{3} )+ \. \d+                  # 1,234.56
+                  | \b \d+ \. \d+ (?: [eE] [+-]? \d+ )?              # 0.23, 1532.25, 6.02e23
+                  | \b \d+ [eE] [+-]? \d+ \b                         # 1e-05
+                )
+                """,
+                230,
+            ),
+            Normalizer(
+                "int",
+                r"""(?x)
+                # thousands separators: 4,150,908
+                \b \d{1,3} (?: ,\d{3} )+ \b
+                # a number that starts a word: 42, #1231, -17502, 100MB, 3rd (a minus sign only
+                # where it does not join two words: maisey-908 is maisey-<int>)
+              | (?: (?P<pre> ^ | [^\w\-] ) - )? \b \d+
+                # numbers inside identifiers: shard7, worker_12, user_id2, node12a, db03: after
+                # letters and underscores that start a word (not after the keep mark, not the
+                # second number of a word: utf8mb4 keeps its 4 once utf8 is kept)
+              | (?P<pre2> \b [A-Za-z] [A-Za-z_]* ) \d+
+                """,
+                240,
+            ),
+            # ---- quoted values -----------------------------------------------------------------
+            Normalizer(
+                "key",
+                r"""(?x)
+                # A message that is one quoted value is the key that was missing or wrong:
+                # KeyError: 'user_id', AttributeError-like errors. It is kept.
+                ^ (?P<os> ' ) (?P<vs> [^'\n]* ) (?P<cs> ' ) $
+              | ^ (?P<od> " ) (?P<vd> [^"\n]* ) (?P<cd> " ) $
+              | ^ (?P<ob> ` ) (?P<vb> [^`\n]* ) (?P<cb> ` ) $
+                """,
+                300,
+                replace=_KEEP_QUOTED,
+            ),
+            Normalizer(
+                "quoted_token",
+                rf"""(?x)
+                # A quote around values already normalized stays as it is: '<path>', "<ip>"
+                {_QUOTE_LEAD} {_quoted(_TOKENS)}
+                """,
+                320,
+                replace=_KEEP_QUOTED,
+            ),
+            Normalizer(
+                "code_value",
+                rf"""(?x)
+                # The value of a key that classifies an error is its code, not user input:
+                # 'code': 'rate_limit_exceeded', 'type': 'insufficient_quota', error="invalid_grant",
+                # reason='RESOURCE_EXHAUSTED', errorType: 'Throttling'
+                (?P<pre> (?i-u: \b \w*? (?: code | type | error | reason | status | kind | category | errno ) )
+                         ["'`]? [\x20\t]* [:=] [\x20\t]* )
+                {_CODE_QUOTED}
+                """,
+                305,
+                replace=_KEEP_QUOTED,
+            ),
+            Normalizer(
+                "quoted_str",
+                rf"""(?x)
+                # A quoted value in key-value position is data: b='1', 'message': '…',
+                # base 10: 'abc'. (After a word, bracket, quote or token, then = or :.)
+                (?P<pre> [\w)\]>"'`] [\x20\t]* [:=] [\x20\t]* | [\x20(,] = [\x20\t]* )
+                {_quoted(_ANY_IN_QUOTES)}
+                """,
+                310,
+            ),
+            Normalizer(
+                "quoted_str",
+                rf"""(?x)
+                # Elsewhere a quoted value is user input when it has a space, or punctuation
+                # identifiers don't have (and more than one character: Expecting ',' stays):
+                # User "John Smith", Unexpected token "<!DOCTYPE ". Identifiers stay:
+                # 'NoneType' object has no attribute 'id', relation "users" does not exist.
+                {_QUOTE_LEAD} {_USER_INPUT_QUOTED}
+                """,
+                330,
+            ),
+            Normalizer(
+                "bool",
+                r"""(?x)
+                # booleans as values only: a=True, "enabled": false (not the words true/false)
+                (?P<pre> = \x20? | ["'>] : \x20? ) (?: True | False | true | false ) \b
+                """,
+                350,
+            ),
+            Normalizer(
+                "list",
+                r"""(?x)
+                # Lists of values, whatever their length: [1, 2, 3], (<uuid>, <uuid>)
+                <\w+> (?: [\x20\t]* , [\x20\t]* <\w+> )+
+                """,
+                360,
+            ),
+        ),
+        key=lambda n: n.order,
+    )
+)
+
+# --------------------------------------------------------------------------------------------
+# Cutting and normalizing messages
+# --------------------------------------------------------------------------------------------
+
+# A first line that only announces what follows: "1 validation error for User" (then
+# "email", "  Field required ..."), "Failed to process:" (then "  connection reset").
+_HEADER_LINE = r"(?:^\d+ validation errors? for |:[\x20\t]*$)"
+
+
+def cut_expr(col: pl.Expr) -> pl.Expr:
+    """The first non-empty line of a message, with the next one when it only announces it;
+    whitespace collapsed, at most ``_RAW_LIMIT`` characters. (Replaces without capture groups:
+    they run on the lazy DFA alone.)"""
+    text = col.fill_null("").str.slice(0, _SCAN_LIMIT).str.strip_chars_start()
+    first = text.str.replace(r"(?s)[\r\n].*", "")
+    second = (
+        text.str.replace(r"^[^\r\n]*", "")  # what follows the first line
+        .str.strip_chars_start()
+        .str.replace(r"(?s)[\r\n].*", "")
+    )
+    joined = pl.when(first.str.contains(_HEADER_LINE)).then(first + " " + second).otherwise(first)
+    return joined.str.slice(0, _RAW_LIMIT).str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def _apply(expr: pl.Expr, rules: tuple[Normalizer, ...]) -> pl.Expr:
+    for rule in rules:
+        expr = expr.str.replace_all(rule.regex, rule.replacement)
+    return expr
+
+
+def _finish(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all(KEEP_MARK, "", literal=True).str.strip_chars().str.slice(0, TEMPLATE_LIMIT)
+
+
+def normalize_expr(col: pl.Expr) -> pl.Expr:
+    """Message -> template, as an expression: cut, then every rule of ``NORMALIZERS`` in order."""
+    cut = cut_expr(col).str.replace_all("\x01", "", literal=True)
+    return _finish(_apply(cut, NORMALIZERS))
+
+
+def rule_hits(messages: pl.Series) -> dict[str, int]:
+    """How many values each rule replaced or kept in ``messages`` (for ``/metrics``).
+
+    Runs the rules one by one over the column (a loop over rules, not rows), counting the
+    matches of each on what the rules before it left; about as costly as normalizing.
+    """
+    frame = pl.DataFrame({"m": messages}).select(
+        m=cut_expr(pl.col("m")).str.replace_all("\x01", "", literal=True)
+    )
+    hits: dict[str, int] = {}
+    for rule in NORMALIZERS:
+        counted = frame.select(
+            n=pl.col("m").str.count_matches(rule.regex).sum(),
+            m=pl.col("m").str.replace_all(rule.regex, rule.replacement),
+        )
+        hits[rule.name] = hits.get(rule.name, 0) + int(counted.item(0, "n") or 0)
+        frame = counted.select("m")
+    return hits
+
+
+# --------------------------------------------------------------------------------------------
+# Source: the innermost in-app frame
+# --------------------------------------------------------------------------------------------
+
+# Python: keep only the last traceback of a chain, the exception that was raised last.
+_PY_CHAIN = (
+    r"(?s)^.*(?:During handling of the above exception, another exception occurred:"
+    r"|The above exception was the direct cause of the following exception:)"
+)
+# Java: the first block is the exception thrown (what exception.type names); causes follow.
+_JAVA_CAUSES = r"(?s)\n[\x20\t]*Caused by:.*"
+
+# A Python frame line (the path and function are cut out of it without capture groups)
+_PY_FRAME = r'File "[^"\n]+", line \d+, in \S+'
+_PY_FRAME_MIDDLE = r'", line \d+, in '
+_OTHER_FRAME = r"""(?x)
+\b at \x20+ (?: async \x20 )?
+(?:
+    # JavaScript: at fn (file.js:10:5), at new Foo (…), at Object.<anonymous> (…)
+    (?: new \x20 )? (?P<jf> [^\s()]+ ) (?: \x20 \[as \x20 [^\]\n]+ \] )? \x20 \( (?P<jp> [^()\n]+? ) : \d+ : \d+ \)
+    # JavaScript, anonymous: at file.js:1:2, at file:///app/x.mjs:3:9
+  | (?P<ap> [^\s()]+? ) : \d+ : \d+
+    # Java, Kotlin, Scala: at com.acme.Foo.bar(Foo.java:42), at java.base/java.net.Socket.connect(…)
+  | (?: [\w.$\-]* / )* (?P<jc> [\w$]+ (?: \. [\w$]+ )* ) \. (?P<jm> [\w$<>]+ ) \( [^()\n]* \)
+)
+"""
+# Java / Kotlin / Scala classes that are platform or library code (LIBRARY_PATH_PATTERN is
+# about file paths; JVM frames name classes).
+_JVM_LIBRARY = (
+    r"^(?:java|javax|jakarta|jdk|sun|com\.sun|kotlin|kotlinx|scala|akka|org\.springframework"
+    r"|org\.apache|org\.hibernate|org\.eclipse|org\.junit|org\.postgresql|org\.slf4j|io\.netty"
+    r"|io\.grpc|io\.micrometer|io\.opentelemetry|io\.reactivex|reactor|okhttp3|okio|retrofit2"
+    r"|com\.fasterxml|com\.google|com\.zaxxer|com\.mysql|ch\.qos|feign|rx)\."
+)
+_LIBRARY = f"(?:{LIBRARY_PATH_PATTERN})|{_JVM_LIBRARY}"
+
+_BUNDLE_HASH = _run_with("A-Za-z0-9_", "A-Z0-9", "a-z_", 8)
+
+# "location<TAB>function" -> "module<TAB>function": the location is a file path (or a JVM
+# class); sys.path-like roots go, and what is left becomes a dotted module name.
+#   app/services/billing.py -> app.services.billing
+#   /usr/local/lib/python3.12/site-packages/httpx/_client.py -> httpx._client
+#   /app/app/api/users.py -> app.api.users; /srv/releases/20240102/app/x.py -> app.x
+_TO_MODULE: tuple[tuple[str, str], ...] = (
+    (r"^<frozen ([^>\t]*)>\t", "${1}\t"),  # <frozen importlib._bootstrap>
+    # a URL's scheme and host (file:///, webpack://app, https://cdn.example.com); a drive
+    (r"^(?:[A-Za-z][\w+.\-]*://[^/\t]*|[A-Za-z]:)", ""),
+    (
+        r"^(?:"
+        r"[^\t]*/(?:site-packages|dist-packages|node_modules)/"  # installed packages
+        r"|[^\t]*/lib/python\d+(?:\.\d+)?/"  # the standard library
+        # deployment and home roots that are on sys.path (WORKDIR /app, Lambda's /var/task)
+        r"|/(?:(?:home|Users)/[^/\t]+|root|usr/(?:local/)?src|opt|srv|var/(?:task|www|app|lib)"
+        r"|workspaces?|code|builds|mnt|tmp|github/workspace|app|src)/"
+        r")",
+        "",
+    ),
+    # a directory that is no identifier cannot be a package, so it is a root: my-project/,
+    # .venv/, releases/20240102/, ./
+    (r"^(?:[^\t]*/)?(?:[^/\t]*[^\w/\t][^/\t]*|\d[^/\t]*)/", ""),
+    (r"^(?:src|lib)/([^/\t]+/)", "${1}"),  # src layout
+    # the extension, a bundle's content hash before it (main.3f2a1b9c.js, index-BX3eO0Pa.js)
+    # and a package's /__init__
+    (rf"(?:/__init__)?(?:[.\-](?:[0-9a-f]{{8,}}|{_BUNDLE_HASH}))?\.(?:py[cwi]?|pyx|[cm]?[jt]sx?)\t", "\t"),
+    # the last three parts (app/services/billing.py -> app.services.billing): what is above
+    # them varies with where the code is deployed (/app, /home/deploy/svc, /srv/releases/42)
+    (r"^[^\t]*?((?:[^/\t]+/){0,2}[^/\t]+\t)", "${1}"),
+    # JVM generated and anonymous classes, lambdas: Foo$$EnhancerByCGLIB$$1a2b, Foo$1, lambda$run$0
+    (r"\$\$[\w$]*|\$\d+", ""),
+)
+
+
+def _to_source(frame: pl.Expr) -> pl.Expr:
+    """"location<TAB>function" -> "module:function" (just the function when no module)."""
+    e = frame.str.replace_all("\\", "/", literal=True)
+    for pattern, value in _TO_MODULE:
+        e = e.str.replace(pattern, value)
+    return (
+        e.str.replace_all("/", ".", literal=True)
+        .str.replace(r"^\.+|\.+(\t)", "${1}")
+        .str.replace(r"\t$", "\t<anonymous>")
+        .str.replace(r"^\t", "")
+        .str.replace("\t", ":", literal=True)
+    )
+
+
+def _innermost(frames: pl.Expr, *, listed_last: bool) -> pl.Expr:
+    """The innermost in-app frame of a list of "location<TAB>function", else the innermost.
+
+    A stable sort puts library frames (``LIBRARY_PATH_PATTERN``, JVM platform packages) away
+    from the innermost end, so one look at that end finds the frame.
+    """
+    el = pl.element()
+    library = el.str.replace(r"\t.*", "").str.contains(_LIBRARY)
+    if listed_last:  # Python: innermost frame last
+        return frames.list.eval(el.sort_by(library.not_(), maintain_order=True)).list.last()
+    return frames.list.eval(el.sort_by(library, maintain_order=True)).list.first()
+
+
+def _nonempty(e: pl.Expr) -> pl.Expr:
+    return e.str.strip_chars().replace("", None)
+
+
+def source_expr() -> pl.Expr:
+    """The ``source`` column from ``stack_trace``, ``code_*`` and ``span_name``.
+
+    The innermost in-app frame as ``module:function`` (Python: the last frame of the last
+    traceback of a chain; JavaScript and Java: the first frame of the first block); library
+    frames (``LIBRARY_PATH_PATTERN``, JVM platform packages) only when no frame is in-app.
+    Then ``code_namespace:code_function``, ``module(code_filepath):code_function``,
+    ``code_function``, ``span_name``, ``""``. Each intermediate is used once: eager polars
+    does not share common subexpressions.
+    """
+    trace = pl.col("stack_trace").fill_null("")
+    py_frames = (
+        trace.str.replace(_PY_CHAIN, "")
+        .str.extract_all(_PY_FRAME)
+        .list.eval(pl.element().str.strip_prefix('File "').str.replace(_PY_FRAME_MIDDLE, "\t"))
+    )
+    # JavaScript and JVM frames, only looked for in traces that are not Python ones
+    other = pl.when(pl.col("stack_trace").str.contains('File "', literal=True)).then(pl.lit("")).otherwise(trace)
+    other_frames = (
+        other.str.replace(_JAVA_CAUSES, "")
+        .str.extract_all(_OTHER_FRAME)
+        .list.eval(pl.element().str.replace(_OTHER_FRAME, "${jp}${ap}${jc}\t${jf}${jm}"))
+    )
+    frame = pl.coalesce(_innermost(py_frames, listed_last=True), _innermost(other_frames, listed_last=False))
+    code_file = pl.concat_str([pl.col("code_filepath"), _nonempty(pl.col("code_function"))], separator="\t")
+    return pl.coalesce(
+        _to_source(frame),
+        pl.concat_str([_nonempty(pl.col("code_namespace")), _nonempty(pl.col("code_function"))], separator=":"),
+        _nonempty(_to_source(code_file)),
+        _nonempty(pl.col("code_function")),
+        _nonempty(pl.col("span_name")),
+        pl.lit(""),
+    )
+
+
+def error_class_expr() -> pl.Expr:
+    """``error_type`` -> the class name after the last ``.``; ``""`` when absent."""
+    return (
+        pl.col("error_type")
+        .fill_null("")
+        .str.strip_chars()
+        .str.replace(r"^<class '([^']*)'>$", "${1}")
+        .str.replace(r"^.*\.", "")
+    )
+
+
+def message_template_expr() -> pl.Expr:
+    """The producer's template when there is one, else the normalized message."""
+    template = cut_expr(pl.col("msg_template")).str.slice(0, TEMPLATE_LIMIT).str.strip_chars()
+    # KeyError's str() is the key's repr ('k'): span events carry that, but the SDK's
+    # LoggingHandler writes exc.args[0] (k). Quote the bare key so both give one template.
+    message = (
+        pl.when(error_class_expr() == "KeyError", pl.col("message").str.contains(r"^[^'\"\s]+$"))
+        .then(pl.lit("'") + pl.col("message") + pl.lit("'"))
+        .otherwise(pl.col("message"))
+    )
+    return pl.coalesce(template.replace("", None), normalize_expr(message))
+
+
+def fingerprint(batch: Batch) -> Batch:
+    """The fingerprint stage.
+
+    Reads ``error_type``, ``message``, ``msg_template``, ``stack_trace``, ``code_namespace``,
+    ``code_function``, ``code_filepath`` and ``span_name`` of ``batch.errors``; adds
+    ``error_class``, ``message_template``, ``source`` (String) and ``fingerprint`` (String, 64
+    lowercase hex: sha256 of ``error_class|message_template|source``).
+    """
+    errors = batch.errors.with_columns(
+        error_class=error_class_expr(),
+        message_template=message_template_expr(),
+        source=source_expr(),
+    )
+    key = errors.select(pl.concat_str(["error_class", "message_template", "source"], separator="|")).to_series()
+    keys = key.unique().to_list()  # Python hashes each distinct key once
+    hashes = [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys]
+    batch.errors = errors.with_columns(
+        fingerprint=key.replace_strict(keys, hashes, return_dtype=pl.String),
+    )
+    return batch
+
+
+def _check_patterns() -> None:
+    """Fail at import on a pattern polars cannot compile (it compiles each once and caches it)."""
+    probe = pl.Series(["x"], dtype=pl.String)
+    others = [_HEADER_LINE, _PY_CHAIN, _JAVA_CAUSES, _PY_FRAME, _PY_FRAME_MIDDLE, _OTHER_FRAME, _LIBRARY]
+    for pattern in [n.regex for n in NORMALIZERS] + others + [p for p, _ in _TO_MODULE]:
+        try:
+            probe.str.contains(pattern)
+        except pl.exceptions.ComputeError as exc:  # pragma: no cover - a bug in this file
+            raise ValueError(f"bad normalization pattern: {exc}") from exc
+
+
+_check_patterns()

@@ -1,0 +1,194 @@
+"""What ``otelproc sql`` / ``patterns`` / ``resolve`` call: the running server first, else the file.
+
+While ``otelproc serve`` holds the database, no other process can open the file
+(DuckDB allows one writing process and takes an exclusive lock), so every
+function here first asks the server's admin endpoint (``POST /sql``,
+``POST /patterns/{id}/resolve``). When nothing answers there, the database is
+opened directly: read-only for queries, read-write for ``resolve``. The
+read-only rules (``otelproc.store.query``) are the same on both paths, and rows
+come back in the same JSON-ready form.
+
+Errors are ``QueryError`` (an ``OtelprocError``) with a message for the user.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import duckdb
+import httpx
+
+from otelproc.store.query import QueryError, run_read_only
+
+CONNECT_TIMEOUT = 1.0
+TOP_PATTERNS_SQL = """
+WITH recent AS (
+    SELECT fingerprint, count(*) AS n FROM error_events
+    WHERE occurred_at > now() - INTERVAL '24 hours' GROUP BY fingerprint
+)
+SELECT p.id, p.status, p.severity, p.total_occurrences AS total, coalesce(r.n, 0) AS last_24h,
+       p.first_seen, p.last_seen, p.first_release, p.name
+FROM error_patterns p LEFT JOIN recent r ON r.fingerprint = p.fingerprint
+WHERE $status::VARCHAR IS NULL OR p.status = $status::VARCHAR
+ORDER BY last_24h DESC, p.total_occurrences DESC, p.last_seen DESC
+LIMIT $limit
+"""
+
+
+class _NoServer(Exception):
+    """Nothing answered at the admin endpoint."""
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
+def _post(admin_url: str, path: str, payload: dict | None, api_key: str | None, timeout: float) -> httpx.Response:
+    try:
+        response = httpx.post(
+            admin_url.rstrip("/") + path,
+            json=payload,
+            headers=_headers(api_key),
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
+        )
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise _NoServer(str(exc)) from exc
+    if response.status_code == 404 and "error" not in response.text:
+        raise _NoServer("no otelproc admin routes at this address")  # another server answers there
+    if response.status_code == 401:
+        raise QueryError(f"the admin endpoint {admin_url} refused the request: missing or wrong API key (--api-key)")
+    return response
+
+
+def _error_of(response: httpx.Response) -> str:
+    try:
+        return response.json().get("error") or response.text
+    except ValueError:
+        return response.text or f"HTTP {response.status_code}"
+
+
+def _open(db_path: str | Path, admin_url: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    path = Path(db_path)
+    if not path.exists():
+        raise QueryError(f"no database at {path} (has `otelproc serve` run with this config?), and no server at {admin_url}")
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        if "lock" in str(exc).lower():
+            raise QueryError(
+                f"{path} is held by a running otelproc, but its admin endpoint {admin_url} did not answer; "
+                "check admin.endpoint in the config"
+            ) from exc
+        raise QueryError(f"cannot open {path}: {exc}") from exc
+
+
+def run_query(
+    db_path: str | Path,
+    admin_url: str,
+    query: str,
+    params: list | dict | None = None,
+    *,
+    api_key: str | None = None,
+    max_rows: int = 100_000,
+    timeout: float = 60.0,
+) -> tuple[list[str], list[list[Any]]]:
+    """(columns, rows) of one read-only statement, from the running server or else the file."""
+    try:
+        response = _post(admin_url, "/sql", {"query": query, "params": params, "max_rows": max_rows}, api_key, timeout)
+    except _NoServer:
+        con = _open(db_path, admin_url, read_only=True)
+        try:
+            result = run_read_only(con, query, params, max_rows=max_rows, timeout=timeout)
+        finally:
+            con.close()
+        return result.columns, result.rows
+    if response.status_code != 200:
+        raise QueryError(_error_of(response))
+    body = response.json()
+    return body["columns"], body["rows"]
+
+
+def top_patterns(
+    db_path: str | Path,
+    admin_url: str,
+    limit: int = 20,
+    status: str | None = None,
+    *,
+    api_key: str | None = None,
+) -> tuple[list[str], list[list[Any]]]:
+    """The patterns with the most occurrences in the last 24 h (then in total), optionally of one status."""
+    return run_query(db_path, admin_url, TOP_PATTERNS_SQL, {"status": status, "limit": int(limit)}, api_key=api_key)
+
+
+def resolve(db_path: str | Path, admin_url: str, pattern: str, *, api_key: str | None = None) -> str:
+    """Mark a pattern (id or fingerprint) resolved; through the server when it runs. Returns a line for the user."""
+    try:
+        response = _post(admin_url, f"/patterns/{quote(pattern, safe='')}/resolve", None, api_key, 30.0)
+    except _NoServer:
+        con = _open(db_path, admin_url, read_only=False)
+        try:
+            rows = con.execute(
+                "UPDATE error_patterns SET status = 'resolved', resolved_at = now(), updated_at = now() "
+                "WHERE id = $1 OR fingerprint = $1 RETURNING id, fingerprint",
+                [pattern],
+            ).fetchall()
+        finally:
+            con.close()
+        row = rows[0] if rows else None
+        if row is None:
+            raise QueryError(f"no pattern has id or fingerprint {pattern!r}")
+        return f"pattern {row[0]} resolved (fingerprint {row[1]})"
+    if response.status_code != 200:
+        raise QueryError(_error_of(response))
+    body = response.json()
+    return f"pattern {body['id']} resolved (fingerprint {body['fingerprint']})"
+
+
+# -- output formats ---------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def format_table(columns: list[str], rows: list[list[Any]], max_width: int = 60) -> str:
+    """An aligned text table; long cells are cut at ``max_width`` characters, newlines shown as ⏎."""
+
+    def clip(text: str) -> str:
+        text = text.replace("\n", "⏎")
+        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+    cells = [[clip(_cell(v)) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    numeric = [bool(rows) and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) for i in range(len(columns))]
+
+    def line(values: list[str]) -> str:
+        return " | ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+
+    out = [line(list(columns)), "-+-".join("-" * w for w in widths)]
+    out.extend(line(r) for r in cells)
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+def format_csv(columns: list[str], rows: list[list[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if v is None else json.dumps(v) if isinstance(v, (list, dict)) else v for v in row])
+    return buffer.getvalue().rstrip("\n")
+
+
+def format_json(columns: list[str], rows: list[list[Any]]) -> str:
+    """A JSON array of objects, one per row (duplicate column names keep the last value)."""
+    return json.dumps([dict(zip(columns, row)) for row in rows], indent=2, ensure_ascii=False, default=str)

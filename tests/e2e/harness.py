@@ -1,0 +1,116 @@
+"""`otelproc serve` as a subprocess with a test config, on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fast_retry() -> dict:
+    return {"initial_interval": "100ms", "max_interval": "500ms", "max_elapsed_time": "60s"}
+
+
+class Otelproc:
+    """A running `otelproc serve`; ``stop()`` sends SIGTERM and returns the exit code."""
+
+    def __init__(self, tmp: Path, exporters: dict[str, Any] | None = None, **sections: Any):
+        self.tmp = tmp
+        self.grpc_port, self.http_port, self.admin_port = free_port(), free_port(), free_port()
+        self.db_path = tmp / "otelproc.duckdb"
+        config: dict[str, Any] = {
+            "receivers": {"otlp": {"protocols": {
+                "grpc": {"endpoint": f"127.0.0.1:{self.grpc_port}"},
+                "http": {"endpoint": f"127.0.0.1:{self.http_port}"},
+            }}},
+            "storage": {"path": str(self.db_path)},
+            "exporters": exporters or {},
+            "admin": {"endpoint": f"127.0.0.1:{self.admin_port}"},
+        }
+        for key, value in sections.items():
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
+            else:
+                config[key] = value
+        self.config_path = tmp / "otelproc.yaml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.log_path = tmp / "otelproc.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def start(self, timeout: float = 30.0) -> "Otelproc":
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "otelproc", "serve", "--config", str(self.config_path)],
+            cwd=self.tmp, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"otelproc exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.admin_url}/health/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"otelproc not ready after {timeout} s:\n{self.log()}")
+
+    def stop(self, timeout: float = 60.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        self._log.close()
+        return code
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+        self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def deep_health(self) -> dict:
+        return httpx.get(f"{self.admin_url}/health/deep", timeout=5).json()
+
+    def __enter__(self) -> "Otelproc":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.stop()

@@ -1,0 +1,1053 @@
+"""classify: the built-in rules, the rules-file format, user overrides and validation.
+
+The big table runs realistic error rows (type, message, stage, columns and
+attributes as `detect` produces them) through the built-in rules, one case per
+rule at least, and one per label of the taxonomy (seeds/004).
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+
+from otelproc.errors import ConfigError
+from otelproc.pipeline.batch import ERROR_SCHEMA, Batch, empty_errors
+from otelproc.pipeline.classify import (
+    BUILTIN_RULES,
+    CATEGORIES,
+    SEVERITIES,
+    Classifier,
+    ClassifyConfig,
+    load_rules,
+    lower_pattern,
+)
+from otelproc.signals import Signal
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def row(
+    error_type: str | None = None,
+    message: str | None = None,
+    stage: str | None = None,
+    *,
+    attributes: dict[str, Any] | None = None,
+    **columns: Any,
+) -> dict[str, Any]:
+    """One error row with ERROR_SCHEMA's columns; the rest null."""
+    out: dict[str, Any] = {name: None for name in ERROR_SCHEMA}
+    out.update(kind="span", error_type=error_type, message=message, stage=stage)
+    out["attributes"] = json.dumps(attributes or {})
+    for key, value in columns.items():
+        assert key in ERROR_SCHEMA, key
+        out[key] = value
+    return out
+
+
+def frame(*rows: dict[str, Any]) -> pl.DataFrame:
+    data = [dict(r, row=i) for i, r in enumerate(rows)]
+    return pl.DataFrame(data, schema=ERROR_SCHEMA)
+
+
+def openai_body(status: int, message: str, type_: str, code: str | None) -> str:
+    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
+    return f"Error code: {status} - {body!r}"
+
+
+def anthropic_body(status: int, type_: str, message: str) -> str:
+    body = {"type": "error", "error": {"type": type_, "message": message}}
+    return f"Error code: {status} - {body!r}"
+
+
+PG_REFUSED = (
+    'connection failed: connection to server at "10.0.0.5", port 5432 failed: Connection refused\n'
+    "\tIs the server running on that host and accepting TCP/IP connections?"
+)
+
+# (rule, row, (category, label, severity))
+CASES: list[tuple[str, dict[str, Any], tuple[str, str, str]]] = [
+    # ---- infrastructure: deploy, config, platform (taxonomy)
+    ("railway_env_var_missing", row("KeyError", "'DATABASE_URL'", "startup"), ("infrastructure", "RAILWAY_ENV_VAR_MISSING", "critical")),
+    (
+        "railway_env_var_missing",
+        row(
+            "openai.OpenAIError",
+            "The api_key client option must be set either by passing api_key to the client or by setting the OPENAI_API_KEY environment variable",
+        ),
+        ("infrastructure", "RAILWAY_ENV_VAR_MISSING", "critical"),
+    ),
+    (
+        "railway_env_var_missing",
+        row(
+            "pydantic_core._pydantic_core.ValidationError",
+            "1 validation error for Settings\ndatabase_url\n  Field required [type=missing, input_value={}, input_type=dict]",
+        ),
+        ("infrastructure", "RAILWAY_ENV_VAR_MISSING", "critical"),
+    ),
+    ("railway_deploy_failed", row("RuntimeError", "Deploy failed: container exited with code 1", "deploy"), ("infrastructure", "RAILWAY_DEPLOY_FAILED", "critical")),
+    ("railway_restart_loop", row(None, "Container restarted 5 times in 10 minutes: crash loop detected"), ("infrastructure", "RAILWAY_RESTART_LOOP", "critical")),
+    ("railway_timeout", row("TimeoutError", "Health check timed out after 300s", "healthcheck"), ("infrastructure", "RAILWAY_TIMEOUT", "high")),
+    (
+        "railway_db_ephemeral",
+        row(None, "PostgreSQL unavailable; using SQLite at /tmp/app.db (ephemeral storage: data will not persist)"),
+        ("infrastructure", "RAILWAY_DB_EPHEMERAL", "high"),
+    ),
+    ("sqlite_fallback_active", row("RuntimeError", "Falling back to SQLite for this run", "startup"), ("infrastructure", "SQLITE_FALLBACK_ACTIVE", "high")),
+    (
+        "circuit_breaker_open",
+        row("pybreaker.CircuitBreakerError", "Timeout not elapsed yet, circuit breaker still open"),
+        ("infrastructure", "CIRCUIT_BREAKER_OPEN", "high"),
+    ),
+    ("circuit_breaker_open", row(None, "Circuit breaker is OPEN for payments-api; failing fast"), ("infrastructure", "CIRCUIT_BREAKER_OPEN", "high")),
+    # ---- PostgreSQL
+    (
+        "pg_auth_failed",
+        row(
+            "psycopg.OperationalError",
+            'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  password authentication failed for user "app"',
+        ),
+        ("infrastructure", "PG_AUTH_FAILED", "critical"),
+    ),
+    (  # the same error on a log record: class name only
+        "pg_auth_failed",
+        row("OperationalError", 'connection to server at "db" (10.0.0.5), port 5432 failed: FATAL:  password authentication failed for user "app"'),
+        ("infrastructure", "PG_AUTH_FAILED", "critical"),
+    ),
+    (
+        "pg_auth_failed",
+        row("asyncpg.exceptions.InvalidPasswordError", 'password authentication failed for user "app"'),
+        ("infrastructure", "PG_AUTH_FAILED", "critical"),
+    ),
+    (
+        "pg_ssl_required",
+        row("psycopg2.OperationalError", 'FATAL:  no pg_hba.conf entry for host "10.1.2.3", user "app", database "app", no encryption'),
+        ("infrastructure", "PG_SSL_REQUIRED", "high"),
+    ),
+    (
+        "pg_ssl_required",
+        row("psycopg.OperationalError", "connection failed: server does not support SSL, but SSL was required", db_system="postgresql"),
+        ("infrastructure", "PG_SSL_REQUIRED", "high"),
+    ),
+    (
+        "pg_network_unreachable",
+        row(
+            "psycopg2.OperationalError",
+            'could not connect to server: Connection refused\n\tIs the server running on host "db.render.app" (10.0.0.5) and accepting\n\tTCP/IP connections on port 5432?',
+        ),
+        ("infrastructure", "PG_NETWORK_UNREACHABLE", "critical"),
+    ),
+    (
+        "pg_network_unreachable",
+        row("psycopg2.OperationalError", 'could not translate host name "db.render.internal" to address: Name or service not known'),
+        ("infrastructure", "PG_NETWORK_UNREACHABLE", "critical"),
+    ),
+    ("pg_too_many_connections", row("psycopg2.OperationalError", "FATAL:  sorry, too many clients already"), ("infrastructure", "PG_TOO_MANY_CONNECTIONS", "critical")),
+    (
+        "db_pool_timeout",
+        row(
+            "sqlalchemy.exc.TimeoutError",
+            "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00 (Background on this error at: https://sqlalche.me/e/20/3o7r)",
+        ),
+        ("infrastructure", "DB_POOL_TIMEOUT", "high"),
+    ),
+    ("db_pool_timeout", row("psycopg_pool.PoolTimeout", "couldn't get a connection after 30.00 sec"), ("infrastructure", "DB_POOL_TIMEOUT", "high")),
+    ("pg_statement_timeout", row("psycopg.errors.QueryCanceled", "canceling statement due to statement timeout"), ("infrastructure", "PG_STATEMENT_TIMEOUT", "medium")),
+    ("pg_connection_failed", row("psycopg.OperationalError", PG_REFUSED), ("infrastructure", "PG_CONNECTION_FAILED", "critical")),
+    ("pg_connection_failed", row("OperationalError", PG_REFUSED), ("infrastructure", "PG_CONNECTION_FAILED", "critical")),
+    (
+        "pg_connection_failed",
+        row("asyncpg.exceptions.ConnectionDoesNotExistError", "connection was closed in the middle of operation"),
+        ("infrastructure", "PG_CONNECTION_FAILED", "critical"),
+    ),
+    (
+        "pg_connection_failed",
+        row(
+            "sqlalchemy.exc.OperationalError",
+            "(psycopg2.OperationalError) server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally",
+        ),
+        ("infrastructure", "PG_CONNECTION_FAILED", "critical"),
+    ),
+    # ---- data: constraints and schema drift
+    (
+        "db_unique_violation",
+        row("psycopg.errors.UniqueViolation", 'duplicate key value violates unique constraint "users_email_key"\nDETAIL:  Key (email)=(a@b.com) already exists.'),
+        ("data", "DB_UNIQUE_VIOLATION", "medium"),
+    ),
+    (
+        "db_unique_violation",
+        row("sqlalchemy.exc.IntegrityError", "(sqlite3.IntegrityError) UNIQUE constraint failed: users.email"),
+        ("data", "DB_UNIQUE_VIOLATION", "medium"),
+    ),
+    ("session_orphaned", row("sqlite3.IntegrityError", "FOREIGN KEY constraint failed", "session_create"), ("data", "SESSION_ORPHANED", "medium")),
+    (
+        "db_foreign_key_violation",
+        row("psycopg.errors.ForeignKeyViolation", 'insert or update on table "orders" violates foreign key constraint "orders_user_id_fkey"'),
+        ("data", "DB_FOREIGN_KEY_VIOLATION", "medium"),
+    ),
+    (
+        "db_not_null_violation",
+        row("asyncpg.exceptions.NotNullViolationError", 'null value in column "email" of relation "users" violates not-null constraint'),
+        ("data", "DB_NOT_NULL_VIOLATION", "medium"),
+    ),
+    (
+        "missing_column",
+        row("psycopg.errors.UndefinedColumn", 'column "display_name" does not exist\nLINE 1: SELECT display_name FROM users'),
+        ("data", "MISSING_COLUMN", "high"),
+    ),
+    ("missing_column", row("sqlite3.OperationalError", "no such column: display_name"), ("data", "MISSING_COLUMN", "high")),
+    (
+        "missing_column",
+        row("sqlalchemy.exc.ProgrammingError", "(psycopg2.errors.UndefinedColumn) column users.display_name does not exist"),
+        ("data", "MISSING_COLUMN", "high"),
+    ),
+    ("missing_table", row("psycopg2.errors.UndefinedTable", 'relation "sessions" does not exist'), ("data", "MISSING_TABLE", "high")),
+    ("type_mismatch_db", row("psycopg.errors.InvalidTextRepresentation", 'invalid input syntax for type uuid: "abc"'), ("data", "TYPE_MISMATCH", "medium")),
+    ("db_deadlock", row("psycopg2.errors.DeadlockDetected", "deadlock detected\nDETAIL:  Process 123 waits for ShareLock on transaction 456"), ("data", "DB_DEADLOCK", "medium")),
+    (
+        "db_integrity_error",
+        row("sqlalchemy.exc.IntegrityError", '(psycopg2.errors.CheckViolation) new row for relation "orders" violates check constraint "positive_amount"'),
+        ("data", "DB_INTEGRITY_ERROR", "medium"),
+    ),
+    # ---- data: sessions, state, uploads (taxonomy)
+    ("session_expired", row("SessionExpiredError", "Session 8f14e45f expired at 2024-05-01T10:00:00Z"), ("data", "SESSION_EXPIRED", "low")),
+    ("session_data_corrupt", row("KeyError", "'current_step'", "session_load"), ("data", "SESSION_DATA_CORRUPT", "high")),
+    ("session_data_corrupt", row("KeyError", "'answers'", "ps101_flow"), ("data", "SESSION_DATA_CORRUPT", "high")),
+    ("ps101_state_corrupt", row("IndexError", "list index out of range", "ps101_flow"), ("data", "PS101_STATE_CORRUPT", "high")),
+    ("user_data_null", row(None, "session.user_data is NULL for session 42"), ("data", "USER_DATA_NULL", "medium")),
+    ("user_data_null", row("TypeError", "'NoneType' object is not subscriptable (session.user_data)"), ("data", "USER_DATA_NULL", "medium")),
+    ("upload_path_missing", row("FileNotFoundError", "[Errno 2] No such file or directory: '/data/uploads/resume_42.pdf'"), ("data", "UPLOAD_PATH_MISSING", "medium")),
+    ("upload_size_exceeded", row("ValueError", "File too large: 52428800 bytes exceeds the 10485760 byte limit"), ("data", "UPLOAD_SIZE_EXCEEDED", "low")),
+    ("upload_size_exceeded", row(None, None, span_kind="server", http_status_code=413), ("data", "UPLOAD_SIZE_EXCEEDED", "low")),
+    # ---- AWS / S3
+    (
+        "s3_no_such_key",
+        row("botocore.errorfactory.NoSuchKey", "An error occurred (NoSuchKey) when calling the GetObject operation: The specified key does not exist."),
+        ("data", "S3_NO_SUCH_KEY", "medium"),
+    ),
+    (
+        "s3_no_such_bucket",
+        row("botocore.exceptions.ClientError", "An error occurred (NoSuchBucket) when calling the ListObjectsV2 operation: The specified bucket does not exist"),
+        ("infrastructure", "S3_NO_SUCH_BUCKET", "high"),
+    ),
+    ("aws_credentials_invalid", row("botocore.exceptions.NoCredentialsError", "Unable to locate credentials"), ("infrastructure", "AWS_CREDENTIALS_INVALID", "critical")),
+    (
+        "aws_credentials_invalid",
+        row("ClientError", "An error occurred (InvalidAccessKeyId) when calling the PutObject operation: The AWS Access Key Id you provided does not exist in our records."),
+        ("infrastructure", "AWS_CREDENTIALS_INVALID", "critical"),
+    ),
+    (
+        "aws_access_denied",
+        row("botocore.exceptions.ClientError", "An error occurred (AccessDenied) when calling the PutObject operation: Access Denied"),
+        ("infrastructure", "AWS_ACCESS_DENIED", "high"),
+    ),
+    (
+        "aws_throttled",
+        row(
+            "botocore.exceptions.ClientError",
+            "An error occurred (ThrottlingException) when calling the InvokeModel operation (reached max retries: 4): Too many requests, please wait before trying again.",
+        ),
+        ("infrastructure", "AWS_THROTTLED", "medium"),
+    ),
+    (
+        "aws_throttled",
+        row("botocore.exceptions.ClientError", "An error occurred (SlowDown) when calling the PutObject operation: Please reduce your request rate."),
+        ("infrastructure", "AWS_THROTTLED", "medium"),
+    ),
+    (
+        "aws_connection_error",
+        row("botocore.exceptions.EndpointConnectionError", 'Could not connect to the endpoint URL: "https://s3.us-east-1.amazonaws.com/bucket/key"'),
+        ("infrastructure", "AWS_CONNECTION_ERROR", "high"),
+    ),
+    (
+        "aws_client_error",
+        row("botocore.exceptions.ClientError", "An error occurred (InvalidParameterValue) when calling the SendMessage operation: Value for parameter is invalid"),
+        ("integration", "AWS_CLIENT_ERROR", "medium"),
+    ),
+    # ---- redis
+    ("redis_out_of_memory", row("redis.exceptions.ResponseError", "OOM command not allowed when used memory > 'maxmemory'."), ("infrastructure", "REDIS_OUT_OF_MEMORY", "critical")),
+    ("redis_timeout", row("redis.exceptions.TimeoutError", "Timeout reading from socket"), ("infrastructure", "REDIS_TIMEOUT", "medium")),
+    (
+        "redis_connection_failed",
+        row("redis.exceptions.ConnectionError", "Error 111 connecting to localhost:6379. Connection refused."),
+        ("infrastructure", "REDIS_CONNECTION_FAILED", "high"),
+    ),
+    (
+        "redis_connection_failed",
+        row("ConnectionError", "Error -2 connecting to redis:6379. Name or service not known.", db_system="redis"),
+        ("infrastructure", "REDIS_CONNECTION_FAILED", "high"),
+    ),
+    # ---- model: OpenAI
+    (
+        "openai_quota_exceeded",
+        row(
+            "openai.RateLimitError",
+            openai_body(429, "You exceeded your current quota, please check your plan and billing details.", "insufficient_quota", "insufficient_quota"),
+        ),
+        ("model", "OPENAI_QUOTA_EXCEEDED", "critical"),
+    ),
+    (
+        "openai_rate_limit",
+        row(
+            "openai.RateLimitError",
+            openai_body(429, "Rate limit reached for gpt-4o in organization org-abc on tokens per min (TPM): Limit 30000, Used 29000, Requested 1500.", "tokens", "rate_limit_exceeded"),
+        ),
+        ("model", "OPENAI_RATE_LIMIT", "medium"),
+    ),
+    (  # a log record: bare class name, provider known from the span's gen_ai attributes
+        "openai_rate_limit",
+        row("RateLimitError", "Too many requests", gen_ai_system="openai"),
+        ("model", "OPENAI_RATE_LIMIT", "medium"),
+    ),
+    (
+        "openai_invalid_key",
+        row(
+            "openai.AuthenticationError",
+            openai_body(401, "Incorrect API key provided: sk-proj-********abcd. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "invalid_api_key"),
+        ),
+        ("model", "OPENAI_INVALID_KEY", "critical"),
+    ),
+    (
+        "openai_context_overflow",
+        row(
+            "openai.BadRequestError",
+            openai_body(400, "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.", "invalid_request_error", "context_length_exceeded"),
+        ),
+        ("model", "OPENAI_CONTEXT_OVERFLOW", "medium"),
+    ),
+    (
+        "openai_model_not_found",
+        row(
+            "openai.NotFoundError",
+            openai_body(404, "The model `gpt-5-turbo` does not exist or you do not have access to it.", "invalid_request_error", "model_not_found"),
+        ),
+        ("model", "OPENAI_MODEL_NOT_FOUND", "high"),
+    ),
+    (
+        "openai_content_filtered",
+        row("openai.BadRequestError", openai_body(400, "Your request was rejected as a result of our safety system.", "invalid_request_error", "content_policy_violation")),
+        ("model", "OPENAI_CONTENT_FILTERED", "medium"),
+    ),
+    (
+        "openai_content_filtered",
+        row("openai.ContentFilterFinishReasonError", "Could not parse response content as the request was rejected by the content filter"),
+        ("model", "OPENAI_CONTENT_FILTERED", "medium"),
+    ),
+    ("openai_timeout", row("openai.APITimeoutError", "Request timed out."), ("model", "OPENAI_TIMEOUT", "medium")),
+    ("openai_connection_error", row("openai.APIConnectionError", "Connection error."), ("model", "OPENAI_CONNECTION_ERROR", "high")),
+    (
+        "openai_server_error",
+        row("openai.InternalServerError", openai_body(500, "The server had an error while processing your request. Sorry about that!", "server_error", None)),
+        ("model", "OPENAI_SERVER_ERROR", "high"),
+    ),
+    (
+        "embedding_generation_failed",
+        row("openai.BadRequestError", openai_body(400, "'$.input' is invalid. Please check the API reference", "invalid_request_error", None), "embed_documents"),
+        ("model", "EMBEDDING_GENERATION_FAILED", "high"),
+    ),
+    (
+        "openai_error",
+        row("openai.BadRequestError", openai_body(400, "Invalid value for 'temperature': expected a number <= 2", "invalid_request_error", None)),
+        ("model", "OPENAI_ERROR", "medium"),
+    ),
+    # ---- model: Anthropic
+    (
+        "anthropic_quota_exceeded",
+        row(
+            "anthropic.BadRequestError",
+            anthropic_body(400, "invalid_request_error", "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."),
+        ),
+        ("model", "ANTHROPIC_QUOTA_EXCEEDED", "critical"),
+    ),
+    (
+        "anthropic_rate_limit",
+        row("anthropic.RateLimitError", anthropic_body(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit")),
+        ("model", "ANTHROPIC_RATE_LIMIT", "medium"),
+    ),
+    (
+        "anthropic_invalid_key",
+        row("anthropic.AuthenticationError", anthropic_body(401, "authentication_error", "invalid x-api-key")),
+        ("model", "ANTHROPIC_INVALID_KEY", "critical"),
+    ),
+    (
+        "anthropic_overloaded",
+        row("anthropic.InternalServerError", anthropic_body(529, "overloaded_error", "Overloaded")),
+        ("model", "ANTHROPIC_OVERLOADED", "high"),
+    ),
+    (
+        "anthropic_context_overflow",
+        row("anthropic.BadRequestError", anthropic_body(400, "invalid_request_error", "prompt is too long: 215000 tokens > 200000 maximum")),
+        ("model", "ANTHROPIC_CONTEXT_OVERFLOW", "medium"),
+    ),
+    (
+        "anthropic_model_not_found",
+        row("anthropic.NotFoundError", anthropic_body(404, "not_found_error", "model: claude-3-opus-latest")),
+        ("model", "ANTHROPIC_MODEL_NOT_FOUND", "high"),
+    ),
+    (
+        "anthropic_content_filtered",
+        row(None, "Output blocked by content filtering policy", gen_ai_system="anthropic"),
+        ("model", "ANTHROPIC_CONTENT_FILTERED", "medium"),
+    ),
+    ("anthropic_timeout", row("anthropic.APITimeoutError", "Request timed out."), ("model", "ANTHROPIC_TIMEOUT", "medium")),
+    ("anthropic_connection_error", row("anthropic.APIConnectionError", "Connection error."), ("model", "ANTHROPIC_CONNECTION_ERROR", "high")),
+    (
+        "anthropic_server_error",
+        row("anthropic.InternalServerError", anthropic_body(500, "api_error", "Internal server error")),
+        ("model", "ANTHROPIC_SERVER_ERROR", "high"),
+    ),
+    (
+        "anthropic_error",
+        row("anthropic.BadRequestError", anthropic_body(400, "invalid_request_error", 'messages: roles must alternate between "user" and "assistant"')),
+        ("model", "ANTHROPIC_ERROR", "medium"),
+    ),
+    # ---- model: other providers, quality (taxonomy)
+    (
+        "llm_rate_limit",
+        row("google.api_core.exceptions.ResourceExhausted", "429 Resource has been exhausted (e.g. check quota).", gen_ai_system="gemini"),
+        ("model", "GEMINI_RATE_LIMIT", "medium"),
+    ),
+    (
+        "llm_rate_limit",
+        row("litellm.exceptions.RateLimitError", "litellm.RateLimitError: VertexAIException - Resource exhausted. Please try again later."),
+        ("model", "LLM_RATE_LIMIT", "medium"),
+    ),
+    (
+        "prompt_selector_fail",
+        row(None, "No matching prompt found for intent 'career_change', fell back to generic prompt"),
+        ("model", "PROMPT_SELECTOR_FAIL", "low"),
+    ),
+    (
+        "reranker_unavailable",
+        row("OSError", "Failed to load CrossEncoder model cross-encoder/ms-marco-MiniLM-L-6-v2"),
+        ("model", "RERANKER_UNAVAILABLE", "medium"),
+    ),
+    # ---- prompt and tooling (taxonomy)
+    (
+        "ps101_step_malformed",
+        row("json.decoder.JSONDecodeError", "Expecting property name enclosed in double quotes: line 12 column 5 (char 301)", "ps101_load"),
+        ("prompt", "PS101_STEP_MALFORMED", "high"),
+    ),
+    ("prompt_csv_corrupt", row("_csv.Error", "field larger than field limit (131072)"), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),
+    ("prompt_csv_corrupt", row("Error", "new-line character seen in unquoted field - do you need to open the file with newline=''?"), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),
+    (
+        "agent_usage_limit",
+        row("pydantic_ai.exceptions.UsageLimitExceeded", "Exceeded the request_limit of 50 (request_limit=50)"),
+        ("prompt", "AGENT_USAGE_LIMIT_EXCEEDED", "medium"),
+    ),
+    ("tool_call_failed", row("pydantic_ai.exceptions.UnexpectedModelBehavior", "Tool exceeded max retries count of 1"), ("prompt", "TOOL_CALL_FAILED", "medium")),
+    (
+        "llm_output_invalid",
+        row("pydantic_ai.exceptions.UnexpectedModelBehavior", "Exceeded maximum retries (1) for output validation"),
+        ("prompt", "LLM_OUTPUT_INVALID", "medium"),
+    ),
+    (  # a ValidationError inside an OpenAI span is the model's output, not an SDK error
+        "llm_output_invalid",
+        row(
+            "pydantic_core._pydantic_core.ValidationError",
+            "1 validation error for CareerAdvice\nsteps\n  Field required [type=missing, input_value={'summary': 'x'}, input_type=dict]",
+            gen_ai_system="openai",
+        ),
+        ("prompt", "LLM_OUTPUT_INVALID", "medium"),
+    ),
+    (
+        "llm_error",
+        row("litellm.exceptions.BadRequestError", "litellm.BadRequestError: VertexAIException BadRequestError - Invalid argument", gen_ai_system="vertex_ai"),
+        ("model", "VERTEX_AI_ERROR", "medium"),
+    ),
+    # ---- integration: job sources (taxonomy and the seed's stage rule)
+    (
+        "linkedin_scrape_blocked",
+        row("httpx.HTTPStatusError", "Client error '999 Request denied' for url 'https://www.linkedin.com/jobs/search?keywords=python'", "job_source_linkedin"),
+        ("integration", "LINKEDIN_SCRAPE_BLOCKED", "medium"),
+    ),
+    (
+        "greenhouse_api_down",
+        row("requests.exceptions.HTTPError", "503 Server Error: Service Unavailable for url: https://boards-api.greenhouse.io/v1/boards/acme/jobs", "job_source_greenhouse"),
+        ("integration", "GREENHOUSE_API_DOWN", "high"),
+    ),
+    (
+        "job_source_http_error",
+        row("requests.exceptions.HTTPError", "404 Client Error: Not Found for url: https://boards-api.greenhouse.io/v1/boards/unknown/jobs", "job_source_greenhouse"),
+        ("integration", "GREENHOUSE_API_ERROR", "medium"),
+    ),
+    (
+        "job_source_http_error",
+        row("requests.exceptions.HTTPError", "500 Server Error: Internal Server Error for url: https://api.lever.co/v0/postings/acme", "job_source_lever"),
+        ("integration", "LEVER_API_ERROR", "medium"),
+    ),
+    ("job_source_http_error", row("HTTPError", "403 Client Error: Forbidden", "job_source_indeed"), ("integration", "INDEED_API_ERROR", "medium")),
+    # ---- network
+    ("dns_resolution_failed", row("socket.gaierror", "[Errno -2] Name or service not known"), ("infrastructure", "DNS_RESOLUTION_FAILED", "high")),
+    ("dns_resolution_failed", row("httpx.ConnectError", "[Errno -3] Temporary failure in name resolution"), ("infrastructure", "DNS_RESOLUTION_FAILED", "high")),
+    (
+        "tls_certificate_invalid",
+        row("ssl.SSLCertVerificationError", "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate in certificate chain (_ssl.c:1006)"),
+        ("infrastructure", "TLS_CERTIFICATE_INVALID", "high"),
+    ),
+    (
+        "tls_certificate_invalid",
+        row(
+            "requests.exceptions.SSLError",
+            "HTTPSConnectionPool(host='api.partner.com', port=443): Max retries exceeded with url: /v1 (Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1006)')))",
+        ),
+        ("infrastructure", "TLS_CERTIFICATE_INVALID", "high"),
+    ),
+    ("tls_handshake_failed", row("ssl.SSLError", "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)"), ("infrastructure", "TLS_HANDSHAKE_FAILED", "high")),
+    # ---- integration: HTTP clients, labelled after the upstream
+    ("http_timeout", row("httpx.ReadTimeout", "The read operation timed out", server_address="api.stripe.com"), ("integration", "STRIPE_TIMEOUT", "medium")),
+    (
+        "http_timeout",
+        row("requests.exceptions.ConnectTimeout", "HTTPSConnectionPool(host='api.hubspot.com', port=443): Max retries exceeded with url: /crm/v3 (Caused by ConnectTimeoutError())"),
+        ("integration", "HUBSPOT_TIMEOUT", "medium"),
+    ),
+    ("http_timeout", row("aiohttp.client_exceptions.ServerTimeoutError", "Timeout on reading data from socket"), ("integration", "HTTP_TIMEOUT", "medium")),
+    (
+        "http_connection_error",
+        row("httpx.ConnectError", "[Errno 111] Connection refused", server_address="payments.default.svc.cluster.local"),
+        ("integration", "PAYMENTS_CONNECTION_ERROR", "high"),
+    ),
+    (
+        "http_connection_error",
+        row("aiohttp.client_exceptions.ClientConnectorError", "Cannot connect to host api.example.com:443 ssl:default [Connection refused]"),
+        ("integration", "EXAMPLE_CONNECTION_ERROR", "high"),
+    ),
+    (
+        "http_rate_limited",
+        row("httpx.HTTPStatusError", "Client error '429 Too Many Requests' for url 'https://api.github.com/repos/acme/app/issues'"),
+        ("integration", "GITHUB_RATE_LIMIT", "medium"),
+    ),
+    (
+        "http_auth_error",
+        row("requests.exceptions.HTTPError", "401 Client Error: Unauthorized for url: https://api.sendgrid.com/v3/mail/send"),
+        ("integration", "SENDGRID_AUTH_ERROR", "high"),
+    ),
+    (  # an instrumented client span without an exception event
+        "http_not_found",
+        row(None, None, span_kind="client", http_status_code=404, server_address="api.partner.io"),
+        ("integration", "PARTNER_NOT_FOUND", "low"),
+    ),
+    (
+        "http_server_error",
+        row("aiohttp.client_exceptions.ClientResponseError", "502, message='Bad Gateway', url='https://api.twilio.com/2010-04-01/Messages.json'"),
+        ("integration", "TWILIO_API_ERROR", "high"),
+    ),
+    (  # no name for the upstream (an IP): the fallback label
+        "http_server_error",
+        row(None, None, span_kind="client", http_status_code=503, server_address="10.0.0.7"),
+        ("integration", "HTTP_5XX", "high"),
+    ),
+    (
+        "http_client_error",
+        row("httpx.HTTPStatusError", "Client error '422 Unprocessable Entity' for url 'https://api.hubspot.com/crm/v3/objects/contacts'"),
+        ("integration", "HUBSPOT_API_ERROR", "medium"),
+    ),
+    ("http_status_error_other", row("httpx.HTTPStatusError", "HTTP error", server_address="api.mailgun.net"), ("integration", "MAILGUN_API_ERROR", "medium")),
+    # ---- data: validation and parsing
+    (
+        "request_validation_error",
+        row("fastapi.exceptions.RequestValidationError", "[{'type': 'missing', 'loc': ('body', 'email'), 'msg': 'Field required', 'input': None}]"),
+        ("data", "REQUEST_VALIDATION_ERROR", "low"),
+    ),
+    (
+        "validation_error",
+        row(
+            "pydantic_core._pydantic_core.ValidationError",
+            "1 validation error for User\nemail\n  value is not a valid email address: An email address must have an @-sign. [type=value_error, input_value='bob', input_type=str]",
+        ),
+        ("data", "VALIDATION_ERROR", "medium"),
+    ),
+    ("json_decode_error", row("json.decoder.JSONDecodeError", "Expecting value: line 1 column 1 (char 0)", "profile_load"), ("data", "TYPE_MISMATCH", "medium")),
+    # ---- integration: authentication (taxonomy)
+    ("auth_invalid_credentials", row("HTTPException", "401: Invalid email or password", "login"), ("integration", "AUTH_INVALID_CREDENTIALS", "low")),
+    ("auth_user_not_found", row("LookupError", "No user with email bob@example.com", "login"), ("integration", "AUTH_USER_NOT_FOUND", "low")),
+    ("auth_session_invalid", row("HTTPException", "401: Session ID 3f2a not found"), ("integration", "AUTH_SESSION_INVALID", "low")),
+    # ---- process and OS
+    ("operation_timeout", row("TimeoutError", None), ("infrastructure", "OPERATION_TIMEOUT", "medium")),
+    ("operation_timeout", row("asyncio.exceptions.TimeoutError", ""), ("infrastructure", "OPERATION_TIMEOUT", "medium")),
+    ("connection_refused", row("ConnectionRefusedError", "[Errno 111] Connect call failed ('127.0.0.1', 8001)"), ("infrastructure", "CONNECTION_REFUSED", "high")),
+    ("connection_reset", row("ConnectionResetError", "[Errno 104] Connection reset by peer"), ("infrastructure", "CONNECTION_RESET", "medium")),
+    ("out_of_memory", row("MemoryError", None), ("infrastructure", "OUT_OF_MEMORY", "critical")),
+    ("disk_full", row("OSError", "[Errno 28] No space left on device"), ("infrastructure", "DISK_FULL", "critical")),
+    ("server_response_5xx", row(None, None, span_kind="server", http_status_code=500), ("unknown", "HTTP_5XX", "medium")),
+    # ---- nothing matches
+    (None, row("ValueError", "invalid literal for int() with base 10: 'abc'"), ("unknown", "UNKNOWN_ERROR", "medium")),
+]
+
+# Every label of the taxonomy (seeds/004), and those of its auto-labeling code.
+TAXONOMY_LABELS = {
+    "RAILWAY_DEPLOY_FAILED", "RAILWAY_DB_EPHEMERAL", "RAILWAY_ENV_VAR_MISSING", "RAILWAY_TIMEOUT", "RAILWAY_RESTART_LOOP",
+    "PG_CONNECTION_FAILED", "PG_SSL_REQUIRED", "PG_AUTH_FAILED", "PG_NETWORK_UNREACHABLE", "SQLITE_FALLBACK_ACTIVE",
+    "OPENAI_RATE_LIMIT", "ANTHROPIC_RATE_LIMIT", "OPENAI_QUOTA_EXCEEDED",
+    "SESSION_ORPHANED", "SESSION_EXPIRED", "PS101_STATE_CORRUPT", "USER_DATA_NULL", "UPLOAD_PATH_MISSING",
+    "UPLOAD_SIZE_EXCEEDED", "MISSING_COLUMN", "TYPE_MISMATCH",
+    "OPENAI_INVALID_KEY", "OPENAI_MODEL_NOT_FOUND", "OPENAI_CONTEXT_OVERFLOW", "OPENAI_TIMEOUT",
+    "ANTHROPIC_INVALID_KEY", "ANTHROPIC_CONTENT_FILTERED", "PROMPT_SELECTOR_FAIL", "EMBEDDING_GENERATION_FAILED",
+    "RERANKER_UNAVAILABLE", "PS101_STEP_MALFORMED", "PROMPT_CSV_CORRUPT", "LINKEDIN_SCRAPE_BLOCKED",
+    "GREENHOUSE_API_DOWN", "AUTH_INVALID_CREDENTIALS", "AUTH_USER_NOT_FOUND", "AUTH_SESSION_INVALID",
+    "OPENAI_ERROR", "ANTHROPIC_ERROR", "SESSION_DATA_CORRUPT", "GREENHOUSE_API_ERROR", "UNKNOWN_ERROR",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def builtin() -> Classifier:
+    return Classifier.from_config(ClassifyConfig())
+
+
+@pytest.fixture(scope="module")
+def table_result(builtin: Classifier) -> pl.DataFrame:
+    """The whole table classified in one frame, as a batch would be."""
+    return builtin.classify(frame(*(r for _, r, _ in CASES)))
+
+
+@pytest.mark.parametrize(
+    "index", range(len(CASES)), ids=[f"{i:03d}-{rule or 'default'}" for i, (rule, _, _) in enumerate(CASES)]
+)
+def test_builtin_rule(table_result: pl.DataFrame, index: int) -> None:
+    rule, source, expected = CASES[index]
+    got = table_result.row(index, named=True)
+    assert (got["category"], got["label"], got["severity"]) == expected, (source["error_type"], source["message"], got["rule"])
+    assert got["rule"] == rule
+
+
+def test_every_builtin_rule_has_a_case() -> None:
+    names = set(load_rules().names())
+    covered = {rule for rule, _, _ in CASES if rule}
+    assert names - covered == set(), "rules without a case in CASES"
+    assert covered - names == set(), "cases naming rules that do not exist"
+
+
+def test_every_taxonomy_label_is_produced() -> None:
+    produced = {expected[1] for _, _, expected in CASES}
+    assert TAXONOMY_LABELS - produced == set()
+
+
+def test_every_category_and_severity_is_used() -> None:
+    rules = load_rules().rules
+    assert {r.category for r in rules} == set(CATEGORIES)
+    assert {r.severity for r in rules} == set(SEVERITIES)
+
+
+def test_the_config_copy_is_the_packaged_file() -> None:
+    assert (REPO / "config" / "rules.yaml").read_text() == Path(BUILTIN_RULES).read_text()
+
+
+def test_the_example_in_the_header_is_a_valid_user_file(tmp_path: Path) -> None:
+    header = Path(BUILTIN_RULES).read_text().split("# Example user file:", 1)[1].split("# Labels come from", 1)[0]
+    example = "\n".join(line[1:] for line in header.splitlines())
+    path = tmp_path / "rules.yaml"
+    path.write_text(textwrap.dedent(example))
+    ruleset = load_rules(path)
+    names = ruleset.names()
+    assert names[0] == "billing_webhook_rejected"
+    assert names[-1] == "everything_else_in_payments"
+    assert "session_orphaned" not in names
+    assert names.index("pg_auth_failed") == load_rules().names().index("pg_auth_failed") + 1  # one new rule in front
+
+
+# --------------------------------------------------------------------------- stage behaviour
+
+
+def test_empty_frame(builtin: Classifier) -> None:
+    out = builtin.classify(empty_errors())
+    assert out.height == 0
+    for column in ("category", "label", "severity", "rule"):
+        assert out.schema[column] == pl.String
+    assert out.columns[: len(ERROR_SCHEMA)] == list(ERROR_SCHEMA)
+
+
+def test_stage_adds_columns_and_keeps_rows(builtin: Classifier) -> None:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    errors = frame(row("openai.APITimeoutError", "Request timed out."), row("ValueError", "bad"))
+    batch = Batch(Signal.TRACES, ExportTraceServiceRequest(), item_count=2, raw=b"x", errors=errors)
+    out = builtin(batch)
+    assert out is batch
+    assert batch.errors.get_column("label").to_list() == ["OPENAI_TIMEOUT", "UNKNOWN_ERROR"]
+    assert batch.errors.get_column("row").to_list() == [0, 1]
+    assert batch.raw == b"x"  # classify only adds columns
+
+
+def test_classify_twice_replaces_the_columns(builtin: Classifier) -> None:
+    once = builtin.classify(frame(row("MemoryError")))
+    twice = builtin.classify(once)
+    assert twice.columns == once.columns
+    assert twice.get_column("label").to_list() == ["OUT_OF_MEMORY"]
+
+
+def test_frame_with_missing_columns_and_many_chunks(builtin: Classifier) -> None:
+    part = pl.DataFrame({"error_type": ["redis.exceptions.TimeoutError"], "message": ["Timeout reading from socket"]})
+    many = pl.concat([part] * 5, rechunk=False)
+    out = builtin.classify(many)
+    assert out.columns == ["error_type", "message", "category", "label", "severity", "rule"]
+    assert out.get_column("label").to_list() == ["REDIS_TIMEOUT"] * 5
+
+
+# --------------------------------------------------------------------------- user files
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def classify_with(path: Path | None, *rows: dict[str, Any], builtins: bool = True) -> list[tuple[str, str, str]]:
+    classifier = Classifier.from_config(ClassifyConfig(rules=path, builtin_rules=builtins))
+    out = classifier.classify(frame(*rows))
+    return list(zip(out["category"], out["label"], out["severity"]))
+
+
+PG_AUTH = row("psycopg.OperationalError", 'FATAL:  password authentication failed for user "app"')
+
+
+def test_user_rule_with_a_builtin_name_replaces_it_in_place(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        rules:
+          - name: pg_auth_failed
+            match: {condition: postgres, message: 'password authentication failed'}
+            category: infrastructure
+            label: DB_CREDENTIALS_ROTATED
+            severity: high
+        """,
+    )
+    builtin_names = load_rules().names()
+    assert load_rules(path).names() == builtin_names
+    assert classify_with(path, PG_AUTH) == [("infrastructure", "DB_CREDENTIALS_ROTATED", "high")]
+
+
+def test_new_user_rule_goes_first_and_wins(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        rules:
+          - name: our_db_auth
+            match: {message: 'authentication failed for user "app"'}
+            category: data
+            label: APP_USER_LOCKED
+            severity: low
+        """,
+    )
+    assert load_rules(path).names()[0] == "our_db_auth"
+    assert classify_with(path, PG_AUTH, row("MemoryError")) == [
+        ("data", "APP_USER_LOCKED", "low"),
+        ("infrastructure", "OUT_OF_MEMORY", "critical"),
+    ]
+
+
+def test_positions_after_builtins_and_relative(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        rules:
+          - name: catch_all_payments
+            position: after_builtins
+            match: {columns: {service_name: payments}}
+            category: integration
+            label: PAYMENTS_ERROR
+            severity: low
+          - name: before_openai_fallback
+            position: "before:openai_error"
+            match: {type: openai.BadRequestError, message: 'temperature'}
+            category: prompt
+            label: BAD_SAMPLING_PARAMS
+            severity: low
+          - name: db_deadlock
+            position: "after:db_integrity_error"
+            match: {message: 'deadlock detected'}
+            category: infrastructure
+            label: DB_DEADLOCK
+            severity: high
+        """,
+    )
+    names = load_rules(path).names()
+    assert names[-1] == "catch_all_payments"
+    assert names.index("before_openai_fallback") == names.index("openai_error") - 1
+    assert names.index("db_deadlock") == names.index("db_integrity_error") + 1
+    got = classify_with(
+        path,
+        row("ValueError", "x", service_name="payments"),  # nothing built-in matches: the after_builtins rule does
+        row("MemoryError", None, service_name="payments"),  # a built-in matches first
+        row("openai.BadRequestError", "Invalid value for 'temperature'"),
+        row("psycopg2.errors.DeadlockDetected", "deadlock detected"),
+    )
+    assert got == [
+        ("integration", "PAYMENTS_ERROR", "low"),
+        ("infrastructure", "OUT_OF_MEMORY", "critical"),
+        ("prompt", "BAD_SAMPLING_PARAMS", "low"),
+        ("infrastructure", "DB_DEADLOCK", "high"),
+    ]
+
+
+def test_disable_conditions_and_default(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        default: {category: data, label: UNCLASSIFIED, severity: low}
+        disable: [out_of_memory]
+        conditions:
+          redis:                      # our cache listens on 6380
+            any:
+              - type_regex: '^redis\\.'
+              - message: ':6380\\b'
+        """,
+    )
+    got = classify_with(
+        path,
+        row("MemoryError"),
+        row("ConnectionError", "Error 111 connecting to cache:6380. Connection refused."),
+        row("ConnectionError", "Error 111 connecting to cache:6379. Connection refused."),
+    )
+    assert got == [
+        ("data", "UNCLASSIFIED", "low"),
+        ("infrastructure", "REDIS_CONNECTION_FAILED", "high"),
+        ("infrastructure", "CONNECTION_REFUSED", "high"),  # 6379 is no longer redis
+    ]
+
+
+def test_default_from_config_and_builtins_off(tmp_path: Path) -> None:
+    classifier = Classifier.from_config(
+        ClassifyConfig(builtin_rules=False, default={"category": "unknown", "label": "UNTRIAGED", "severity": "low"})
+    )
+    assert classifier.ruleset.rules == ()
+    out = classifier.classify(frame(row("MemoryError")))
+    assert out.row(0, named=True)["label"] == "UNTRIAGED"
+    assert out.row(0, named=True)["rule"] is None
+
+
+def test_first_match_wins(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        rules:
+          - name: first
+            match: {type: KeyError}
+            category: data
+            label: FIRST
+            severity: low
+          - name: second
+            match: {type: KeyError, message: 'user'}
+            category: data
+            label: SECOND
+            severity: high
+          - name: third
+            match: {message: 'user'}
+            category: integration
+            label: THIRD
+            severity: medium
+        """,
+    )
+    got = classify_with(path, row("KeyError", "'user_id'"), row("ValueError", "unknown user"), builtins=False)
+    assert got == [("data", "FIRST", "low"), ("integration", "THIRD", "medium")]
+    # among the built-ins: quota is tried before the rate limit it is reported as
+    names = load_rules().names()
+    assert names.index("openai_quota_exceeded") < names.index("openai_rate_limit")
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def one_rule(tmp_path: Path, match: dict[str, Any], label: str = "HIT", **extra: Any) -> Classifier:
+    rule = {"name": "r", "match": match, "category": "data", "label": label, "severity": "low", **extra}
+    path = tmp_path / "one.yaml"
+    path.write_text(yaml.safe_dump({"rules": [rule]}))
+    return Classifier.from_config(ClassifyConfig(rules=path, builtin_rules=False))
+
+
+def labels(classifier: Classifier, *rows: dict[str, Any]) -> list[str]:
+    return classifier.classify(frame(*rows)).get_column("label").to_list()
+
+
+def test_type_bare_name_matches_any_module(tmp_path: Path) -> None:
+    c = one_rule(tmp_path, {"type": "OperationalError"})
+    assert labels(
+        c, row("psycopg.OperationalError"), row("OperationalError"), row("sqlalchemy.exc.OperationalError"), row("MyOperationalError"), row(None)
+    ) == ["HIT", "HIT", "HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+
+
+def test_type_qualified_name_matches_its_module_and_submodules(tmp_path: Path) -> None:
+    c = one_rule(tmp_path, {"type": ["openai.RateLimitError"]})
+    assert labels(
+        c, row("openai.RateLimitError"), row("openai._exceptions.RateLimitError"), row("anthropic.RateLimitError"), row("RateLimitError")
+    ) == ["HIT", "HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+
+
+def test_type_regex_message_case_and_stage_forms(tmp_path: Path) -> None:
+    c = one_rule(tmp_path, {"type_regex": "^httpx\\.", "message": "Timed Out", "stage_prefix": ["job_", "sync_"]})
+    assert labels(
+        c,
+        row("httpx.ReadTimeout", "the read operation TIMED OUT", "job_source_x"),
+        row("httpx.ReadTimeout", "timed out", "api"),
+        row("requests.ReadTimeout", "timed out", "job_x"),
+    ) == ["HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+    c = one_rule(tmp_path, {"message": "Timed Out", "ignore_case": False})
+    assert labels(c, row(None, "Timed Out"), row(None, "timed out")) == ["HIT", "UNKNOWN_ERROR"]
+    c = one_rule(tmp_path, {"stage": ["startup", "migrate"]})
+    assert labels(c, row(stage="startup"), row(stage="startup_2"), row()) == ["HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+    c = one_rule(tmp_path, {"stage_regex": "^ps101_(flow|load)$"})
+    assert labels(c, row(stage="ps101_flow"), row(stage="ps101_other")) == ["HIT", "UNKNOWN_ERROR"]
+
+
+def test_stack_trace_any_and_not(tmp_path: Path) -> None:
+    c = one_rule(
+        tmp_path,
+        {"any": [{"stack_trace": "site-packages/stripe/"}, {"message": "stripe"}], "not": {"type": "CardError"}},
+    )
+    assert labels(
+        c,
+        row("APIError", "x", stack_trace='File "/venv/lib/python3.11/site-packages/stripe/api.py", line 3'),
+        row("APIError", "Stripe is down"),
+        row("stripe.CardError", "stripe says the card was declined"),
+        row("APIError", "other"),
+    ) == ["HIT", "HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+
+
+def test_attributes_and_columns(tmp_path: Path) -> None:
+    c = one_rule(
+        tmp_path,
+        {
+            "attributes": {"db.system": "postgresql", "db.operation.batch.size": {"min": 100}, "tenant": {"exists": False}},
+            "columns": {"http_status_code": {"min": 500, "max": 599}, "server_address": {"regex": "\\.internal$"}},
+        },
+    )
+    base = {"http_status_code": 503, "server_address": "db.internal"}
+    assert labels(
+        c,
+        row(attributes={"db.system": "postgresql", "db.operation.batch.size": 500}, **base),
+        row(attributes={"db.system": "postgresql", "db.operation.batch.size": 5}, **base),
+        row(attributes={"db.system": "postgresql", "db.operation.batch.size": 500, "tenant": "a"}, **base),
+        row(attributes={"db.system": "postgresql", "db.operation.batch.size": 500}, http_status_code=404, server_address="db.internal"),
+        row(attributes={"db.system": "mysql", "db.operation.batch.size": 500}, **base),
+    ) == ["HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+    c = one_rule(tmp_path, {"attributes": {"retry.enabled": True, "http.request.resend_count": [2, 3]}})
+    assert labels(
+        c,
+        row(attributes={"retry.enabled": True, "http.request.resend_count": 3}),
+        row(attributes={"retry.enabled": False, "http.request.resend_count": 3}),
+    ) == ["HIT", "UNKNOWN_ERROR"]
+
+
+def test_status_from_column_or_message(tmp_path: Path) -> None:
+    c = one_rule(tmp_path, {"status": ["5xx", 429]})
+    assert labels(
+        c,
+        row(http_status_code=502),
+        row(None, "Server error '503 Service Unavailable' for url 'https://x.io'"),
+        row(None, "HTTP Error 429: Too Many Requests"),
+        row(None, "Error code: 404 - {}"),
+        row(None, "took 500 ms"),
+    ) == ["HIT", "HIT", "HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def test_template_variables(tmp_path: Path) -> None:
+    def label_of(template: str, *rows: dict[str, Any], match: dict[str, Any] | None = None, **extra: Any) -> list[str]:
+        return labels(one_rule(tmp_path, match or {}, label=template, **extra), *rows)
+
+    assert label_of("{stage_suffix}_API_ERROR", row(stage="job_source_greenhouse"), row(stage="job_source_work-day.v2"), match={"stage_prefix": "job_source_"}) == [
+        "GREENHOUSE_API_ERROR",
+        "WORK_DAY_V2_API_ERROR",
+    ]
+    assert label_of("{stage}_FAILED", row(stage="ps101 flow")) == ["PS101_FLOW_FAILED"]
+    assert label_of(
+        "{upstream}_API_ERROR",
+        row(server_address="api.greenhouse.io"),
+        row(attributes={"url.full": "https://hooks.slack.com/services/T0/B0/x"}),
+        row(attributes={"http.url": "http://billing.acme.co.uk:8443/v1"}),
+        row(None, "Server error '502 Bad Gateway' for url 'https://api.openai.com/v1/chat/completions'"),
+        row(attributes={"peer.service": "ledger-svc"}, server_address="10.0.0.9"),
+        row(server_address="10.0.0.9"),
+        row(server_address="localhost"),
+    ) == ["GREENHOUSE_API_ERROR", "SLACK_API_ERROR", "ACME_API_ERROR", "OPENAI_API_ERROR", "LEDGER_SVC_API_ERROR", "UNKNOWN_API_ERROR", "LOCALHOST_API_ERROR"]
+    assert label_of("HTTP_{status_class}", row(http_status_code=504), row(None, "429 Client Error: Too Many Requests for url: x")) == ["HTTP_5XX", "HTTP_4XX"]
+    assert label_of("HTTP_{status}", row(http_status_code=504)) == ["HTTP_504"]
+    assert label_of("{db_system}_{error_type}", row("psycopg.errors.UniqueViolation", db_system="postgresql"), row("HTTPStatusError")) == [
+        "POSTGRESQL_UNIQUE_VIOLATION",
+        "UNKNOWN_HTTP_STATUS_ERROR",
+    ]
+    assert label_of("{gen_ai_system}_ERROR", row(gen_ai_system="aws.bedrock")) == ["AWS_BEDROCK_ERROR"]
+    assert label_of("{service}_DOWN", row(service_name="checkout-api")) == ["CHECKOUT_API_DOWN"]
+    assert label_of("{upstream}_TIMEOUT", row(), row(server_address="api.stripe.com"), label_fallback="HTTP_TIMEOUT") == ["HTTP_TIMEOUT", "STRIPE_TIMEOUT"]
+
+
+def test_lower_pattern_keeps_escapes_and_flags() -> None:
+    assert lower_pattern(r"Foo\S+\bBar") == r"foo\S+\bbar"
+    assert lower_pattern(r"(?P<Name>X)[A-Z]\p{Lu}\x41(?U)AB") == r"(?P<name>x)[a-z]\p{Lu}\x41(?U)ab"
+
+
+# --------------------------------------------------------------------------- bad rules
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_rules(write(tmp_path, text))
+    return info.value.problems
+
+
+RULE = "match: {message: x}\n    category: data\n    label: X\n    severity: low"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            "rules:\n  - name: pg_auth_failed\n    match: {message: 'password (?=auth)'}\n    category: data\n    label: X\n    severity: low",
+            "rules[pg_auth_failed].match.message: invalid regex 'password (?=auth)': look-around, including look-ahead and look-behind, is not supported",
+        ),
+        ("rules:\n  - name: r1\n    match: {mesage: x}\n    category: data\n    label: X\n    severity: low", "rules[r1].match.mesage: unknown key"),
+        ("rules:\n  - name: r1\n    mtch: {message: x}\n    category: data\n    label: X\n    severity: low", "rules[r1].mtch: unknown key"),
+        ("rules:\n  - name: r1\n    " + RULE.replace("data", "database"), "rules[r1].category: unknown category 'database'"),
+        ("rules:\n  - name: r1\n    " + RULE.replace("low", "urgent"), "rules[r1].severity: unknown severity 'urgent'"),
+        ("rules:\n  - name: r1\n    " + RULE.replace("label: X", "label: '{host}_DOWN'"), "rules[r1].label: unknown template variable {host}"),
+        ("rules:\n  - name: r1\n    " + RULE.replace("label: X", "label: '{stage_suffix}_X'"), "rules[r1].label: {stage_suffix} needs match.stage_prefix"),
+        ("rules:\n  - name: r1\n    " + RULE.replace("label: X", "label: pg-down"), "rules[r1].label: 'pg-down': a label is UPPER_SNAKE_CASE"),
+        ("rules:\n  - name: r1\n    match: {status: 5x}\n    category: data\n    label: X\n    severity: low", "rules[r1].match.status: '5x' is not a status"),
+        ("rules:\n  - name: r1\n    match: {columns: {db_sytem: x}}\n    category: data\n    label: X\n    severity: low", "rules[r1].match.columns: unknown column 'db_sytem'"),
+        ("rules:\n  - name: r1\n    match: {condition: postgress}\n    category: data\n    label: X\n    severity: low", "rules[r1].match.condition: unknown condition 'postgress'"),
+        ("rules:\n  - name: r1\n    match: {any: [{message: '('}]}\n    category: data\n    label: X\n    severity: low", "rules[r1].match.any[0].message: invalid regex '('"),
+        ("rules:\n  - name: r1\n    match: {type: 'psycopg.*'}\n    category: data\n    label: X\n    severity: low", "rules[r1].match.type: 'psycopg.*' is not a class name"),
+        ("rules:\n  - name: r1\n    position: first\n    " + RULE, "rules[r1].position: 'first': use before_builtins"),
+        ("rules:\n  - name: r1\n    position: 'after:nope'\n    " + RULE, "rules[r1].position: no rule named 'nope'"),
+        ("rules:\n  - name: r1\n    match: {message: x}\n    category: data\n    severity: low", "rules[r1].label: required"),
+        ("rules:\n  - match: {message: x}\n    category: data\n    label: X\n    severity: low", "rules[0].name: required"),
+        ("rules:\n  - name: r1\n    " + RULE + "\n  - name: r1\n    " + RULE, "rules[r1]: duplicate rule name"),
+        ("disable: [no_such_rule]", "disable[no_such_rule]: no built-in rule named 'no_such_rule'"),
+        ("conditions:\n  pg: {message: '[unclosed'}", "conditions[pg].message: invalid regex '[unclosed'"),
+        ("conditions:\n  a: {condition: b}\n  b: {condition: a}", "conditions[a].condition: refers to itself (a -> b -> a)"),
+        ("default: {category: unknown, label: '{stage}_X', severity: low}", "default: the default label cannot use template variables"),
+        ("rulez: []", "rulez: unknown key"),
+        ("- just a list", "expected a mapping with a `rules:` list, got list"),
+        ("rules: [", "is not valid YAML"),
+    ],
+)
+def test_bad_rules_name_the_rule_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    problems = problems_of(tmp_path, text)
+    assert any(expected in p for p in problems), problems
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        Classifier.from_config(ClassifyConfig(rules=tmp_path / "nope.yaml"))
+
+
+def test_config_forbids_unknown_keys() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        ClassifyConfig(rule="x.yaml")  # type: ignore[call-arg]
+
+
+def test_pointing_rules_at_the_full_copy_changes_nothing() -> None:
+    builtin = load_rules()
+    again = load_rules(REPO / "config" / "rules.yaml")
+    assert again.names() == builtin.names()
+    assert again.rules == builtin.rules and again.default == builtin.default
