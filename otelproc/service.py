@@ -28,6 +28,7 @@ from otelproc.pipeline import Pipeline
 from otelproc.pipeline.anomaly import AnomalyDetector
 from otelproc.pipeline.batch import Batch
 from otelproc.pipeline.classify import Classifier
+from otelproc.pipeline.detect import Detector
 from otelproc.pipeline.enrich import enrich
 from otelproc.pipeline.fingerprint import fingerprint
 from otelproc.pipeline.redact import Redactor
@@ -44,9 +45,11 @@ BACKPRESSURE_RETRY_AFTER = 1.0  # seconds a refused client is asked to wait
 
 def build_pipeline(config: Config, store: Store) -> Pipeline:
     diagnostics = config.diagnostics
+    classifier = Classifier.from_config(diagnostics.classify_config())
     return Pipeline(
+        detector=Detector(classifier.attribute_keys),
         stages=[
-            ("classify", Classifier.from_config(diagnostics.classify_config())),
+            ("classify", classifier),
             ("redact", Redactor.from_config(diagnostics.redaction)),
             ("fingerprint", fingerprint),
             ("patterns", store.tracker),

@@ -46,6 +46,7 @@ MAX_ROWS_PER_RUN = 20_000  # coalesce at most this many error rows into one run
 @dataclass
 class Pipeline:
     stages: list[tuple[str, Stage]]  # the stages after detect, in order
+    detector: Stage = detect
     failures: dict[str, int] = field(default_factory=dict)
     last_failure: str | None = None
     _last_logged: float = 0.0
@@ -54,7 +55,7 @@ class Pipeline:
 
     def detect(self, batch: Batch) -> Batch:
         """Find the errors and count the items; runs before admission so a refused request costs little."""
-        detect(batch)
+        self.detector(batch)
         if not batch.errors.is_empty():
             STAGE_ERRORS_SEEN.labels(batch.signal.value).inc(batch.errors.height)
         return batch

@@ -61,6 +61,11 @@ ERROR_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# Attribute values stages ask for by key (e.g. the classifier's rules) come as extra
+# String columns named with this prefix: "attr.rpc.system".
+ATTRIBUTE_COLUMN_PREFIX = "attr."
+
+
 def empty_errors() -> pl.DataFrame:
     return pl.DataFrame(schema=ERROR_SCHEMA)
 

@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from otelproc.config_types import Component
 from otelproc.errors import ConfigError
-from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
+from otelproc.pipeline.batch import ATTRIBUTE_COLUMN_PREFIX, ERROR_SCHEMA, Batch
 
 __all__ = [
     "CATEGORIES",
@@ -557,8 +557,14 @@ def _identifier(expr: pl.Expr) -> pl.Expr:
 
 
 def _attr(key: str) -> pl.Expr:
+    """An attribute's value as text. ``detect`` extracts the keys rules use into ``attr.<key>``
+    columns (see ``Classifier.attribute_keys``); frames without one get it from the JSON."""
+    return pl.col(ATTRIBUTE_COLUMN_PREFIX + key)
+
+
+def _attr_from_json(key: str) -> pl.Expr:
     escaped = key.replace("\\", "\\\\").replace("'", "\\'")
-    return pl.col("attributes").str.json_path_match(f"$['{escaped}']")
+    return pl.col("attributes").str.json_path_match(f"$['{escaped}']").alias(ATTRIBUTE_COLUMN_PREFIX + key)
 
 
 def status_expr() -> pl.Expr:
@@ -893,6 +899,11 @@ class Classifier:
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
         self._plan = _Compiler(ruleset).compile()
+        referenced = {name for step in self._plan.steps for e in step for name in e.meta.root_names()}
+        referenced |= {name for e in self._plan.outputs for name in e.meta.root_names()}
+        self.attribute_keys = frozenset(
+            name.removeprefix(ATTRIBUTE_COLUMN_PREFIX) for name in referenced if name.startswith(ATTRIBUTE_COLUMN_PREFIX)
+        )
 
     @classmethod
     def from_config(cls, cfg: ClassifyConfig | None = None) -> Classifier:
@@ -909,6 +920,9 @@ class Classifier:
         missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in ERROR_SCHEMA.items() if name not in frame.columns]
         if missing:
             work = work.with_columns(missing)
+        from_json = [_attr_from_json(k) for k in self.attribute_keys if ATTRIBUTE_COLUMN_PREFIX + k not in frame.columns]
+        if from_json:
+            work = work.with_columns(from_json)
         # Eager steps on purpose: the lazy optimizer's passes over ~100 rule expressions cost more than they save.
         for step in self._plan.steps:
             work = work.with_columns(step)

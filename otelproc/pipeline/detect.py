@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 from google.protobuf.message import Message
 
-from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
+from otelproc.pipeline.batch import ATTRIBUTE_COLUMN_PREFIX, ERROR_SCHEMA, Batch
 from otelproc.signals import Signal
 
 STATUS_ERROR = 2
@@ -84,39 +84,62 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
+# The columns filled from explicit fields (the rest come from ATTRIBUTE_COLUMNS).
+_FIELD_COLUMNS = tuple(name for name in ERROR_SCHEMA if name not in ATTRIBUTE_COLUMNS)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 class _Rows:
     """Column lists for the error frame, filled one error item at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, attribute_keys: tuple[str, ...]) -> None:
         self.columns: dict[str, list] = {name: [] for name in ERROR_SCHEMA}
+        self.attribute_keys = attribute_keys
+        self.attribute_values: list[list] = [[] for _ in attribute_keys]
         self.items: list[Message] = []
+        columns = self.columns
+        self._from_attributes = [
+            (columns[name], keys, _as_int if name in _INT_COLUMNS else _text, name)
+            for name, keys in ATTRIBUTE_COLUMNS.items()
+        ]
+        self._from_fields = [(columns[name], name) for name in _FIELD_COLUMNS]
 
     def add(self, item: Message, kind: str, attrs: dict[str, Any], fields: dict[str, Any]) -> None:
-        row = fields
-        row["row"] = len(self.items)
-        row["kind"] = kind
-        for column, keys in ATTRIBUTE_COLUMNS.items():
+        fields["row"] = len(self.items)
+        fields["kind"] = kind
+        fields["attributes"] = json.dumps(attrs, default=str, ensure_ascii=False)
+        fields["existing_diagnostics"] = "diagnostic.fingerprint" in attrs
+        get = attrs.get
+        for values, keys, convert, name in self._from_attributes:
+            if name in fields:  # set explicitly (e.g. msg_template cleared for exceptions)
+                values.append(fields[name])
+                continue
             value = None
             for key in keys:
-                value = attrs.get(key)
+                value = get(key)
                 if value is not None:
                     break
-            if column in _INT_COLUMNS:
-                try:
-                    value = int(value) if value is not None else None
-                except (TypeError, ValueError):
-                    value = None
-            else:
-                value = _text(value)
-            row.setdefault(column, value)
-        row["attributes"] = json.dumps(attrs, default=str, ensure_ascii=False)
-        row["existing_diagnostics"] = "diagnostic.fingerprint" in attrs
-        for name, values in self.columns.items():
-            values.append(row.get(name))
+            values.append(convert(value))
+        for values, name in self._from_fields:
+            values.append(fields.get(name))
+        for key, values in zip(self.attribute_keys, self.attribute_values):
+            values.append(_text(get(key)))
         self.items.append(item)
 
     def frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.columns, schema=ERROR_SCHEMA)
+        frame = pl.DataFrame(self.columns, schema=ERROR_SCHEMA)
+        if self.attribute_keys:
+            frame = frame.with_columns(
+                pl.Series(ATTRIBUTE_COLUMN_PREFIX + key, values, dtype=pl.String)
+                for key, values in zip(self.attribute_keys, self.attribute_values)
+            )
+        return frame
 
 
 def _span_error(span: Message, check_attributes: bool) -> tuple[bool, Message | None, dict | None]:
@@ -138,8 +161,7 @@ def _span_error(span: Message, check_attributes: bool) -> tuple[bool, Message | 
     return is_error, exception_event, attrs
 
 
-def _detect_spans(batch: Batch, raw: bytes | None) -> _Rows:
-    rows = _Rows()
+def _detect_spans(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
     # Attributes are read only when a Logfire marker is in the request at all.
     logfire = raw is None or b"logfire.level_num" in raw or b"pending_span" in raw
     for resource_spans in batch.request.resource_spans:
@@ -199,8 +221,7 @@ def _service_name(attributes) -> str:
     return "unknown_service"
 
 
-def _detect_logs(batch: Batch, raw: bytes | None) -> _Rows:
-    rows = _Rows()
+def _detect_logs(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
     # Exception attributes on a record below ERROR are looked for only when the request mentions them.
     look_for_exceptions = raw is None or b"exception." in raw
     for resource_logs in batch.request.resource_logs:
@@ -247,14 +268,24 @@ def _detect_logs(batch: Batch, raw: bytes | None) -> _Rows:
     return rows
 
 
-def detect(batch: Batch) -> Batch:
-    if batch.signal is Signal.TRACES:
-        rows = _detect_spans(batch, batch.raw)
-    elif batch.signal is Signal.LOGS:
-        rows = _detect_logs(batch, batch.raw)
-    else:
+class Detector:
+    """The detect stage. ``attribute_keys``: attributes later stages match on, extracted
+    into ``attr.<key>`` String columns here, where each error's attributes are at hand."""
+
+    def __init__(self, attribute_keys: frozenset[str] | tuple[str, ...] = ()):
+        self.attribute_keys = tuple(sorted(attribute_keys))
+
+    def __call__(self, batch: Batch) -> Batch:
+        if batch.signal is Signal.TRACES:
+            rows = _detect_spans(batch, batch.raw, _Rows(self.attribute_keys))
+        elif batch.signal is Signal.LOGS:
+            rows = _detect_logs(batch, batch.raw, _Rows(self.attribute_keys))
+        else:
+            return batch
+        if rows.items:
+            batch.errors = rows.frame()
+            batch.error_items = rows.items
         return batch
-    if rows.items:
-        batch.errors = rows.frame()
-        batch.error_items = rows.items
-    return batch
+
+
+detect = Detector()

@@ -866,6 +866,16 @@ def message_template_expr() -> pl.Expr:
     return pl.coalesce(template.replace("", None), normalize_expr(message))
 
 
+_SOURCE_INPUTS = ("stack_trace", "code_namespace", "code_function", "code_filepath", "span_name")
+_TEMPLATE_INPUTS = ("error_type", "message", "msg_template")
+
+
+def _per_distinct(frame: pl.DataFrame, inputs: tuple[str, ...], **outputs: pl.Expr) -> pl.DataFrame:
+    """``frame`` with ``outputs`` computed over the distinct combinations of ``inputs`` and joined back."""
+    distinct = frame.select(inputs).unique().with_columns(**outputs)
+    return frame.join(distinct, on=list(inputs), how="left", nulls_equal=True, maintain_order="left")
+
+
 def fingerprint(batch: Batch) -> Batch:
     """The fingerprint stage.
 
@@ -874,11 +884,9 @@ def fingerprint(batch: Batch) -> Batch:
     ``error_class``, ``message_template``, ``source`` (String) and ``fingerprint`` (String, 64
     lowercase hex: sha256 of ``error_class|message_template|source``).
     """
-    errors = batch.errors.with_columns(
-        error_class=error_class_expr(),
-        message_template=message_template_expr(),
-        source=source_expr(),
-    )
+    # Each expression runs once per distinct input (stack traces repeat far more than rows do).
+    errors = _per_distinct(batch.errors, _SOURCE_INPUTS, source=source_expr())
+    errors = _per_distinct(errors, _TEMPLATE_INPUTS, error_class=error_class_expr(), message_template=message_template_expr())
     key = errors.select(pl.concat_str(["error_class", "message_template", "source"], separator="|")).to_series()
     keys = key.unique().to_list()  # Python hashes each distinct key once
     hashes = [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys]

@@ -351,9 +351,12 @@ class Redactor:
         # The columns are stacked into one, so each regex is compiled once per batch, not once per column.
         n = frame.height
         stacked = pl.concat([frame.select(pl.col(c).cast(pl.String).alias("text")) for c in columns], rechunk=True)
+        # Stack traces repeat far more than rows do: each distinct text is redacted once.
+        distinct = stacked.get_column("text").drop_nulls().unique()
+        work = distinct.to_frame("text")
         for step in self._text_steps:
-            stacked = stacked.with_columns(step)
-        text = stacked.get_column("text")
+            work = work.with_columns(step)
+        text = stacked.get_column("text").replace(distinct, work.get_column("text"))
         return frame.with_columns([text.slice(i * n, n).alias(c) for i, c in enumerate(columns)])
 
     def redact_texts(self, values: Sequence[str | None]) -> list[str | None]:
