@@ -241,7 +241,7 @@ storage:
   path: {workdir / 'bench.duckdb'}
 exporters:
   otlp/sink:
-    endpoint: 127.0.0.1:{sink_port}
+    endpoint: http://127.0.0.1:{sink_port}
     protocol: grpc
     compression: none
 admin:

@@ -41,6 +41,7 @@ from otelproc.store import Store
 log = logging.getLogger("otelproc.service")
 
 BACKPRESSURE_RETRY_AFTER = 1.0  # seconds a refused client is asked to wait
+MAX_ROWS_AWAITING_DIAGNOSIS = 200_000  # push back beyond this many error rows not yet diagnosed
 
 
 def build_pipeline(config: Config, store: Store) -> Pipeline:
@@ -102,6 +103,10 @@ class Service:
             signal: [self.exporters[name] for name in names] for signal, names in config.routes().items()
         }
         self.memory = MemoryLimiter(config.processors.memory_limiter)
+        # With an on-disk queue, a request is answered once it is there (after its diagnosis).
+        self._answer_when_stored = any(
+            getattr(cfg.sending_queue, "storage", None) for cfg in config.exporters.values()
+        )
         otlp = config.receivers.otlp
         self.receivers: dict[str, GrpcReceiver | HttpReceiver] = {}
         if otlp.protocols.grpc is not None:
@@ -136,12 +141,24 @@ class Service:
             batch.item_count = sum(batch.service_items.values())
         targets = self.routes.get(signal, [])
         self._admit(batch, targets)
-        if signal is not Signal.METRICS:
-            await self.pipeline.diagnose_coalesced(batch)
-            self.store.count_items(signal, batch.service_items, batch.errors)
+        if batch.errors.is_empty():
+            self._deliver(batch, targets, reserved=0)
+            return ConsumeResult()
+        # Admitted: its room in every queue is held while it is diagnosed in the background,
+        # so the client is answered now and backpressure still counts it.
         for exporter in targets:
-            exporter.enqueue(batch)
+            exporter.reserve(batch.item_count)
+        diagnosed = self.pipeline.submit(batch)
+        diagnosed.add_done_callback(lambda _: self._deliver(batch, targets, reserved=batch.item_count))
+        if self._answer_when_stored:
+            await diagnosed
         return ConsumeResult()
+
+    def _deliver(self, batch: Batch, targets: list[ExporterRuntime], reserved: int) -> None:
+        if batch.signal is not Signal.METRICS:
+            self.store.count_items(batch.signal, batch.service_items, batch.errors)
+        for exporter in targets:
+            exporter.enqueue(batch, reserved=reserved)
 
     def _admit(self, batch: Batch, targets: list[ExporterRuntime]) -> None:
         """All or nothing: a fan-out request is taken by every exporter or refused, so a resend never duplicates."""
@@ -152,6 +169,11 @@ class Service:
                 f"memory ceiling reached ({self.memory.rss >> 20} MiB of {self.memory.limit >> 20} MiB)",
                 BACKPRESSURE_RETRY_AFTER,
             )
+        if self.pipeline.pending_rows > MAX_ROWS_AWAITING_DIAGNOSIS:
+            raise BackpressureError(
+                f"diagnosis is behind ({self.pipeline.pending_rows} error rows waiting)", BACKPRESSURE_RETRY_AFTER
+            )
+        self.store.check_backlog()
         for exporter in targets:
             if not exporter.room_for(batch.item_count):
                 raise BackpressureError(f"sending queue of exporter {exporter.name} is full", BACKPRESSURE_RETRY_AFTER)
@@ -184,6 +206,8 @@ class Service:
         deadline = self.config.service.shutdown_timeout
         for receiver in self.receivers.values():
             await receiver.stop(grace=min(5.0, deadline))
+        await self.pipeline.drain()  # every accepted batch reaches the queues before they drain
+        await asyncio.sleep(0)  # let the last diagnosed batches' delivery callbacks run
         results = await asyncio.gather(*(e.shutdown(deadline) for e in self.exporters.values()))
         for task in self._tasks:
             task.cancel()

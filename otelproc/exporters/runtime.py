@@ -136,6 +136,7 @@ class ExporterRuntime:
         self.breaker.add_listener(self._on_breaker_change)
         self._started = False
         self._stopping = False
+        self._reserved = 0  # items admitted but still being diagnosed (see reserve)
         self._report: dict | None = None
         self.sent = 0  # items delivered
         self.failed = 0  # failed attempts (requests)
@@ -165,13 +166,19 @@ class ExporterRuntime:
     # -- request path --------------------------------------------------------------
 
     def room_for(self, items: int) -> bool:
-        """Whether a batch of ``items`` would be taken now (check every target before enqueueing)."""
-        return not self._stopping and self.queue.room_for(items)
+        """Whether a batch of ``items`` would be taken now (check every target before enqueueing).
+        Items reserved for batches still being diagnosed count as taken."""
+        return not self._stopping and self.queue.room_for(items + self._reserved)
 
-    def enqueue(self, batch: Batch) -> int:
+    def reserve(self, items: int) -> None:
+        """Hold room for a batch admitted now and enqueued after diagnosis (call ``room_for`` first)."""
+        self._reserved += items
+
+    def enqueue(self, batch: Batch, reserved: int = 0) -> int:
         """Queue a batch for sending; never blocks. Returns the items queued (0 when the
-        backend takes nothing of it). Raises ``QueueFullError`` (a BackpressureError)
-        without room: call ``room_for`` first."""
+        backend takes nothing of it). ``reserved``: the items ``reserve`` held for it.
+        Raises ``QueueFullError`` (a BackpressureError) without room: call ``room_for`` first."""
+        self._reserved -= reserved
         item = self.sender.prepare(batch)
         if item is None:
             return 0
@@ -525,12 +532,13 @@ def exporter_types() -> dict[str, tuple[type[ExporterConfig], SenderFactory]]:
     Adding an exporter is one entry here. The sender modules are imported inside this
     function because they import ``ExporterConfig`` from this module.
     """
-    from otelproc.exporters import otlp, sentry
+    from otelproc.exporters import logfire, otlp, sentry
 
     return {
         "otlp": (otlp.OTLPExporterConfig, otlp.sender_from_config),
         "otlphttp": (otlp.OTLPHttpExporterConfig, otlp.sender_from_config),
         "sentry": (sentry.SentryExporterConfig, sentry.sender_from_config),
+        "logfire": (logfire.LogfireExporterConfig, logfire.sender_from_config),
     }
 
 

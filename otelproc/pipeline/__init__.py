@@ -50,6 +50,8 @@ class Pipeline:
     failures: dict[str, int] = field(default_factory=dict)
     last_failure: str | None = None
     _last_logged: float = 0.0
+    linger: float = 0.05  # seconds a run waits for more batches to coalesce
+    pending_rows: int = 0  # error rows submitted and not yet diagnosed
     _waiting: list[tuple[Batch, asyncio.Future]] = field(default_factory=list)
     _runner: asyncio.Task | None = None
 
@@ -72,19 +74,33 @@ class Pipeline:
                 return batch
         return batch
 
-    async def diagnose_coalesced(self, batch: Batch) -> Batch:
-        """Diagnose ``batch`` together with the others waiting, off the event loop."""
-        if batch.errors.is_empty():
-            return batch
+    def submit(self, batch: Batch) -> asyncio.Future:
+        """Queue ``batch`` for diagnosis together with the others waiting, off the event loop.
+        The future is done (in the loop) once the batch is diagnosed and enriched."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((batch, done))
+        self.pending_rows += batch.errors.height
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run_waiting())
-        await done
+        return done
+
+    async def diagnose_coalesced(self, batch: Batch) -> Batch:
+        """``submit`` and wait for it."""
+        if not batch.errors.is_empty():
+            await self.submit(batch)
         return batch
+
+    async def drain(self) -> None:
+        """Wait until every submitted batch is diagnosed (shutdown)."""
+        while self._runner is not None and not self._runner.done():
+            await asyncio.shield(self._runner)
 
     async def _run_waiting(self) -> None:
         while self._waiting:
+            # Each run has a fixed cost, so let a little more arrive first (as the Collector's batch
+            # processor does); clients are not waiting on this, their requests are already answered.
+            if self.pending_rows < MAX_ROWS_PER_RUN:
+                await asyncio.sleep(self.linger)
             taken, rows = [], 0
             while self._waiting and (not taken or rows + self._waiting[0][0].errors.height <= MAX_ROWS_PER_RUN):
                 batch, done = self._waiting.pop(0)
@@ -93,6 +109,7 @@ class Pipeline:
             try:
                 await asyncio.to_thread(self._diagnose_together, [batch for batch, _ in taken])
             finally:
+                self.pending_rows -= rows
                 for _, done in taken:
                     if not done.done():
                         done.set_result(None)

@@ -171,6 +171,9 @@ def _detect_spans(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
             spans = scope_spans.spans
             count += len(spans)
             for span in spans:
+                # The common case, decided without a call: no events, not ERROR, no Logfire markers.
+                if not logfire and span.status.code != STATUS_ERROR and not span.events:
+                    continue
                 is_error, event, attrs = _span_error(span, logfire)
                 if not is_error:
                     continue

@@ -13,7 +13,8 @@ keep whichever quote a value had. Each is applied with ``str.replace_all``
 over whole columns. Matches become ``[REDACTED:<kind>]``.
 
 Reads and rewrites in place (``batch.errors``): ``message``, ``stack_trace``,
-``status_message``. Adds nothing. With ``redact_forwarded_attributes`` it also
+``status_message``, and ``attributes`` (the JSON that is stored; it stays valid
+JSON). Adds nothing. With ``redact_forwarded_attributes`` it also
 rewrites the string attributes, event attributes, status messages and log
 bodies of the request it forwards (opt-in: that changes data otelproc
 otherwise passes through untouched).
@@ -23,6 +24,7 @@ otherwise passes through untouched).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Sequence
 
@@ -315,6 +317,14 @@ class RedactConfig(Component):
 # --------------------------------------------------------------------------- the stage
 
 
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 class Redactor:
     """The redact stage: ``REDACTORS`` (after any extra patterns), compiled once into polars steps.
 
@@ -373,10 +383,48 @@ class Redactor:
         out = self.redact_texts([text])[0]
         return out if out is not None else text
 
+    def redact_attributes_json(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with its ``attributes`` column (a JSON object per row, what is stored) redacted.
+
+        The JSON text is redacted as text, once per distinct value (``key: value`` pairs keep
+        their key context, e.g. ``"db.password": "…"``). A result that is no longer valid JSON
+        is redacted again one top-level attribute at a time; an attribute that still does not
+        give valid JSON has its value replaced by ``[REDACTED]``.
+        """
+        if "attributes" not in frame.columns or frame.is_empty():
+            return frame
+        column = frame.get_column("attributes").cast(pl.String)
+        distinct = column.drop_nulls().unique()
+        if distinct.is_empty():
+            return frame
+        before = distinct.to_list()
+        after = self.redact_texts(before)
+        for i, (old, new) in enumerate(zip(before, after)):
+            if new is not None and new != old and not _is_json(new):
+                after[i] = self._redact_json_items(old)
+        redacted = column.replace(distinct, pl.Series(after, dtype=pl.String))
+        return frame.with_columns(redacted.alias("attributes"))
+
+    def _redact_json_items(self, text: str) -> str:
+        try:
+            items = json.loads(text)
+        except ValueError:
+            return _token("attributes")
+        if not isinstance(items, dict):
+            return json.dumps(_token("attributes"))
+        pairs = [json.dumps({key: value}, ensure_ascii=False, default=str) for key, value in items.items()]
+        out: dict[str, Any] = {}
+        for (key, _), pair in zip(items.items(), self.redact_texts(pairs)):
+            try:
+                out.update(json.loads(pair or ""))
+            except ValueError:
+                out[key] = "[REDACTED]"
+        return json.dumps(out, ensure_ascii=False, default=str)
+
     def __call__(self, batch: Batch) -> Batch:
         if not self.enabled:
             return batch
-        batch.errors = self.redact_frame(batch.errors)
+        batch.errors = self.redact_attributes_json(self.redact_frame(batch.errors))
         if self.redact_forwarded_attributes and redact_request(batch.request, self):
             batch.mark_changed()
         return batch

@@ -223,8 +223,10 @@ class Store:
         """Per-minute telemetry counts for one request: items per service, and the errors among them."""
         error_counts: dict[str, int] = {}
         if errors is not None and errors.height:
-            grouped = errors.group_by(pl.col("service_name").fill_null("unknown_service")).len()
-            error_counts = dict(zip(grouped.get_column("service_name").to_list(), grouped.get_column("len").to_list()))
+            # A plain count: a polars group_by costs more than this for a request's few errors.
+            for service in errors.get_column("service_name").to_list():
+                service = service or "unknown_service"
+                error_counts[service] = error_counts.get(service, 0) + 1
         self.record_counts(
             {s: (n, error_counts.get(s, 0)) for s, n in {**dict.fromkeys(error_counts, 0), **service_items}.items()},
             signal=signal,
