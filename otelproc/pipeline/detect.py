@@ -161,7 +161,23 @@ def _span_error(span: Message, check_attributes: bool) -> tuple[bool, Message | 
     return is_error, exception_event, attrs
 
 
+# Bytes without which a serialized request cannot hold an error span: Status.code = ERROR is
+# field 3 = 2 (tag 0x18, value 0x02); an exception event is named "exception"; Logfire's level.
+_SPAN_ERROR_MARKERS = (b"\x18\x02", b"exception", b"logfire.level_num")
+
+
+def _count_spans(batch: Batch) -> None:
+    for resource_spans in batch.request.resource_spans:
+        count = sum(len(scope_spans.spans) for scope_spans in resource_spans.scope_spans)
+        if count:
+            service = _service_name(resource_spans.resource.attributes)
+            batch.service_items[service] = batch.service_items.get(service, 0) + count
+
+
 def _detect_spans(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
+    if raw is not None and not any(marker in raw for marker in _SPAN_ERROR_MARKERS):
+        _count_spans(batch)  # no span in it can be an error: skip the per-span pass
+        return rows
     # Attributes are read only when a Logfire marker is in the request at all.
     logfire = raw is None or b"logfire.level_num" in raw or b"pending_span" in raw
     for resource_spans in batch.request.resource_spans:

@@ -108,3 +108,19 @@ def test_items_already_enriched_upstream_are_flagged():
         span.set_status(Status(StatusCode.ERROR, "boom"))
     batch = run(Signal.TRACES, rec.request())
     assert batch.errors["existing_diagnostics"].to_list() == [True]
+
+
+def test_byte_precheck_never_hides_an_error_and_still_counts():
+    """Requests without error markers skip the per-span pass; ones with them are scanned."""
+    rec = SpanRecorder(service="fast")
+    for i in range(50):
+        with rec.tracer.start_as_current_span(f"ok-{i}"):
+            pass
+    quiet = rec.request()
+    batch = run(Signal.TRACES, quiet)
+    assert batch.errors.is_empty() and batch.service_items == {"fast": 50}
+    with rec.tracer.start_as_current_span("bad") as span:
+        span.set_status(Status(StatusCode.ERROR))  # no message, no event: only the status bytes
+    loud = rec.request()
+    assert b"exception" not in loud.SerializeToString()
+    assert run(Signal.TRACES, loud).errors.height == 1
