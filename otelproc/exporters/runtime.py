@@ -47,6 +47,7 @@ from otelproc.config_types import Component, Duration, validation_problems
 from otelproc.errors import ConfigError, ExportError
 from otelproc.exporters import QueueItem, Sender
 from otelproc.exporters.breaker import CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState, Permit
+from otelproc.exporters.persistent_queue import PersistentSendingQueueConfig, open_queue
 from otelproc.exporters.queue import MemoryQueue, SendingQueue, SendingQueueConfig
 from otelproc.exporters.retry import REJECTED, SHUTDOWN, RetryConfig, RetryState
 from otelproc.pipeline.batch import Batch
@@ -62,7 +63,7 @@ class ExporterConfig(Component):
 
     # one delivery attempt
     timeout: Duration = 10.0
-    sending_queue: SendingQueueConfig = Field(default_factory=SendingQueueConfig)
+    sending_queue: PersistentSendingQueueConfig = Field(default_factory=PersistentSendingQueueConfig)
     retry_on_failure: RetryConfig = Field(default_factory=RetryConfig)
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
 
@@ -152,7 +153,7 @@ class ExporterRuntime:
     @classmethod
     def from_config(cls, name: str, config: ExporterConfig, sender: Sender) -> "ExporterRuntime":
         q = config.sending_queue
-        queue = MemoryQueue(q.queue_size, handoff=not q.enabled)
+        queue = open_queue(name, q)
         return cls(
             name,
             sender,

@@ -14,7 +14,7 @@ An item is an error when:
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+import time
 from typing import Any
 
 import polars as pl
@@ -72,10 +72,11 @@ def attributes_dict(attributes) -> dict[str, Any]:
     return {kv.key: any_value(kv.value) for kv in attributes}
 
 
-def _timestamp(nanos: int) -> datetime:
+def _timestamp(nanos: int) -> int:
+    """Epoch microseconds (the frame's occurred_at is cast from these in one go)."""
     if nanos <= 0:
-        return datetime.now(timezone.utc)
-    return datetime.fromtimestamp(nanos / 1e9, timezone.utc)
+        return time.time_ns() // 1000
+    return nanos // 1000
 
 
 def _text(value: Any) -> str | None:
@@ -133,13 +134,18 @@ class _Rows:
         self.items.append(item)
 
     def frame(self) -> pl.DataFrame:
-        frame = pl.DataFrame(self.columns, schema=ERROR_SCHEMA)
-        if self.attribute_keys:
-            frame = frame.with_columns(
-                pl.Series(ATTRIBUTE_COLUMN_PREFIX + key, values, dtype=pl.String)
-                for key, values in zip(self.attribute_keys, self.attribute_values)
-            )
-        return frame
+        # Series by series: faster than polars' dict constructor for these few rows.
+        series = [
+            pl.Series(name, values, dtype=ERROR_SCHEMA[name])
+            if name != "occurred_at"
+            else pl.Series(name, values, dtype=pl.Int64).cast(ERROR_SCHEMA[name])
+            for name, values in self.columns.items()
+        ]
+        series += [
+            pl.Series(ATTRIBUTE_COLUMN_PREFIX + key, values, dtype=pl.String)
+            for key, values in zip(self.attribute_keys, self.attribute_values)
+        ]
+        return pl.DataFrame(series)
 
 
 def _span_error(span: Message, check_attributes: bool) -> tuple[bool, Message | None, dict | None]:

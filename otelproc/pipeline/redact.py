@@ -13,7 +13,8 @@ keep whichever quote a value had. Each is applied with ``str.replace_all``
 over whole columns. Matches become ``[REDACTED:<kind>]``.
 
 Reads and rewrites in place (``batch.errors``): ``message``, ``stack_trace``,
-``status_message``, and ``attributes`` (the JSON that is stored; it stays valid
+``status_message``, ``span_name``, ``http_route``, ``request_id`` (``REDACTED_COLUMNS``)
+and ``attributes`` (the JSON that is stored; it stays valid
 JSON). Adds nothing. With ``redact_forwarded_attributes`` it also
 rewrites the string attributes, event attributes, status messages and log
 bodies of the request it forwards (opt-in: that changes data otelproc
@@ -49,7 +50,7 @@ __all__ = [
     "redact_texts",
 ]
 
-REDACTED_COLUMNS = ("message", "stack_trace", "status_message")
+REDACTED_COLUMNS = ("message", "stack_trace", "status_message", "span_name", "http_route", "request_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,8 +329,8 @@ def _is_json(text: str) -> bool:
 class Redactor:
     """The redact stage: ``REDACTORS`` (after any extra patterns), compiled once into polars steps.
 
-    Reads and rewrites ``message``, ``stack_trace`` and ``status_message`` of
-    ``batch.errors``; with ``redact_forwarded_attributes`` also the forwarded
+    Reads and rewrites ``message``, ``stack_trace``, ``status_message`` and the stored
+    ``attributes`` JSON of ``batch.errors``; with ``redact_forwarded_attributes`` also the forwarded
     request's string attributes (then ``batch.mark_changed()``).
     """
 

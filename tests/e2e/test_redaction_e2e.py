@@ -1,0 +1,238 @@
+"""Secrets and personal data never reach storage or Sentry.
+
+Real exceptions whose messages, chained causes, source lines and span attributes carry
+secrets are recorded by the OpenTelemetry SDK and sent over OTLP/gRPC to `otelproc serve`,
+which stores into its DuckDB file and exports to a real HTTP server standing in for Sentry.
+After shutdown, no secret may appear in any text of ``error_events`` or ``error_patterns``,
+nor in any Sentry envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import duckdb
+import polars as pl
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import Status, StatusCode
+
+from tests.e2e import lookalike_errors as lib
+from tests.e2e.harness import Otelproc, fast_retry
+from tests.exporters.test_sentry import SentryStub
+from tests.otel_helpers import SpanRecorder
+
+# --------------------------------------------------------------------------------------
+# The corpus (made-up credentials in the real formats)
+
+OPENAI_KEY = "sk-proj-" + "Q7vKx2mN9pLr4TsW8yZb3HcJf6Dg1AeXu5iOk0Ve7RnMq2Ws"
+ANTHROPIC_KEY = "sk-ant-api03-" + "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LzXcVbNm-_QaWsEdRfTgYhUjIkOlP1234567890abcdefAA"
+AWS_ACCESS_KEY = "AKIAZ7Q3MX5TRW2LPB4K"
+AWS_SECRET = "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"
+GITHUB_TOKEN = "ghp_" + "R4nd0mG1tHubT0k3nV4lu3XyZ9aBcDeFgHiJ"
+JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+    ".eyJzdWIiOiI0NzExIiwibmFtZSI6IkFuYSBMb3BleiIsImlhdCI6MTcxNjIzOTAyMn0"
+    ".Xq3o9oJbF8m1kQ2vZ7cR5tY0wE4uI6pA8sD3fG2hJ1k"
+)
+BEARER = "d8f7a6b5c4e3d2f1a0b9c8d7e6f5a4b3c2d1e0f9"
+PG_PASSWORD = "PgPa55w0rd-x9Kq"
+URL_PASSWORD = "Hunt3r2Pass"
+TEXT_PASSWORD = "correct-horse-battery-staple"
+TEXT_TOKEN = "tok_8f3b2c1d9e7a6f5b"
+TEXT_API_KEY = "ak_live_3c9d8e7f6a5b4c3d"
+JSON_PASSWORD = "jsonPassw0rd!42"
+JSON_API_KEY = "jsonApiKey-77d1e2f3a4b5"
+JSON_TOKEN = "jsonTok-5a4b3c2d1e0f"
+EMAIL = "ana.lopez@example.com"
+EMAIL_2 = "billing+ops@mosaic-careers.io"
+CARD = "4111 1111 1111 1111"  # Luhn-valid (Visa test number)
+CARD_2 = "5555555555554444"  # Luhn-valid (Mastercard test number)
+ATTR_PASSWORD = "attrSecretPw-31415"
+ATTR_TOKEN = "attrTok-92653589"
+
+SECRETS = {
+    "openai key": OPENAI_KEY, "anthropic key": ANTHROPIC_KEY, "aws access key": AWS_ACCESS_KEY,
+    "aws secret": AWS_SECRET, "github token": GITHUB_TOKEN, "jwt": JWT, "bearer": BEARER,
+    "pg password": PG_PASSWORD, "url password": URL_PASSWORD, "password=": TEXT_PASSWORD, "token=": TEXT_TOKEN,
+    "api_key=": TEXT_API_KEY, "json password": JSON_PASSWORD, "json api_key": JSON_API_KEY,
+    "json token": JSON_TOKEN, "email": EMAIL, "email 2": EMAIL_2, "card": CARD, "card 2": CARD_2,
+    "attribute password": ATTR_PASSWORD, "attribute token": ATTR_TOKEN,
+}
+
+
+def forms(secret: str) -> set[str]:
+    """How a secret can appear in stored text: as is, JSON-escaped, digits only (cards)."""
+    out = {secret, json.dumps(secret)[1:-1]}
+    digits = secret.replace(" ", "")
+    if digits.isdigit():
+        out.add(digits)
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Application code that fails with secrets in what it raises (and in its source lines)
+
+
+def connect_primary() -> None:
+    dsn = "postgresql://mosaic:PgPa55w0rd-x9Kq@mosaic-db.render.internal:5432/mosaic?sslmode=require"  # hard-coded
+    lib.psycopg_connect(dsn, f"FATAL:  password authentication failed for user \"mosaic\" (dsn={dsn})")
+
+
+def call_openai() -> None:
+    raise RuntimeError(f"OpenAI request failed: invalid_api_key {OPENAI_KEY} rejected (Bearer {BEARER})")
+
+
+def call_claude() -> None:
+    headers = {"x-api-key": ANTHROPIC_KEY, "Authorization": f"Bearer {BEARER}"}
+    raise PermissionError(f"anthropic refused the request with headers {headers}")
+
+
+def upload_to_s3() -> None:
+    try:
+        raise OSError(f"aws_secret_access_key={AWS_SECRET} invalid for access key {AWS_ACCESS_KEY}")
+    except OSError as exc:
+        raise RuntimeError("resume upload to S3 failed") from exc
+
+
+def clone_prompts() -> None:
+    url = f"https://deploy:{URL_PASSWORD}@git.example.com/mosaic/prompts.git"
+    raise RuntimeError(f"git clone {url} failed: remote: token {GITHUB_TOKEN} has expired")
+
+
+def login(email: str) -> None:
+    raise PermissionError(f"login failed for {email}: password={TEXT_PASSWORD} token={TEXT_TOKEN}, api_key={TEXT_API_KEY}")
+
+
+def apply_settings() -> None:
+    payload = json.dumps({"user": EMAIL_2, "password": JSON_PASSWORD, "api_key": JSON_API_KEY, "token": JSON_TOKEN})
+    raise ValueError(f"settings rejected: {payload}")
+
+
+def verify_session() -> None:
+    raise PermissionError(f"session token expired: {JWT}")
+
+
+def charge(card: str) -> None:
+    raise ValueError(f"card {card} declined for ana.lopez@example.com")
+
+
+def charge_compact() -> None:
+    charge(CARD_2)
+
+
+FAILURES = [
+    ("db_connect", connect_primary),
+    ("llm_chat", call_openai),
+    ("llm_chat", call_claude),
+    ("resume_upload", upload_to_s3),
+    ("startup", clone_prompts),
+    ("auth_login", lambda: login(EMAIL)),
+    ("settings", apply_settings),
+    ("auth_session", verify_session),
+    ("checkout", lambda: charge(CARD)),
+    ("checkout", charge_compact),
+]
+
+SECRET_ATTRIBUTES = {
+    "db.connection_string": f"postgresql://mosaic:{PG_PASSWORD}@mosaic-db.render.internal:5432/mosaic",
+    "http.request.header.authorization": f"Bearer {BEARER}",
+    "url.full": f"https://api.example.com/v1/reset?token={ATTR_TOKEN}&user={EMAIL}",
+    "enduser.email": EMAIL_2,
+    "app.settings": json.dumps({"password": ATTR_PASSWORD, "api_key": JSON_API_KEY}),
+    "app.config.password": ATTR_PASSWORD,
+    "llm.api_key": OPENAI_KEY,
+    "payment.card": CARD,
+}
+
+
+@pytest.fixture
+def sentry():
+    stub = SentryStub()
+    yield stub
+    stub.close()
+
+
+def text_of_table(con, table: str) -> list[tuple[str, str]]:
+    """(column, value as text) for every value of ``table`` (fetched as Arrow: no pytz needed)."""
+    frame = pl.from_arrow(con.sql(f"SELECT * FROM {table}").to_arrow_table())
+    texts = []
+    for name in frame.columns:
+        texts.extend((name, str(v)) for v in frame.get_column(name).to_list() if v is not None)
+    return texts
+
+
+def leaks(texts: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """secret name -> the columns (or places) it was found in."""
+    found: dict[str, set[str]] = {}
+    for name, secret in SECRETS.items():
+        for where, text in texts:
+            if any(form in text for form in forms(secret)):
+                found.setdefault(name, set()).add(where)
+    return found
+
+
+def test_no_secret_reaches_storage_or_sentry(tmp_path, sentry):
+    rec = SpanRecorder(service="mosaic-api", version="2024.06.1")
+    tracer = rec.tracer
+    for i, (stage, failing) in enumerate(FAILURES):
+        attributes = {"stage": stage, **(SECRET_ATTRIBUTES if i % 2 == 0 else {})}
+        if i % 3 == 0:  # caught: recorded by hand, with the exception text in the status message
+            with tracer.start_as_current_span(f"op-{i}", attributes=attributes) as span:
+                try:
+                    failing()
+                except Exception as exc:  # noqa: BLE001
+                    span.record_exception(exc)
+                    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        else:  # escaped the span
+            try:
+                with tracer.start_as_current_span(f"op-{i}", attributes=attributes):
+                    failing()
+            except Exception:  # noqa: BLE001
+                pass
+    spans = rec.exporter.get_finished_spans()
+    assert len(spans) == len(FAILURES)
+    sent_text = "".join(str(e.attributes) for s in spans for e in s.events) + str([dict(s.attributes) for s in spans])
+    missing = [name for name, secret in SECRETS.items() if secret not in sent_text]
+    assert not missing, f"the corpus must really be in what is sent: {missing}"
+
+    exporters = {"sentry": {"dsn": sentry.dsn, "retry_on_failure": fast_retry()}}
+    diagnostics = {"thresholds": {"pattern": {"count": 1, "window": "24h"}}}
+    with Otelproc(tmp_path, exporters=exporters, diagnostics=diagnostics) as proc:
+        exporter = OTLPSpanExporter(endpoint=proc.grpc_endpoint, insecure=True)
+        assert exporter.export(spans) == SpanExportResult.SUCCESS
+        deadline = time.time() + 20
+        while len(sentry.requests) < len(FAILURES) and time.time() < deadline:
+            time.sleep(0.1)
+        assert proc.stop() == 0
+
+    con = duckdb.connect(str(proc.db_path), read_only=True)
+    try:
+        assert con.sql("SELECT count(*) FROM error_events").fetchall()[0][0] == len(FAILURES)
+        assert con.sql("SELECT count(*) FROM error_patterns").fetchall()[0][0] >= 1
+        redacted = con.sql(
+            "SELECT count(*) FROM error_events WHERE stack_trace LIKE '%[REDACTED:%' "
+            "AND (message LIKE '%[REDACTED:%' OR span_name = 'op-3')"  # op-3: the secret is in the chained cause
+        ).fetchall()[0][0]
+        assert redacted == len(FAILURES)  # every error held a secret, and was rewritten, not dropped
+        events = text_of_table(con, "error_events")
+        patterns = text_of_table(con, "error_patterns")
+        attributes = [r[0] for r in con.sql("SELECT attributes::VARCHAR FROM error_events").fetchall()]
+    finally:
+        con.close()
+    for text in attributes:  # still JSON, with what carried no secret intact
+        parsed = json.loads(text)
+        assert parsed["service.name"] == "mosaic-api"
+        assert parsed["stage"] in {stage for stage, _ in FAILURES}
+
+    assert leaks(events) == {}, "secrets in error_events (secret -> columns)"
+    assert leaks(patterns) == {}, "secrets in error_patterns (secret -> columns)"
+
+    envelopes = sentry.envelopes()
+    assert len(envelopes) >= len(FAILURES)
+    bodies = [("body", r["body"].decode("utf-8", "replace")) for r in sentry.requests]
+    events_json = [("event", json.dumps(env.get_event())) for env in envelopes if env.get_event() is not None]
+    assert leaks(bodies + events_json) == {}, "secrets in Sentry envelopes"
+    assert any("[REDACTED:" in body for _, body in bodies)
