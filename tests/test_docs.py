@@ -13,6 +13,12 @@ from otelproc.pipeline.classify import ClassifyConfig, Classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
+ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)")
+# What a user of each example would have set.
+EXAMPLE_ENVIRONMENT = {
+    "LOGFIRE_TOKEN": "pylf_v1_us_" + "0" * 40,
+    "SENTRY_DSN": "https://public@o0.ingest.sentry.io/1",
+}
 
 
 def readme_examples() -> list[str]:
@@ -26,6 +32,8 @@ def test_readme_has_yaml_examples():
 @pytest.mark.parametrize("index", range(len(readme_examples())))
 def test_readme_yaml_example_is_valid(index, tmp_path, monkeypatch):
     text = readme_examples()[index]
+    for name in ENV_REFERENCE.findall(text):
+        monkeypatch.setenv(name, EXAMPLE_ENVIRONMENT.get(name, "example"))
     data = yaml.safe_load(text)
     if "rules" in data and "receivers" not in data:
         path = tmp_path / "rules.yaml"
