@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from otelproc.analysis.ai import AIConfig
 from otelproc.config_types import Component, Duration, split_endpoint, validation_problems
 from otelproc.errors import ConfigError
 from otelproc.exporters.runtime import ExporterConfig, parse_exporter_config
@@ -44,11 +45,6 @@ class MemoryLimiterConfig(Component):
 
 class ProcessorsConfig(Component):
     memory_limiter: MemoryLimiterConfig = Field(default_factory=MemoryLimiterConfig)
-
-
-class AIConfig(Component):
-    enabled: bool = False
-    model: str = "gpt-4o-mini"
 
 
 class DiagnosticsConfig(Component):

@@ -17,6 +17,7 @@ from pathlib import Path
 from google.protobuf.message import Message
 
 from otelproc.admin.health import HealthReport
+from otelproc.analysis.ai import PatternAnalyzer
 from otelproc.admin.server import build_app
 from otelproc.admin.sql import routes as sql_routes
 from otelproc.asgi import AsgiServer
@@ -44,7 +45,7 @@ BACKPRESSURE_RETRY_AFTER = 1.0  # seconds a refused client is asked to wait
 MAX_ROWS_AWAITING_DIAGNOSIS = 200_000  # push back beyond this many error rows not yet diagnosed
 
 
-def build_pipeline(config: Config, store: Store) -> Pipeline:
+def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | None = None) -> Pipeline:
     diagnostics = config.diagnostics
     classifier = Classifier.from_config(diagnostics.classify_config())
     return Pipeline(
@@ -55,6 +56,7 @@ def build_pipeline(config: Config, store: Store) -> Pipeline:
             ("fingerprint", fingerprint),
             ("patterns", store.tracker),
             ("anomaly", AnomalyDetector.from_config(diagnostics.anomaly)),
+            *([("ai", analyzer.annotate)] if analyzer is not None else []),
             ("enrich", enrich),
         ]
     )
@@ -95,7 +97,10 @@ class Service:
         self.config = config
         self.health = HealthReport()
         self.store = Store.from_config(config.storage, config.diagnostics.thresholds)
-        self.pipeline = build_pipeline(config, self.store)
+        self.analyzer = PatternAnalyzer.from_config(
+            config.diagnostics.ai, self.store, Redactor.from_config(config.diagnostics.redaction)
+        )
+        self.pipeline = build_pipeline(config, self.store, self.analyzer)
         self.exporters: dict[str, ExporterRuntime] = {
             name: build_exporter(name, cfg) for name, cfg in config.exporters.items()
         }
@@ -128,6 +133,7 @@ class Service:
         self.health.components["storage"] = self.store.health
         self.health.components["pipeline"] = self.pipeline.health
         self.health.components["memory"] = self.memory.health
+        self.health.components["ai"] = self.analyzer.health
         self.health.ready_checks.append(lambda: self.store.is_open)
 
     # -- the data path -------------------------------------------------------------
@@ -189,6 +195,9 @@ class Service:
             await receiver.start()
         self._tasks.append(asyncio.create_task(self.memory.watch()))
         self._tasks.append(asyncio.create_task(self.store.run_maintenance()))
+        if self.analyzer.enabled:
+            self.store.on_alert.append(self.analyzer.notify)
+            self._tasks.append(asyncio.create_task(self.analyzer.run()))
         if not self.exporters:
             log.warning("no exporters configured: data is processed and stored, nothing is forwarded")
         log.info(
@@ -211,6 +220,7 @@ class Service:
         results = await asyncio.gather(*(e.shutdown(deadline) for e in self.exporters.values()))
         for task in self._tasks:
             task.cancel()
+        self.analyzer.close()
         self.store.close()
         await self.admin.stop()
         log.info("otelproc stopped", extra={"exporters": dict(zip(self.exporters, results))})

@@ -1,7 +1,7 @@
 """The diagnostic pipeline: the stages a batch goes through, in order.
 
     detect -> (admission: queues and memory) -> classify -> redact -> fingerprint
-           -> patterns -> anomaly -> enrich
+           -> patterns -> anomaly -> ai -> enrich
 
 ``detect`` is the one pass over every item; the rest only see the error rows.
 A stage is ``Callable[[Batch], Batch]``; the order is the ``stages`` list that

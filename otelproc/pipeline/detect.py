@@ -68,8 +68,17 @@ def any_value(value: Message) -> Any:
     return getattr(value, kind)
 
 
+_SCALARS = frozenset(("string_value", "int_value", "bool_value", "double_value"))
+
+
 def attributes_dict(attributes) -> dict[str, Any]:
-    return {kv.key: any_value(kv.value) for kv in attributes}
+    out = {}
+    for kv in attributes:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        # Scalars (nearly all attributes) without the generic conversion's extra calls.
+        out[kv.key] = getattr(value, kind) if kind in _SCALARS else any_value(value)
+    return out
 
 
 def _timestamp(nanos: int) -> int:
