@@ -12,7 +12,8 @@ import yaml
 import otelproc.store.config as store_config
 from otelproc.store import StorageConfig, ThresholdsConfig
 
-ARCHITECTURE = Path("/work/shared/ARCHITECTURE.md")
+# The project's shared docs sit beside the checkout (as in CI).
+ARCHITECTURE = Path(__file__).resolve().parents[2].parent / "shared" / "ARCHITECTURE.md"
 
 
 def test_module_example_parses():
