@@ -42,7 +42,9 @@ from otelproc.store import Store
 log = logging.getLogger("otelproc.service")
 
 BACKPRESSURE_RETRY_AFTER = 1.0  # seconds a refused client is asked to wait
-MAX_ROWS_AWAITING_DIAGNOSIS = 200_000  # push back beyond this many error rows not yet diagnosed
+# Push back beyond this much data admitted but not yet diagnosed: it bounds the memory that
+# requests waiting for diagnosis hold (whole decoded requests) and how stale enrichment gets.
+MAX_ITEMS_AWAITING_DIAGNOSIS = 100_000
 
 
 def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | None = None) -> Pipeline:
@@ -121,6 +123,7 @@ class Service:
         host, port = split_endpoint(config.admin.endpoint)
         self.admin = AsgiServer(build_app(self.health, sql_routes(self.store), config.admin.api_key), host, port)
         self._tasks: list[asyncio.Task] = []
+        self._items_awaiting_diagnosis = 0
         self._stopping = asyncio.Event()
         self._register_health()
 
@@ -154,6 +157,7 @@ class Service:
         # so the client is answered now and backpressure still counts it.
         for exporter in targets:
             exporter.reserve(batch.item_count)
+        self._items_awaiting_diagnosis += batch.item_count
         diagnosed = self.pipeline.submit(batch)
         diagnosed.add_done_callback(lambda _: self._deliver(batch, targets, reserved=batch.item_count))
         if self._answer_when_stored:
@@ -161,6 +165,7 @@ class Service:
         return ConsumeResult()
 
     def _deliver(self, batch: Batch, targets: list[ExporterRuntime], reserved: int) -> None:
+        self._items_awaiting_diagnosis -= reserved
         if batch.signal is not Signal.METRICS:
             self.store.count_items(batch.signal, batch.service_items, batch.errors)
         for exporter in targets:
@@ -175,9 +180,9 @@ class Service:
                 f"memory ceiling reached ({self.memory.rss >> 20} MiB of {self.memory.limit >> 20} MiB)",
                 BACKPRESSURE_RETRY_AFTER,
             )
-        if self.pipeline.pending_rows > MAX_ROWS_AWAITING_DIAGNOSIS:
+        if self._items_awaiting_diagnosis > MAX_ITEMS_AWAITING_DIAGNOSIS:
             raise BackpressureError(
-                f"diagnosis is behind ({self.pipeline.pending_rows} error rows waiting)", BACKPRESSURE_RETRY_AFTER
+                f"diagnosis is behind ({self._items_awaiting_diagnosis} items waiting)", BACKPRESSURE_RETRY_AFTER
             )
         self.store.check_backlog()
         for exporter in targets:

@@ -35,6 +35,10 @@ log = logging.getLogger("otelproc.pipeline")
 
 STAGE_FAILURES = Counter("otelproc_pipeline_stage_failures", "Batches a stage failed on (forwarded unenriched)", ["stage"])
 STAGE_ERRORS_SEEN = Counter("otelproc_pipeline_error_items", "Error spans and log records found", ["signal"])
+DIAGNOSIS_SECONDS = Histogram(
+    "otelproc_pipeline_diagnosis_seconds", "Duration of a diagnosis run (all stages after detect)",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 DIAGNOSIS_RUNS = Histogram(
     "otelproc_pipeline_diagnosis_rows", "Error rows per diagnosis run (requests coalesced)",
     buckets=(1, 10, 50, 100, 500, 1000, 5000, 20000),
@@ -117,6 +121,10 @@ class Pipeline:
     def _diagnose_together(self, batches: list[Batch]) -> None:
         """One run of the stages over the error rows of several requests; results go back to each."""
         DIAGNOSIS_RUNS.observe(sum(b.errors.height for b in batches))
+        with DIAGNOSIS_SECONDS.time():
+            self._diagnose_parts(batches)
+
+    def _diagnose_parts(self, batches: list[Batch]) -> None:
         if len(batches) == 1:
             self.diagnose(batches[0])
             return

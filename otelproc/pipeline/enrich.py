@@ -56,15 +56,23 @@ def enrich(batch: Batch) -> Batch:
         return batch
     keys = [key for _, key in pairs]
     changed = False
+    # Most values repeat across rows (category, label, fingerprint…): each KeyValue is built
+    # once and copied into every item by protobuf's C code.
+    built: dict[tuple[str, object], KeyValue] = {}
+
+    def key_value(key: str, value: object) -> KeyValue:
+        kv = built.get((key, value))
+        if kv is None:
+            kv = built[(key, value)] = KeyValue(key=key, value=to_any_value(value))
+        return kv
+
     for row, existing, *values in frame.select(["row", "existing_diagnostics", *(c for c, _ in pairs)]).iter_rows():
         if existing:
             continue
         attributes = batch.error_items[row].attributes
         present = {kv.key for kv in attributes}
         attributes.extend(
-            KeyValue(key=key, value=to_any_value(value))
-            for key, value in zip(keys, values)
-            if value is not None and key not in present
+            [key_value(key, value) for key, value in zip(keys, values) if value is not None and key not in present]
         )
         changed = True
     if changed:

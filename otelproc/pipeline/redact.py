@@ -345,6 +345,12 @@ class Redactor:
         self.enabled = enabled
         self.redact_forwarded_attributes = redact_forwarded_attributes
         self._text_steps = _steps(self.patterns, ("text",))
+        # All patterns as one alternation: a text none of them matches is left as it is after
+        # one pass, instead of one pass per pattern. (A verbose pattern's trailing comment must
+        # not swallow the group's closing parenthesis, hence the newline.)
+        self._any_secret = "|".join(
+            f"(?:{p.pattern}\n)" if p.pattern.lstrip().startswith("(?x") else f"(?:{p.pattern})" for p in self.patterns
+        )
 
     @classmethod
     def from_config(cls, cfg: RedactConfig | None = None) -> Redactor:
@@ -362,22 +368,26 @@ class Redactor:
         # The columns are stacked into one, so each regex is compiled once per batch, not once per column.
         n = frame.height
         stacked = pl.concat([frame.select(pl.col(c).cast(pl.String).alias("text")) for c in columns], rechunk=True)
-        # Stack traces repeat far more than rows do: each distinct text is redacted once.
-        distinct = stacked.get_column("text").drop_nulls().unique()
-        work = distinct.to_frame("text")
+        text = self._redact_series(stacked.get_column("text"))
+        return frame.with_columns([text.slice(i * n, n).alias(c) for i, c in enumerate(columns)])
+
+    def _redact_series(self, texts: pl.Series) -> pl.Series:
+        """Each distinct text that may hold a secret goes through the patterns once; the rest
+        (stack traces repeat far more than rows do, and most texts hold no secret) are untouched."""
+        distinct = texts.drop_nulls().unique()
+        suspects = distinct.filter(distinct.str.contains(self._any_secret))
+        if suspects.is_empty():
+            return texts
+        work = suspects.to_frame("text")
         for step in self._text_steps:
             work = work.with_columns(step)
-        text = stacked.get_column("text").replace(distinct, work.get_column("text"))
-        return frame.with_columns([text.slice(i * n, n).alias(c) for i, c in enumerate(columns)])
+        return texts.replace(suspects, work.get_column("text"))
 
     def redact_texts(self, values: Sequence[str | None]) -> list[str | None]:
         """Each string redacted, in one polars pass."""
         if not values:
             return []
-        work = pl.DataFrame({"text": list(values)}, schema={"text": pl.String})
-        for step in self._text_steps:
-            work = work.with_columns(step)
-        return work.get_column("text").to_list()
+        return self._redact_series(pl.Series("text", list(values), dtype=pl.String)).to_list()
 
     def redact_text(self, text: str) -> str:
         """One string redacted (an LLM prompt, an attribute value)."""
