@@ -150,7 +150,7 @@ class Service:
             batch.item_count = sum(batch.service_items.values())
         targets = self.routes.get(signal, [])
         self._admit(batch, targets)
-        if batch.errors.is_empty():
+        if not batch.error_items:
             self._deliver(batch, targets, reserved=0)
             return ConsumeResult()
         # Admitted: its room in every queue is held while it is diagnosed in the background,

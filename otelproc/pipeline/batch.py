@@ -10,7 +10,7 @@ stage changed the request the bytes received are forwarded as they came.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import polars as pl
 from google.protobuf.message import Message
@@ -84,6 +84,9 @@ class Batch:
     errors: pl.DataFrame = field(default_factory=empty_errors)
     error_items: list[Message] = field(default_factory=list)  # Span / LogRecord objects
     service_items: dict[str, int] = field(default_factory=dict)  # items per service.name (for rates)
+    # detect's error rows as column lists, before they become ``errors``: a diagnosis run turns
+    # the rows of all its requests into one frame, off the receiving thread.
+    error_rows: Any = None
     _serialized: bytes | None = None
 
     def mark_changed(self) -> None:

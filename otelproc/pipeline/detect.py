@@ -142,6 +142,23 @@ class _Rows:
             values.append(_text(get(key)))
         self.items.append(item)
 
+    @classmethod
+    def joined(cls, parts: list["_Rows"]) -> "_Rows":
+        """The rows of several requests as one, numbered in order."""
+        if len(parts) == 1:
+            return parts[0]
+        out = cls(parts[0].attribute_keys)
+        for name, values in out.columns.items():
+            for part in parts:
+                values.extend(part.columns[name])
+        for index, values in enumerate(out.attribute_values):
+            for part in parts:
+                values.extend(part.attribute_values[index])
+        for part in parts:
+            out.items.extend(part.items)
+        out.columns["row"] = list(range(len(out.items)))
+        return out
+
     def frame(self) -> pl.DataFrame:
         # Series by series: faster than polars' dict constructor for these few rows.
         series = [
@@ -309,7 +326,8 @@ class Detector:
     def __init__(self, attribute_keys: frozenset[str] | tuple[str, ...] = ()):
         self.attribute_keys = tuple(sorted(attribute_keys))
 
-    def __call__(self, batch: Batch) -> Batch:
+    def find(self, batch: Batch) -> Batch:
+        """Find the errors and count items; the rows stay column lists (``batch.error_rows``)."""
         if batch.signal is Signal.TRACES:
             rows = _detect_spans(batch, batch.raw, _Rows(self.attribute_keys))
         elif batch.signal is Signal.LOGS:
@@ -317,8 +335,14 @@ class Detector:
         else:
             return batch
         if rows.items:
-            batch.errors = rows.frame()
+            batch.error_rows = rows
             batch.error_items = rows.items
+        return batch
+
+    def __call__(self, batch: Batch) -> Batch:
+        self.find(batch)
+        if batch.error_rows is not None:
+            batch.errors = batch.error_rows.frame()
         return batch
 
 
