@@ -14,6 +14,7 @@ An item is an error when:
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -193,9 +194,13 @@ def _span_error(span: Message, check_attributes: bool) -> tuple[bool, Message | 
     return is_error, exception_event, attrs
 
 
-# Bytes without which a serialized request cannot hold an error span: Status.code = ERROR is
-# field 3 = 2 (tag 0x18, value 0x02); an exception event is named "exception"; Logfire's level.
-_SPAN_ERROR_MARKERS = (b"\x18\x02", b"exception", b"logfire.level_num")
+# Bytes without which a serialized request cannot hold an error span: an exception event is
+# named "exception"; Logfire's level; Status.code = ERROR is field 3 = 2 (tag 0x18, value 0x02).
+_STATUS_ERROR_BYTES = re.compile(b"\x18\x02")  # a compiled pattern finds 2 bytes faster than ``in``
+
+
+def _may_hold_error_span(raw: bytes) -> bool:
+    return b"exception" in raw or b"logfire.level_num" in raw or _STATUS_ERROR_BYTES.search(raw) is not None
 
 
 def _count_spans(batch: Batch) -> None:
@@ -207,7 +212,7 @@ def _count_spans(batch: Batch) -> None:
 
 
 def _detect_spans(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
-    if raw is not None and not any(marker in raw for marker in _SPAN_ERROR_MARKERS):
+    if raw is not None and not _may_hold_error_span(raw):
         _count_spans(batch)  # no span in it can be an error: skip the per-span pass
         return rows
     # Attributes are read only when a Logfire marker is in the request at all.
