@@ -124,6 +124,7 @@ class Service:
         self.admin = AsgiServer(build_app(self.health, sql_routes(self.store), config.admin.api_key), host, port)
         self._tasks: list[asyncio.Task] = []
         self._items_awaiting_diagnosis = 0
+        self._releases_seen: set[tuple[str, str]] = set()
         self._stopping = asyncio.Event()
         self._register_health()
 
@@ -150,6 +151,9 @@ class Service:
             batch.item_count = sum(batch.service_items.values())
         targets = self.routes.get(signal, [])
         self._admit(batch, targets)
+        if not batch.service_versions <= self._releases_seen:  # a release's first traffic, errors or not
+            self.store.tracker.note_releases(batch.service_versions - self._releases_seen)
+            self._releases_seen |= batch.service_versions
         if not batch.error_items:
             self._deliver(batch, targets, reserved=0)
             return ConsumeResult()

@@ -84,6 +84,7 @@ class Batch:
     errors: pl.DataFrame = field(default_factory=empty_errors)
     error_items: list[Message] = field(default_factory=list)  # Span / LogRecord objects
     service_items: dict[str, int] = field(default_factory=dict)  # items per service.name (for rates)
+    service_versions: set[tuple[str, str]] = field(default_factory=set)  # (service.name, service.version) seen
     # detect's error rows as column lists, before they become ``errors``: a diagnosis run turns
     # the rows of all its requests into one frame, off the receiving thread.
     error_rows: Any = None

@@ -207,7 +207,7 @@ def _count_spans(batch: Batch) -> None:
     for resource_spans in batch.request.resource_spans:
         count = sum(len(scope_spans.spans) for scope_spans in resource_spans.scope_spans)
         if count:
-            service = _service_name(resource_spans.resource.attributes)
+            service = _note_service(batch, resource_spans.resource.attributes)
             batch.service_items[service] = batch.service_items.get(service, 0) + count
 
 
@@ -262,19 +262,22 @@ def _detect_spans(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
                     fields["message"] = span.name or None
                 rows.add(span, "span", merged, fields)
         if count:
-            if resource_attrs is None:
-                service = _service_name(resource_spans.resource.attributes)
-            else:
-                service = _text(resource_attrs.get("service.name")) or "unknown_service"
+            service = _note_service(batch, resource_spans.resource.attributes)
             batch.service_items[service] = batch.service_items.get(service, 0) + count
     return rows
 
 
-def _service_name(attributes) -> str:
+def _note_service(batch: Batch, attributes) -> str:
+    """The resource's service.name; its service.version goes into ``batch.service_versions``."""
+    name, version = "unknown_service", None
     for kv in attributes:
         if kv.key == "service.name":
-            return kv.value.string_value or "unknown_service"
-    return "unknown_service"
+            name = kv.value.string_value or "unknown_service"
+        elif kv.key == "service.version":
+            version = kv.value.string_value or None
+    if version is not None:
+        batch.service_versions.add((name, version))
+    return name
 
 
 def _detect_logs(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
@@ -316,10 +319,7 @@ def _detect_logs(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
                     fields["msg_template"] = None  # the exception's message identifies it, not the log line's
                 rows.add(record, "log", merged, fields)
         if count:
-            service = (
-                _text(resource_attrs.get("service.name")) if resource_attrs is not None
-                else _service_name(resource_logs.resource.attributes)
-            ) or "unknown_service"
+            service = _note_service(batch, resource_logs.resource.attributes)
             batch.service_items[service] = batch.service_items.get(service, 0) + count
     return rows
 

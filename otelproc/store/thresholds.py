@@ -59,7 +59,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -230,6 +230,10 @@ class PatternTracker:
         self._next_code = 0
         self._evicted_since_merge = 0
         self._releases: dict[str, dict[str, int]] = {}  # service -> release -> first seen (µs)
+        # (service, release, first seen µs) from all traffic, errors or not (note_releases);
+        # taken in by the next batch of error rows.
+        self._sightings: deque[tuple[str, str, int]] = deque()
+        self._sighted: set[tuple[str, str]] = set()  # releases first known from traffic: arrival order rules
         self._next_id = 1
         self._cursor: duckdb.DuckDBPyConnection | None = None
         self.rebuilds = 0  # fingerprints loaded back from the database
@@ -485,6 +489,12 @@ class PatternTracker:
             self._index.merge(live=self._live_codes())
             self._evicted_since_merge = 0
 
+    def note_releases(self, pairs: set[tuple[str, str]], at_us: int | None = None) -> None:
+        """(service, release) pairs seen in any traffic, so a release is known even before its
+        first error. Thread-safe and cheap: the next batch of error rows takes them in."""
+        at = time.time_ns() // 1000 if at_us is None else at_us
+        self._sightings.extend((service, release, at) for service, release in pairs)
+
     def _update_releases(self, df: pl.DataFrame) -> dict[str, Any]:
         """Record first sightings of (service, release); returns the per-service newest release."""
         pairs = (
@@ -495,9 +505,18 @@ class PatternTracker:
             .collect(engine=ENGINE)
         )
         new_rows = []
+        while self._sightings:
+            service, release, first = self._sightings.popleft()
+            known = self._releases.setdefault(service, {})
+            if release not in known:
+                known[release] = first
+                self._sighted.add((service, release))
+                new_rows.append((service, release, first))
         for service, release, first in zip(*pairs.get_columns()):
             known = self._releases.setdefault(service, {})
-            if release not in known or first < known[release]:
+            # An earlier (late) error may move a release back in time, unless the release was first
+            # seen in traffic: then arrival order decides which release is newer.
+            if release not in known or (first < known[release] and (service, release) not in self._sighted):
                 known[release] = first
                 new_rows.append((service, release, first))
         services = {
