@@ -180,7 +180,7 @@ class _FpState:
 
     __slots__ = (
         "fingerprint", "code", "pid", "total", "first_seen", "last_seen", "first_release", "new_in_release",
-        "pattern", "status", "severity", "escalated", "alerted", "resolved_at", "seq",
+        "pattern", "status", "severity", "escalated", "alerted", "resolved_at", "seq", "episode_base",
     )  # fmt: skip
 
     def __init__(self, fingerprint: str, code: int):
@@ -199,13 +199,16 @@ class _FpState:
         self.alerted = False
         self.resolved_at: int | None = None  # µs, while status == "resolved"
         self.seq = 0  # writer submission that last carried this fingerprint
+        # Occurrences before the current episode (the total when it was last resolved): only the
+        # events after a resolution count toward escalating the regressed pattern again.
+        self.episode_base = 0
 
 
 _PRIOR_SCHEMA: dict[str, pl.DataType] = {
     "fingerprint": pl.String(), "_code": pl.Int64(), "_pid": pl.String(), "_total": pl.Int64(),
     "_first_seen": pl.Int64(), "_last_seen": pl.Int64(), "_first_release": pl.String(), "_nir": pl.Boolean(),
     "_has_pattern": pl.Boolean(), "_status": pl.String(), "_psev": pl.String(), "_esc": pl.Boolean(),
-    "_alerted": pl.Boolean(), "_resolved_at": pl.Int64(), "_is_new": pl.Boolean(),
+    "_alerted": pl.Boolean(), "_resolved_at": pl.Int64(), "_is_new": pl.Boolean(), "_episode_base": pl.Int64(),
 }  # fmt: skip
 
 _DESCRIBE = ("category", "label", "error_type", "source", "message_template", "message", "service_name",
@@ -334,6 +337,7 @@ class PatternTracker:
                 "_alerted": [s.alerted for s in states],
                 "_resolved_at": [s.resolved_at for s in states],
                 "_is_new": [s.total == 0 for s in states],
+                "_episode_base": [s.episode_base for s in states],
             },
             schema=_PRIOR_SCHEMA,
         )
@@ -413,6 +417,8 @@ class PatternTracker:
                                AND (p.regressed_at IS NULL OR p.escalated_at >= p.regressed_at)) AS escalated,
                            p.alerted_at IS NOT NULL OR p.status = 'alerted' AS alerted,
                            epoch_us(p.resolved_at) AS resolved_at,
+                           (SELECT count(*) FROM error_events e
+                             WHERE e.fingerprint = m.fingerprint AND e.occurred_at <= p.resolved_at) AS episode_base,
                            (SELECT list(epoch_us(e.occurred_at)) FROM error_events e
                              WHERE e.fingerprint = m.fingerprint
                                AND e.occurred_at >= to_timestamp(0) + to_microseconds($base)
@@ -443,6 +449,7 @@ class PatternTracker:
                 state.escalated = bool(rec["escalated"])
                 state.alerted = bool(rec["alerted"])
                 state.resolved_at = rec["resolved_at"] if state.status == "resolved" else None
+                state.episode_base = rec["episode_base"] or 0
             self._states[state.fingerprint] = state
             loaded.append(state)
         codes = [state.code for state in loaded]  # after the loop: a renumbering may have happened in it
@@ -689,7 +696,12 @@ class PatternTracker:
             )
             .with_columns(_live=pl.col("_has_row") & (~pl.col("_resolved") | (pl.col("_n_regress") >= 1)))
             .with_columns(
-                _n_esc=so_far(pl.col("_live") & (pl.col("_c_esc") >= th.escalate.count) & ~pl.col("_esc")),
+                _n_esc=so_far(
+                    pl.col("_live")
+                    # events of this episode only: a resolution starts the count again
+                    & (pl.min_horizontal("_c_esc", pl.col("occurrences") - pl.col("_episode_base")) >= th.escalate.count)
+                    & ~pl.col("_esc")
+                ),
                 _n_alert=so_far(pl.col("_live") & (pl.col("occurrences") >= th.alert.count) & ~pl.col("_alerted")),
             )
             .with_columns(
@@ -938,6 +950,7 @@ class PatternTracker:
             state.status = "resolved"
             state.resolved_at = now_us
             state.escalated = False
+            state.episode_base = state.total
             now = _datetime(pl.lit(now_us))
             update = pl.DataFrame({"id": [state.pid], "fingerprint": [state.fingerprint]}).select(
                 "id", "fingerprint", status=pl.lit("resolved"), resolved_at=now, updated_at=now

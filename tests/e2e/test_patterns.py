@@ -298,9 +298,8 @@ def test_thresholds_windows_and_restart(tmp_path, sink):
                    [pid2]) == [("regressed", 6, True)]  # fmt: skip
 
 
-@pytest.mark.xfail(strict=True, reason="occurrences before a resolution count in the new episode's 1 h window: "
-                   "a recurrence within an hour of an escalated burst is re-escalated (severity up again), not regressed")
 def test_recurrence_soon_after_resolving_an_escalated_burst_is_regressed(tmp_path, sink):
+    """Only events after a resolution count toward escalating the regressed pattern again."""
     base = now_s()
     burst = [error_span("cache.CacheDown", f"cache node {i} down", base - 30 * MINUTE + i * MINUTE, name="get")
              for i in range(10)]  # fmt: skip
