@@ -22,7 +22,6 @@ from otelproc.admin.server import build_app
 from otelproc.admin.sql import routes as sql_routes
 from otelproc.asgi import AsgiServer
 from otelproc.config import Config, MemoryLimiterConfig
-from otelproc.config_types import split_endpoint
 from otelproc.errors import BackpressureError
 from otelproc.exporters.runtime import ExporterRuntime, build_exporter
 from otelproc.pipeline import Pipeline
@@ -120,8 +119,9 @@ class Service:
             self.receivers["otlp/grpc"] = GrpcReceiver.from_config(otlp, self)
         if otlp.protocols.http is not None:
             self.receivers["otlp/http"] = HttpReceiver.from_config(otlp, self)
-        host, port = split_endpoint(config.admin.endpoint)
-        self.admin = AsgiServer(build_app(self.health, sql_routes(self.store), config.admin.api_key), host, port)
+        self.admin = AsgiServer(
+            build_app(self.health, sql_routes(self.store), config.admin.api_key), config.admin.endpoint, "admin server"
+        )
         self._tasks: list[asyncio.Task] = []
         self._items_awaiting_diagnosis = 0
         self._releases_seen: set[tuple[str, str]] = set()

@@ -24,15 +24,12 @@ an ``OSError`` here rather than uvicorn's ``sys.exit``, and port 0 is known at o
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import math
-import socket
 import time
 from typing import Any
 
-import uvicorn
 from google.protobuf.message import Message
 from google.rpc import code_pb2
 from starlette.applications import Starlette
@@ -44,6 +41,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from otelproc.admin.metrics import RECEIVED, REFUSED, REQUEST_LATENCY
+from otelproc.asgi import AsgiServer
 from otelproc.config_types import split_endpoint
 from otelproc.errors import BackpressureError, DecodeError, PayloadTooLargeError, UnsupportedMediaTypeError
 from otelproc.receivers import Consumer
@@ -101,8 +99,7 @@ class HttpReceiver:
         self.requests = 0
         self.refused = 0
         self.app = self._build_app()
-        self._server: _EmbeddedServer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server = AsgiServer(self.app, cfg.endpoint, "OTLP/HTTP receiver")
         self._port: int | None = None
 
     @classmethod
@@ -227,7 +224,7 @@ class HttpReceiver:
 
     @property
     def listening(self) -> bool:
-        return self._server is not None and self._server.started and not self._server.should_exit
+        return self._server.listening
 
     @property
     def port(self) -> int | None:
@@ -242,47 +239,15 @@ class HttpReceiver:
 
     async def start(self) -> None:
         """Bind and start serving in the running loop. Raises ``OSError`` when the endpoint cannot be bound."""
-        if self._server is not None:
-            return
-        sock = _bind(self.cfg.endpoint)
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
-            access_log=False,  # we log events, not requests
-            log_config=None,  # leave logging to the service
-            server_header=False,
-            proxy_headers=False,
-            ws="none",
-        )
-        server = _EmbeddedServer(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]), name=f"{self.label} server")
-        while not server.started:
-            if task.done():
-                sock.close()
-                exc = task.exception() if not task.cancelled() else None
-                raise OSError(f"OTLP/HTTP receiver on {self.endpoint} failed to start: {exc!r}")
-            await asyncio.sleep(0.005)
-        self._server, self._task = server, task
+        await self._server.start()
+        self._port = self._server.port
         log.info("OTLP/HTTP receiver listening on %s", self.endpoint)
 
     async def stop(self, grace: float | None = 5.0) -> None:
         """Stop accepting requests; requests in flight get ``grace`` seconds to finish."""
-        server, task = self._server, self._task
-        self._server = self._task = None
-        if server is None or task is None:
-            return
-        # uvicorn waits this long for requests in flight, then cancels them.
-        server.config.timeout_graceful_shutdown = None if grace is None else max(grace, 0.1)  # type: ignore[assignment]
-        server.should_exit = True
-        try:
-            await asyncio.wait_for(asyncio.shield(task), None if grace is None else grace + 2.0)
-        except asyncio.TimeoutError:
-            server.force_exit = True
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        log.info("OTLP/HTTP receiver on %s stopped", self.endpoint)
+        if self._server.listening:
+            await self._server.stop(grace)
+            log.info("OTLP/HTTP receiver on %s stopped", self.endpoint)
 
     def health(self) -> dict[str, Any]:
         """For /health/deep: where it listens and what it has seen (counts of requests)."""
@@ -312,13 +277,6 @@ class _SignalEndpoint:
         await response(scope, receive, send)
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn inside someone else's loop: the service, not uvicorn, handles SIGINT/SIGTERM."""
-
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
-        return contextlib.nullcontext()
-
-
 def _raw_header(request: Request, name: str) -> bytes | None:
     """A header's value as sent (bytes, so a non-ASCII key compares as the client meant it)."""
     key = name.encode("latin-1")
@@ -328,19 +286,3 @@ def _raw_header(request: Request, name: str) -> bytes | None:
     return None
 
 
-def _bind(endpoint: str) -> socket.socket:
-    host, port = split_endpoint(endpoint)
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise OSError(f"OTLP/HTTP receiver cannot listen on {endpoint}: {exc}") from None
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"OTLP/HTTP receiver cannot listen on {endpoint}: {exc}") from None
-    return sock
