@@ -144,7 +144,7 @@ def test_reads_that_are_allowed(open_store):
 async def test_admin_endpoint_and_client_while_serving(open_store, tmp_path):
     store = open_store()
     seed(store)
-    server = AsgiServer(build_app(HealthReport(), routes(store)), "127.0.0.1", 0)
+    server = AsgiServer(build_app(HealthReport(), routes(store)), "127.0.0.1:0", "admin server")
     await server.start()
     url = f"http://127.0.0.1:{server.port}"
     try:
