@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import enum
+import functools
 import json
 import re
 import zlib
@@ -326,12 +327,20 @@ def encode_message(message: Message, encoding: Encoding) -> bytes:
 
 def encode_response(signal: Signal, encoding: Encoding, rejected: int = 0, message: str = "") -> bytes:
     """The signal's Export…ServiceResponse; ``partial_success`` is set only when there is something to say."""
+    if not rejected and not message:
+        return _success(signal, encoding)
     response = signal.spec.response()
     if rejected or message:
         partial = response.partial_success  # type: ignore[attr-defined]
         setattr(partial, signal.spec.rejected_field, rejected)
         partial.error_message = message
     return encode_message(response, encoding)
+
+
+@functools.cache
+def _success(signal: Signal, encoding: Encoding) -> bytes:
+    """The plain success answer, the same bytes every time."""
+    return encode_message(signal.spec.response(), encoding)
 
 
 def encode_status(code: int, message: str, encoding: Encoding, details: Sequence[Message] = ()) -> bytes:

@@ -64,6 +64,9 @@ class GrpcReceiver:
         self.consumer = consumer
         self.auth = auth
         self.label = f"{name}/grpc"  # the `receiver` label of the metrics
+        # Labelled metric children looked up once, not on every request.
+        self._received = {signal: RECEIVED.labels(self.label, signal.value) for signal in Signal}
+        self._latency = {signal: REQUEST_LATENCY.labels(self.label, signal.value) for signal in Signal}
         self.requests = 0
         self.refused = 0
         self._server: grpc.aio.Server | None = None
@@ -158,10 +161,10 @@ class GrpcReceiver:
         except _Refusal as refusal:
             self.refused += 1
             REFUSED.labels(self.label, signal.value, refusal.reason).inc(refusal.items)
-            REQUEST_LATENCY.labels(self.label, signal.value).observe(time.perf_counter() - started)
+            self._latency[signal].observe(time.perf_counter() - started)
             status = encode_status(refusal.code.value[0], refusal.message, Encoding.PROTOBUF, refusal.details)
             await context.abort(refusal.code, refusal.message, trailing_metadata=((_STATUS_DETAILS_KEY, status),))
-        REQUEST_LATENCY.labels(self.label, signal.value).observe(time.perf_counter() - started)
+        self._latency[signal].observe(time.perf_counter() - started)
         return response
 
     async def _handle(self, signal: Signal, request: bytes, context: grpc.aio.ServicerContext) -> bytes:
@@ -192,7 +195,7 @@ class GrpcReceiver:
                 decoded.items,
             ) from None
         rejected = min(max(result.rejected, 0), decoded.items)
-        RECEIVED.labels(self.label, signal.value).inc(decoded.items - rejected)
+        self._received[signal].inc(decoded.items - rejected)
         if rejected:
             REFUSED.labels(self.label, signal.value, "rejected").inc(rejected)
         return encode_response(signal, Encoding.PROTOBUF, rejected, result.message)

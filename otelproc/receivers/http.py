@@ -96,6 +96,9 @@ class HttpReceiver:
         self.consumer = consumer
         self.auth = auth
         self.label = f"{name}/http"  # the `receiver` label of the metrics
+        # Labelled metric children looked up once, not on every request.
+        self._received = {signal: RECEIVED.labels(self.label, signal.value) for signal in Signal}
+        self._latency = {signal: REQUEST_LATENCY.labels(self.label, signal.value) for signal in Signal}
         self.requests = 0
         self.refused = 0
         self.app = self._build_app()
@@ -156,7 +159,7 @@ class HttpReceiver:
         except ClientDisconnect:
             log.debug("OTLP/HTTP receiver: client went away while sending %s", signal.value)
             response = Response(status_code=400)  # nobody reads it
-        REQUEST_LATENCY.labels(self.label, signal.value).observe(time.perf_counter() - started)
+        self._latency[signal].observe(time.perf_counter() - started)
         return response
 
     async def _handle(self, signal: Signal, request: Request) -> tuple[int, str]:
@@ -215,7 +218,7 @@ class HttpReceiver:
             raise _Refusal(503, code_pb2.UNAVAILABLE, f"internal error, retry later: {type(exc).__name__}",
                            "internal", decoded.items) from None
         rejected = min(max(result.rejected, 0), decoded.items)
-        RECEIVED.labels(self.label, signal.value).inc(decoded.items - rejected)
+        self._received[signal].inc(decoded.items - rejected)
         if rejected:
             REFUSED.labels(self.label, signal.value, "rejected").inc(rejected)
         return rejected, result.message
