@@ -58,5 +58,5 @@ def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries that would otherwise log per request.
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "LiteLLM"):
+    for noisy in ("uvicorn.access", "uvicorn.error", "httpx", "httpcore", "LiteLLM"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
