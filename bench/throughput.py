@@ -103,47 +103,40 @@ def build_request(spans: int, error_percent: int, seed: int) -> bytes:
 # -- servers (each runs in its own process) ---------------------------------------------
 
 
+async def _serve(port: int, export) -> None:
+    """A gRPC TraceService on 127.0.0.1:port whose Export is ``export`` (raw bytes in and out)."""
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20)])
+    handler = grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        {"Export": grpc.unary_unary_rpc_method_handler(export)},
+    )
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    await server.wait_for_termination()
+
+
 def run_sink(port: int) -> None:
-    """Accepts every Export and counts the bytes; never parses."""
+    """Accepts every Export and answers at once; never parses."""
 
-    async def main():
-        async def export(request: bytes, context) -> bytes:
-            return EMPTY_RESPONSE
+    async def export(request: bytes, context) -> bytes:
+        return EMPTY_RESPONSE
 
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20)])
-        handler = grpc.method_handlers_generic_handler(
-            "opentelemetry.proto.collector.trace.v1.TraceService",
-            {"Export": grpc.unary_unary_rpc_method_handler(export)},
-        )
-        server.add_generic_rpc_handlers((handler,))
-        server.add_insecure_port(f"127.0.0.1:{port}")
-        await server.start()
-        await server.wait_for_termination()
-
-    asyncio.run(main())
+    asyncio.run(_serve(port, export))
 
 
 def run_floor(port: int, sink_port: int) -> None:
     """The floor: parse each request once, serialize it, forward it to the sink, answer."""
 
     async def main():
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{sink_port}")
-        forward = channel.unary_unary(METHOD)
+        forward = grpc.aio.insecure_channel(f"127.0.0.1:{sink_port}").unary_unary(METHOD)
 
         async def export(request: bytes, context) -> bytes:
             message = ExportTraceServiceRequest.FromString(request)
             await forward(message.SerializeToString())
             return EMPTY_RESPONSE
 
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20)])
-        handler = grpc.method_handlers_generic_handler(
-            "opentelemetry.proto.collector.trace.v1.TraceService",
-            {"Export": grpc.unary_unary_rpc_method_handler(export)},
-        )
-        server.add_generic_rpc_handlers((handler,))
-        server.add_insecure_port(f"127.0.0.1:{port}")
-        await server.start()
-        await server.wait_for_termination()
+        await _serve(port, export)
 
     asyncio.run(main())
 

@@ -35,7 +35,7 @@ from otelproc.pipeline.redact import Redactor
 from otelproc.receivers import ConsumeResult
 from otelproc.receivers.grpc import GrpcReceiver
 from otelproc.receivers.http import HttpReceiver
-from otelproc.signals import Signal, count_items
+from otelproc.signals import Signal
 from otelproc.store import Store
 
 log = logging.getLogger("otelproc.service")
@@ -110,9 +110,7 @@ class Service:
         }
         self.memory = MemoryLimiter(config.processors.memory_limiter)
         # With an on-disk queue, a request is answered once it is there (after its diagnosis).
-        self._answer_when_stored = any(
-            getattr(cfg.sending_queue, "storage", None) for cfg in config.exporters.values()
-        )
+        self._answer_when_stored = any(cfg.sending_queue.storage for cfg in config.exporters.values())
         otlp = config.receivers.otlp
         self.receivers: dict[str, GrpcReceiver | HttpReceiver] = {}
         if otlp.protocols.grpc is not None:
@@ -142,13 +140,10 @@ class Service:
 
     # -- the data path -------------------------------------------------------------
 
-    async def consume(self, signal: Signal, request: Message, raw: bytes) -> ConsumeResult:
-        batch = Batch(signal, request, 0, raw)
-        if signal is Signal.METRICS:
-            batch.item_count = count_items(signal, request)
-        else:
+    async def consume(self, signal: Signal, request: Message, raw: bytes, items: int) -> ConsumeResult:
+        batch = Batch(signal, request, items, raw)
+        if signal is not Signal.METRICS:
             self.pipeline.detect(batch)
-            batch.item_count = sum(batch.service_items.values())
         targets = self.routes.get(signal, [])
         self._admit(batch, targets)
         if not batch.service_versions <= self._releases_seen:  # a release's first traffic, errors or not

@@ -62,6 +62,7 @@ from opentelemetry.proto.logs.v1 import logs_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
+from sentry_sdk.envelope import Envelope
 
 from otelproc.errors import ExportError
 from otelproc.exporters import QueueItem
@@ -72,11 +73,13 @@ __all__ = [
     "Answer",
     "CountingSender",
     "OTLPSink",
+    "SentrySink",
     "ReceivedRequest",
     "logs_request",
     "make_batch",
     "metrics_request",
     "traces_request",
+    "until",
 ]
 
 _PATHS = {signal.spec.http_path: signal for signal in Signal}
@@ -672,3 +675,95 @@ def make_batch(request: Message) -> Batch:
     """A pipeline Batch of an OTLP request, as a receiver would hand it on (raw bytes kept)."""
     signal = _SIGNAL_OF[type(request)]
     return Batch(signal=signal, request=request, item_count=count_items(signal, request), raw=request.SerializeToString())
+
+
+class SentrySink:
+    """A real HTTP server standing in for Sentry's envelope endpoint; records every POST.
+
+    Each request is kept as a dict (``at``, ``path``, ``headers``, ``body`` decompressed,
+    ``status``). Answers: 200, or the next entry of ``script`` ((status, headers) pairs), or,
+    after ``rate_limit(seconds)``, 429 with ``X-Sentry-Rate-Limits`` for every request until
+    the window ends, as Sentry does.
+    """
+
+    def __init__(self, public_key: str = "0123456789abcdef0123456789abcdef", project: str = "42"):
+        self.public_key, self.project = public_key, project
+        self.lock = threading.Lock()
+        self.requests: list[dict] = []
+        self.script: list[tuple[int, dict[str, str]]] = []
+        self._limit_for: float | None = None
+        self.limited_until: float | None = None
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                body = gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
+                now = time.monotonic()
+                with sink.lock:
+                    status, headers = sink._answer(now)
+                    sink.requests.append(
+                        {"at": now, "path": self.path, "headers": dict(self.headers), "body": body, "status": status}
+                    )
+                answer = b'{"id":"ok"}' if status == 200 else b'{"detail":"refused"}'
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def _answer(self, now: float) -> tuple[int, dict[str, str]]:
+        if self._limit_for is not None:
+            self.limited_until, self._limit_for = now + self._limit_for, None
+        if self.limited_until is not None and now < self.limited_until:
+            left = max(1, round(self.limited_until - now))
+            return 429, {"X-Sentry-Rate-Limits": f"{left}::organization:rate_limited"}
+        return self.script.pop(0) if self.script else (200, {})
+
+    @property
+    def dsn(self) -> str:
+        return f"http://{self.public_key}@127.0.0.1:{self.server.server_address[1]}/{self.project}"
+
+    def rate_limit(self, seconds: float) -> None:
+        with self.lock:
+            self._limit_for = seconds
+
+    def envelopes(self) -> list[Envelope]:
+        return [Envelope.deserialize(r["body"]) for r in self.requests]
+
+    def events(self) -> list[dict]:
+        """The event of every request received, refused ones included."""
+        return [env.get_event() for env in self.envelopes()]
+
+    def accepted(self) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if r["status"] == 200]
+
+    def wait_for(self, n: int, timeout: float = 20.0) -> list[dict]:
+        """The events of the accepted requests, once there are ``n``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(accepted := self.accepted()) >= n:
+                return [Envelope.deserialize(r["body"]).get_event() for r in accepted]
+            time.sleep(0.05)
+        raise AssertionError(f"Sentry stand-in: {len(self.accepted())} events accepted, expected {n}")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def until(predicate, timeout: float = 10.0, interval: float = 0.02) -> None:
+    """Wait, without blocking the loop, until ``predicate()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(interval)

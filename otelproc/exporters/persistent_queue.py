@@ -192,10 +192,6 @@ class PersistentQueue(SendingQueue):
     # -- sizes ---------------------------------------------------------------------------
 
     @property
-    def size(self) -> int:
-        return self._size
-
-    @property
     def bytes(self) -> int:
         """Payload bytes held on disk."""
         return self._bytes
@@ -203,10 +199,6 @@ class PersistentQueue(SendingQueue):
     @property
     def waiting(self) -> int:
         return len(self._waiting)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     # -- request path ----------------------------------------------------------------------
 
@@ -312,16 +304,6 @@ class PersistentQueue(SendingQueue):
 
     def close(self) -> None:
         self._closed = True
-
-    async def drain(self, deadline_s: float) -> bool:
-        if self._size == 0:
-            return True
-        try:
-            async with asyncio.timeout(max(0.0, deadline_s)):
-                await self._empty.wait()
-        except TimeoutError:
-            return self._size == 0
-        return True
 
     def take_waiting(self) -> list[QueueItem]:
         """The items no consumer took, for the shutdown report. They stay on disk (so do the

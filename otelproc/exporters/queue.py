@@ -76,6 +76,10 @@ class SendingQueue(abc.ABC):
     """What the runtime needs of a queue. Implementations: ``MemoryQueue`` (a persistent one can follow)."""
 
     capacity: int  # items; 0 when the queue does not buffer (handoff)
+    # State every implementation keeps, for the shared size / closed / drain below.
+    _size: int  # items held
+    _closed: bool
+    _empty: asyncio.Event  # set while nothing is held
 
     @abc.abstractmethod
     def room_for(self, items: int) -> bool:
@@ -97,18 +101,25 @@ class SendingQueue(abc.ABC):
     def close(self) -> None:
         """Refuse new items; what is held stays to be drained."""
 
-    @abc.abstractmethod
     async def drain(self, deadline_s: float) -> bool:
         """Wait until every item is done, at most ``deadline_s`` seconds; True when empty."""
+        if self._size == 0:
+            return True
+        try:
+            async with asyncio.timeout(max(0.0, deadline_s)):
+                await self._empty.wait()
+        except TimeoutError:
+            return self._size == 0
+        return True
 
     @abc.abstractmethod
     def take_waiting(self) -> list[QueueItem]:
         """Remove and return the items no consumer has taken yet (for shutdown accounting)."""
 
     @property
-    @abc.abstractmethod
     def size(self) -> int:
         """Items held: waiting plus being sent or retried."""
+        return self._size
 
     @property
     @abc.abstractmethod
@@ -116,8 +127,8 @@ class SendingQueue(abc.ABC):
         """Requests waiting for a consumer."""
 
     @property
-    @abc.abstractmethod
-    def closed(self) -> bool: ...
+    def closed(self) -> bool:
+        return self._closed
 
 
 class MemoryQueue(SendingQueue):
@@ -143,16 +154,8 @@ class MemoryQueue(SendingQueue):
         self._on_change = on_change  # called with the new size
 
     @property
-    def size(self) -> int:
-        return self._size
-
-    @property
     def waiting(self) -> int:
         return len(self._items)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def room_for(self, items: int) -> bool:
         if self._closed:
@@ -195,16 +198,6 @@ class MemoryQueue(SendingQueue):
 
     def close(self) -> None:
         self._closed = True
-
-    async def drain(self, deadline_s: float) -> bool:
-        if self._size == 0:
-            return True
-        try:
-            async with asyncio.timeout(max(0.0, deadline_s)):
-                await self._empty.wait()
-        except TimeoutError:
-            return self._size == 0
-        return True
 
     def take_waiting(self) -> list[QueueItem]:
         taken = list(self._items)

@@ -26,7 +26,7 @@ import polars as pl
 from prometheus_client import Counter, Histogram
 
 from otelproc.pipeline.batch import Batch, Stage
-from otelproc.pipeline.detect import detect
+from otelproc.pipeline.detect import Detector, ErrorRows, detect
 from otelproc.pipeline.enrich import enrich
 
 __all__ = ["Batch", "Stage", "Pipeline", "detect", "enrich"]
@@ -50,7 +50,7 @@ MAX_ROWS_PER_RUN = 20_000  # coalesce at most this many error rows into one run
 @dataclass
 class Pipeline:
     stages: list[tuple[str, Stage]]  # the stages after detect, in order
-    detector: Stage = detect
+    detector: Detector = detect
     failures: dict[str, int] = field(default_factory=dict)
     last_failure: str | None = None
     _last_logged: float = 0.0
@@ -61,8 +61,7 @@ class Pipeline:
 
     def detect(self, batch: Batch) -> Batch:
         """Find the errors and count the items; runs before admission so a refused request costs little."""
-        find = getattr(self.detector, "find", self.detector)
-        find(batch)
+        self.detector.find(batch)
         if batch.error_items:
             STAGE_ERRORS_SEEN.labels(batch.signal.value).inc(len(batch.error_items))
         return batch
@@ -90,12 +89,6 @@ class Pipeline:
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run_waiting())
         return done
-
-    async def diagnose_coalesced(self, batch: Batch) -> Batch:
-        """``submit`` and wait for it."""
-        if batch.error_items:
-            await self.submit(batch)
-        return batch
 
     async def drain(self) -> None:
         """Wait until every submitted batch is diagnosed (shutdown)."""
@@ -133,20 +126,11 @@ class Pipeline:
         if len(batches) == 1:
             self.diagnose(batches[0])
             return
-        if all(b.error_rows is not None for b in batches):
-            # One frame built from every request's column lists (cheaper than one per request).
-            joined = type(batches[0].error_rows).joined([b.error_rows for b in batches])
-            parts = [pl.Series("_part", [i] * len(b.error_items), dtype=pl.UInt32) for i, b in enumerate(batches)]
-            errors = joined.frame().with_columns(pl.concat(parts))
-            items = joined.items
-        else:
-            frames, items, offset = [], [], 0
-            for index, batch in enumerate(batches):
-                frames.append(batch.errors.with_columns(pl.col("row") + offset, _part=pl.lit(index, pl.UInt32)))
-                items.extend(batch.error_items)
-                offset += len(batch.error_items)
-            errors = pl.concat(frames)
-        combined = Batch(batches[0].signal, None, 0, errors=errors, error_items=items)
+        # One frame built from every request's column lists (cheaper than one per request).
+        joined = ErrorRows.joined([b.error_rows for b in batches])
+        parts = [pl.Series("_part", [i] * len(b.error_items), dtype=pl.UInt32) for i, b in enumerate(batches)]
+        errors = joined.frame().with_columns(pl.concat(parts))
+        combined = Batch(batches[0].signal, None, 0, errors=errors, error_items=joined.items)
         combined.raw = b""  # stays non-None unless enrich changed an item
         combined = self.diagnose(combined)
         changed = combined.raw is None

@@ -106,7 +106,7 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-class _Rows:
+class ErrorRows:
     """Column lists for the error frame, filled one error item at a time."""
 
     def __init__(self, attribute_keys: tuple[str, ...]) -> None:
@@ -144,7 +144,7 @@ class _Rows:
         self.items.append(item)
 
     @classmethod
-    def joined(cls, parts: list["_Rows"]) -> "_Rows":
+    def joined(cls, parts: list["ErrorRows"]) -> "ErrorRows":
         """The rows of several requests as one, numbered in order."""
         if len(parts) == 1:
             return parts[0]
@@ -211,7 +211,7 @@ def _count_spans(batch: Batch) -> None:
             batch.service_items[service] = batch.service_items.get(service, 0) + count
 
 
-def _detect_spans(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
+def _detect_spans(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows:
     if raw is not None and not _may_hold_error_span(raw):
         _count_spans(batch)  # no span in it can be an error: skip the per-span pass
         return rows
@@ -280,7 +280,7 @@ def _note_service(batch: Batch, attributes) -> str:
     return name
 
 
-def _detect_logs(batch: Batch, raw: bytes | None, rows: _Rows) -> _Rows:
+def _detect_logs(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows:
     # Exception attributes on a record below ERROR are looked for only when the request mentions them.
     look_for_exceptions = raw is None or b"exception." in raw
     for resource_logs in batch.request.resource_logs:
@@ -334,9 +334,9 @@ class Detector:
     def find(self, batch: Batch) -> Batch:
         """Find the errors and count items; the rows stay column lists (``batch.error_rows``)."""
         if batch.signal is Signal.TRACES:
-            rows = _detect_spans(batch, batch.raw, _Rows(self.attribute_keys))
+            rows = _detect_spans(batch, batch.raw, ErrorRows(self.attribute_keys))
         elif batch.signal is Signal.LOGS:
-            rows = _detect_logs(batch, batch.raw, _Rows(self.attribute_keys))
+            rows = _detect_logs(batch, batch.raw, ErrorRows(self.attribute_keys))
         else:
             return batch
         if rows.items:

@@ -25,10 +25,10 @@ from typing import Any
 
 import grpc
 
-from otelproc.admin.metrics import RECEIVED, REFUSED, REQUEST_LATENCY
+from otelproc.admin.metrics import REFUSED
 from otelproc.config_types import split_endpoint
 from otelproc.errors import BackpressureError, DecodeError, PayloadTooLargeError
-from otelproc.receivers import Consumer
+from otelproc.receivers import Consumer, Receiver, address
 from otelproc.receivers.auth import Authenticator
 from otelproc.receivers.codec import Encoding, bad_request, decode_async, encode_response, encode_status, retry_info
 from otelproc.receivers.config import GrpcConfig, OTLPReceiverConfig
@@ -49,29 +49,15 @@ class _Refusal(Exception):
         super().__init__(message)
 
 
-class GrpcReceiver:
+class GrpcReceiver(Receiver):
     """The OTLP/gRPC server. Build with ``from_config``; ``start``/``stop`` in the running event loop."""
 
-    def __init__(
-        self,
-        cfg: GrpcConfig,
-        consumer: Consumer,
-        *,
-        auth: Authenticator | None = None,
-        name: str = "otlp",
-    ):
-        self.cfg = cfg
-        self.consumer = consumer
-        self.auth = auth
-        self.label = f"{name}/grpc"  # the `receiver` label of the metrics
-        # Labelled metric children looked up once, not on every request.
-        self._received = {signal: RECEIVED.labels(self.label, signal.value) for signal in Signal}
-        self._latency = {signal: REQUEST_LATENCY.labels(self.label, signal.value) for signal in Signal}
-        self.requests = 0
-        self.refused = 0
+    protocol = "grpc"
+
+    def __init__(self, cfg: GrpcConfig, consumer: Consumer, *, auth: Authenticator | None = None, name: str = "otlp"):
+        super().__init__(cfg, consumer, auth=auth, name=name)
         self._server: grpc.aio.Server | None = None
         self._listening = False
-        self._port: int | None = None
 
     @classmethod
     def from_config(cls, cfg: OTLPReceiverConfig, consumer: Consumer, *, name: str = "otlp") -> GrpcReceiver:
@@ -85,16 +71,6 @@ class GrpcReceiver:
     @property
     def listening(self) -> bool:
         return self._listening
-
-    @property
-    def port(self) -> int | None:
-        """The port listened on (the actual one when configured with port 0); None before ``start``."""
-        return self._port
-
-    @property
-    def endpoint(self) -> str:
-        host, port = split_endpoint(self.cfg.endpoint)
-        return _address(host, self._port if self._port is not None else port)
 
     async def start(self) -> None:
         """Bind and start serving. Raises ``OSError`` when the endpoint cannot be bound."""
@@ -117,13 +93,13 @@ class GrpcReceiver:
             )
         )
         host, port = split_endpoint(self.cfg.endpoint)
-        address = _address(host, port)
+        target = address(host, port)
         try:
-            bound = server.add_insecure_port(address)
+            bound = server.add_insecure_port(target)
         except RuntimeError as exc:
-            raise OSError(f"OTLP/gRPC receiver cannot listen on {address}: {exc}") from None
+            raise OSError(f"OTLP/gRPC receiver cannot listen on {target}: {exc}") from None
         if not bound:
-            raise OSError(f"OTLP/gRPC receiver cannot listen on {address}")
+            raise OSError(f"OTLP/gRPC receiver cannot listen on {target}")
         await server.start()
         self._server, self._port, self._listening = server, bound, True
         log.info("OTLP/gRPC receiver listening on %s", self.endpoint)
@@ -135,15 +111,6 @@ class GrpcReceiver:
         if server is not None:
             await server.stop(grace)
             log.info("OTLP/gRPC receiver on %s stopped", self.endpoint)
-
-    def health(self) -> dict[str, Any]:
-        """For /health/deep: where it listens and what it has seen (counts of requests)."""
-        return {
-            "endpoint": self.endpoint,
-            "listening": self._listening,
-            "requests": self.requests,
-            "refused": self.refused,
-        }
 
     # ------------------------------------------------------------ requests
 
@@ -178,7 +145,7 @@ class GrpcReceiver:
         if decoded.items == 0:
             return encode_response(signal, Encoding.PROTOBUF)  # nothing to consume: success, as the spec says
         try:
-            result = await self.consumer.consume(signal, decoded.request, decoded.raw)
+            result = await self.consumer.consume(signal, decoded.request, decoded.raw, decoded.items)
         except BackpressureError as exc:
             raise _Refusal(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc) or "busy, retry later", "backpressure",
@@ -194,10 +161,7 @@ class GrpcReceiver:
                 grpc.StatusCode.UNAVAILABLE, f"internal error, retry later: {type(exc).__name__}", "internal",
                 decoded.items,
             ) from None
-        rejected = min(max(result.rejected, 0), decoded.items)
-        self._received[signal].inc(decoded.items - rejected)
-        if rejected:
-            REFUSED.labels(self.label, signal.value, "rejected").inc(rejected)
+        rejected = self._accepted(signal, decoded.items, result)
         return encode_response(signal, Encoding.PROTOBUF, rejected, result.message)
 
 
@@ -206,8 +170,3 @@ def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
         if item_key == key:
             return value if isinstance(value, str) else value.decode("latin-1")
     return None
-
-
-def _address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-

@@ -40,11 +40,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from otelproc.admin.metrics import RECEIVED, REFUSED, REQUEST_LATENCY
+from otelproc.admin.metrics import REFUSED
 from otelproc.asgi import AsgiServer
-from otelproc.config_types import split_endpoint
 from otelproc.errors import BackpressureError, DecodeError, PayloadTooLargeError, UnsupportedMediaTypeError
-from otelproc.receivers import Consumer
+from otelproc.receivers import Consumer, Receiver
 from otelproc.receivers.auth import Authenticator
 from otelproc.receivers.codec import (
     Decompressor,
@@ -81,29 +80,15 @@ class _Refusal(Exception):
         super().__init__(message)
 
 
-class HttpReceiver:
+class HttpReceiver(Receiver):
     """The OTLP/HTTP server. Build with ``from_config``; ``start``/``stop`` in the running event loop."""
 
-    def __init__(
-        self,
-        cfg: HttpConfig,
-        consumer: Consumer,
-        *,
-        auth: Authenticator | None = None,
-        name: str = "otlp",
-    ):
-        self.cfg = cfg
-        self.consumer = consumer
-        self.auth = auth
-        self.label = f"{name}/http"  # the `receiver` label of the metrics
-        # Labelled metric children looked up once, not on every request.
-        self._received = {signal: RECEIVED.labels(self.label, signal.value) for signal in Signal}
-        self._latency = {signal: REQUEST_LATENCY.labels(self.label, signal.value) for signal in Signal}
-        self.requests = 0
-        self.refused = 0
+    protocol = "http"
+
+    def __init__(self, cfg: HttpConfig, consumer: Consumer, *, auth: Authenticator | None = None, name: str = "otlp"):
+        super().__init__(cfg, consumer, auth=auth, name=name)
         self.app = self._build_app()
         self._server = AsgiServer(self.app, cfg.endpoint, "OTLP/HTTP receiver")
-        self._port: int | None = None
 
     @classmethod
     def from_config(cls, cfg: OTLPReceiverConfig, consumer: Consumer, *, name: str = "otlp") -> HttpReceiver:
@@ -204,7 +189,7 @@ class HttpReceiver:
         if decoded.items == 0:
             return 0, ""  # an empty request succeeds, with nothing to hand over
         try:
-            result = await self.consumer.consume(signal, decoded.request, decoded.raw)
+            result = await self.consumer.consume(signal, decoded.request, decoded.raw, decoded.items)
         except BackpressureError as exc:
             seconds = max(1, math.ceil(exc.retry_after))
             raise _Refusal(429, code_pb2.RESOURCE_EXHAUSTED, str(exc) or "busy, retry later", "backpressure",
@@ -217,28 +202,13 @@ class HttpReceiver:
             log.exception("OTLP/HTTP receiver: the consumer failed on %s %s", decoded.items, signal.spec.item_name)
             raise _Refusal(503, code_pb2.UNAVAILABLE, f"internal error, retry later: {type(exc).__name__}",
                            "internal", decoded.items) from None
-        rejected = min(max(result.rejected, 0), decoded.items)
-        self._received[signal].inc(decoded.items - rejected)
-        if rejected:
-            REFUSED.labels(self.label, signal.value, "rejected").inc(rejected)
-        return rejected, result.message
+        return self._accepted(signal, decoded.items, result), result.message
 
     # ------------------------------------------------------------ lifecycle
 
     @property
     def listening(self) -> bool:
         return self._server.listening
-
-    @property
-    def port(self) -> int | None:
-        """The port listened on (the actual one when configured with port 0); None before ``start``."""
-        return self._port
-
-    @property
-    def endpoint(self) -> str:
-        host, port = split_endpoint(self.cfg.endpoint)
-        port = self._port if self._port is not None else port
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     async def start(self) -> None:
         """Bind and start serving in the running loop. Raises ``OSError`` when the endpoint cannot be bound."""
@@ -251,16 +221,6 @@ class HttpReceiver:
         if self._server.listening:
             await self._server.stop(grace)
             log.info("OTLP/HTTP receiver on %s stopped", self.endpoint)
-
-    def health(self) -> dict[str, Any]:
-        """For /health/deep: where it listens and what it has seen (counts of requests)."""
-        return {
-            "endpoint": self.endpoint,
-            "listening": self.listening,
-            "requests": self.requests,
-            "refused": self.refused,
-        }
-
 
 def build_app(
     cfg: HttpConfig, consumer: Consumer, *, auth: Authenticator | None = None, name: str = "otlp"

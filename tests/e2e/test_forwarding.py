@@ -28,11 +28,6 @@ from tests.sinks import OTLPSink, metrics_request, traces_request
 TRACE_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
-@pytest.fixture
-def sink():
-    with OTLPSink() as s:
-        yield s
-
 
 def two_exporters(sink: OTLPSink, **extra) -> dict:
     common = {"retry_on_failure": fast_retry(), **extra}

@@ -14,13 +14,11 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otelproc.pipeline.detect import attributes_dict
 from otelproc.signals import Signal
 from tests.e2e.harness import ROOT, Otelproc, fast_retry
-from tests.sinks import OTLPSink
 
 APP = textwrap.dedent(
     '''
@@ -111,11 +109,6 @@ APP = textwrap.dedent(
     '''
 )
 
-
-@pytest.fixture
-def sink():
-    with OTLPSink() as s:
-        yield s
 
 
 def test_logfire_sdk_errors_are_diagnosed_and_the_rest_arrives_intact(tmp_path, sink):

@@ -7,11 +7,8 @@ whose envelopes are parsed with sentry_sdk's own ``Envelope``.
 
 from __future__ import annotations
 
-import gzip
-import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -20,99 +17,20 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sentry_sdk.envelope import Envelope
 
 from otelproc import __version__
 from otelproc.exporters.runtime import ExporterConfig
 from tests.e2e.harness import Otelproc, fast_retry
-from tests.sinks import OTLPSink
+from tests.sinks import OTLPSink, SentrySink
 
 TOKEN = "pylf_v1_us_0123456789abcdefGHIJKLMNOPQRSTUVwxyz"
 SENTRY_KEY = "0123456789abcdef0123456789abcdef"
 SENTRY_AUTH = f"Sentry sentry_version=7, sentry_key={SENTRY_KEY}, sentry_client=otelproc/{__version__}"
 
 
-# -- the Sentry stand-in ------------------------------------------------------------------------
-
-
-class SentryStandIn:
-    """Records every envelope POST (arrival time, headers, body) and answers per ``answer``.
-
-    ``rate_limit(seconds)``: the next request is answered 429 with ``X-Sentry-Rate-Limits``
-    for ``seconds`` (all categories), and so is every request until then, as Sentry does.
-    """
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.received: list[dict] = []
-        self._limit_for: float | None = None
-        self.limited_until: float | None = None
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                body = gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
-                now = time.monotonic()
-                headers: dict[str, str] = {}
-                with stand_in.lock:
-                    if stand_in._limit_for is not None:
-                        stand_in.limited_until = now + stand_in._limit_for
-                        stand_in._limit_for = None
-                    limited = stand_in.limited_until is not None and now < stand_in.limited_until
-                    status = 429 if limited else 200
-                    if limited:
-                        left = stand_in.limited_until - now
-                        headers["X-Sentry-Rate-Limits"] = f"{max(1, round(left))}::organization:rate_limited"
-                    stand_in.received.append(
-                        {"at": now, "path": self.path, "headers": dict(self.headers), "body": body, "status": status}
-                    )
-                answer = b'{"id":"x"}' if status == 200 else b'{"detail":"rate limited"}'
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def dsn(self) -> str:
-        return f"http://{SENTRY_KEY}@127.0.0.1:{self.server.server_address[1]}/7"
-
-    def rate_limit(self, seconds: int) -> None:
-        with self.lock:
-            self._limit_for = seconds
-
-    def accepted(self) -> list[dict]:
-        with self.lock:
-            return [r for r in self.received if r["status"] == 200]
-
-    def events(self) -> list[dict]:
-        return [Envelope.deserialize(r["body"]).get_event() for r in self.accepted()]
-
-    def wait_for(self, n: int, timeout: float = 20.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(self.accepted()) >= n:
-                return self.events()
-            time.sleep(0.05)
-        raise AssertionError(f"Sentry stand-in: {len(self.accepted())} events accepted, expected {n}")
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def sentry():
-    stand_in = SentryStandIn()
+    stand_in = SentrySink(SENTRY_KEY, "7")
     yield stand_in
     stand_in.close()
 
@@ -220,8 +138,8 @@ def test_errors_go_to_sentry_grouped_by_fingerprint_and_everything_to_logfire(tm
     assert len(fingerprint) == 64
 
     # Sentry: one event, for the error span only
-    assert len(sentry.received) == 1
-    request = sentry.received[0]
+    assert len(sentry.requests) == 1
+    request = sentry.requests[0]
     assert request["path"] == "/api/7/envelope/"
     assert request["headers"]["X-Sentry-Auth"] == SENTRY_AUTH
     assert event["fingerprint"] == [fingerprint]
@@ -256,12 +174,12 @@ def test_sentry_rate_limit_is_honoured_and_nothing_is_lost(tmp_path, sentry):
             fail_once(app)
         events = sentry.wait_for(4, timeout=30)
         assert proc.stop() == 0
-    limited = [r for r in sentry.received if r["status"] == 429]
+    limited = [r for r in sentry.requests if r["status"] == 429]
     assert limited, "the stand-in rate-limited the first envelope"
     first_429 = limited[0]["at"]
     assert sentry.limited_until == pytest.approx(first_429 + 3, abs=0.01)
     # none early: after the 429, nothing reached Sentry until the limit was over
-    assert all(r["at"] >= sentry.limited_until - 0.05 for r in sentry.received if r["at"] > first_429)
+    assert all(r["at"] >= sentry.limited_until - 0.05 for r in sentry.requests if r["at"] > first_429)
     assert len(limited) == 1
     # nothing lost, nothing twice
     assert len({e["event_id"] for e in events}) == len(events) == 4

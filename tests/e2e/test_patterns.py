@@ -10,8 +10,6 @@ import threading
 import time
 from collections import Counter, defaultdict
 
-import httpx
-import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
@@ -39,13 +37,7 @@ from tests.e2e.patterns_helpers import (
     wait_committed,
 )
 from tests.otel_helpers import SpanRecorder
-from tests.sinks import OTLPSink
 
-
-@pytest.fixture
-def sink():
-    with OTLPSink() as s:
-        yield s
 
 
 # -- 1. concurrent load -----------------------------------------------------------------------------

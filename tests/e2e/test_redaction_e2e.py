@@ -21,8 +21,8 @@ from opentelemetry.trace import Status, StatusCode
 
 from tests.e2e import lookalike_errors as lib
 from tests.e2e.harness import Otelproc, fast_retry
-from tests.exporters.test_sentry import SentryStub
 from tests.otel_helpers import SpanRecorder
+from tests.sinks import SentrySink
 
 # --------------------------------------------------------------------------------------
 # The corpus (made-up credentials in the real formats)
@@ -150,7 +150,7 @@ SECRET_ATTRIBUTES = {
 
 @pytest.fixture
 def sentry():
-    stub = SentryStub()
+    stub = SentrySink()
     yield stub
     stub.close()
 

@@ -10,7 +10,7 @@ import pytest
 
 from otelproc.exporters.breaker import CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState
 from otelproc.exporters.runtime import build_exporter
-from tests.sinks import OTLPSink, make_batch, traces_request
+from tests.sinks import OTLPSink, make_batch, traces_request, until
 
 _names = iter(range(10**6))
 
@@ -180,13 +180,6 @@ def test_config_validation():
 # -- wired into the runtime ------------------------------------------------------------------
 
 
-async def until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
-
-
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
 async def test_flapping_sink_drives_the_circuit_round_and_loses_nothing(protocol):
     with OTLPSink() as sink:
@@ -214,7 +207,7 @@ async def test_flapping_sink_drives_the_circuit_round_and_loses_nothing(protocol
             for i in range(6):
                 exporter.enqueue(make_batch(traces_request(5, name=f"f{i}")))
 
-            await until(lambda: exporter.health()["circuit_state"] == "open")
+            await until(lambda: exporter.health()["circuit_state"] == "open", interval=0.01)
             health = exporter.health()
             assert health["status"] == "unhealthy"
             # while open nothing is sent (fail fast) and the data stays held
@@ -232,7 +225,7 @@ async def test_flapping_sink_drives_the_circuit_round_and_loses_nothing(protocol
             sink.up()
 
             await sink.wait_for_async(30, timeout=15)
-            await until(lambda: exporter.health()["circuit_state"] == "closed" and exporter.health()["sent"] == 30)
+            await until(lambda: exporter.health()["circuit_state"] == "closed" and exporter.health()["sent"] == 30, interval=0.01)
             health = exporter.health()
             assert health["status"] == "healthy"
             assert health["dropped"] == 0 and health["sent"] == 30

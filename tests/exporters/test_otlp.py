@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 
@@ -23,41 +22,25 @@ from otelproc.exporters.otlp import (
 )
 from otelproc.exporters.runtime import ExporterRuntime, build_exporter, exporter_types, parse_exporter_config
 from otelproc.signals import Signal
-from tests.sinks import OTLPSink, logs_request, make_batch, metrics_request, traces_request
+from tests.sinks import OTLPSink, logs_request, make_batch, metrics_request, traces_request, until
 
 PROTOCOLS = ["http/protobuf", "grpc"]
 FAST_RETRY = {"initial_interval": "50ms", "max_interval": "200ms", "max_elapsed_time": "10s"}
 
 
-@pytest.fixture
-def sink():
-    with OTLPSink() as s:
-        yield s
-
-
-_names = iter(range(10**6))
-
 
 @pytest.fixture
-async def exporter_for(sink):
-    """Builds runtimes named uniquely (metrics are process-wide) sending to the sink; shuts them down after the test."""
-    made: list[ExporterRuntime] = []
+def exporter_for(sink, build_runtime):
+    """Runtimes sending to the sink over ``protocol``."""
 
     def make(protocol: str, **extra) -> ExporterRuntime:
-        config = {"protocol": protocol, "endpoint": sink.endpoint(protocol), "retry_on_failure": FAST_RETRY, **extra}
-        made.append(build_exporter(f"otlp/test{next(_names)}", config))
-        return made[-1]
+        return build_runtime(
+            {"protocol": protocol, "endpoint": sink.endpoint(protocol), "retry_on_failure": FAST_RETRY, **extra}
+        )
 
-    yield make
-    for runtime in made:
-        await runtime.shutdown(0.5)
+    return make
 
 
-async def until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 # -- forwarding ---------------------------------------------------------------------------

@@ -17,45 +17,29 @@ from otelproc.exporters.queue import MemoryQueue, QueueFullError, SendingQueueCo
 from otelproc.exporters.retry import Backoff, RetryConfig, RetryState, parse_retry_after
 from otelproc.exporters.runtime import ExporterRuntime, build_exporter
 from otelproc.signals import Signal
-from tests.sinks import CountingSender, OTLPSink, make_batch, traces_request
+from tests.sinks import CountingSender, make_batch, traces_request, until
 
 FAST_RETRY = {"initial_interval": "50ms", "max_interval": "200ms", "max_elapsed_time": "20s"}
 NO_BREAKER = {"enabled": False}
-_names = iter(range(10**6))
 
-
-@pytest.fixture
-def sink():
-    with OTLPSink() as s:
-        yield s
 
 
 @pytest.fixture
-async def exporter_for(sink):
-    """Builds runtimes (named uniquely, no breaker) sending to the sink; shuts them down after the test."""
-    made: list[ExporterRuntime] = []
+def exporter_for(sink, build_runtime):
+    """Runtimes (no breaker) sending to the sink over ``protocol``."""
 
     def make(protocol: str = "http/protobuf", **extra) -> ExporterRuntime:
-        config = {
+        return build_runtime({
             "protocol": protocol,
             "endpoint": sink.endpoint(protocol),
             "retry_on_failure": FAST_RETRY,
             "circuit_breaker": NO_BREAKER,
             **extra,
-        }
-        made.append(build_exporter(f"otlp/qr{next(_names)}", config))
-        return made[-1]
+        })
 
-    yield make
-    for runtime in made:
-        await runtime.shutdown(0.5)
+    return make
 
 
-async def until(predicate, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 class Clock:

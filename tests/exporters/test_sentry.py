@@ -5,15 +5,12 @@ Every envelope the stand-in receives is parsed with sentry-sdk's own envelope co
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import socket
 import sys
-import threading
 import traceback
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import polars as pl
 import pytest
@@ -39,65 +36,19 @@ from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
 from otelproc.pipeline.detect import detect
 from otelproc.signals import Signal
 from tests.otel_helpers import SpanRecorder
+from tests.sinks import SentrySink
 
 PUBLIC_KEY = "0123456789abcdef0123456789abcdef"
 PROJECT = "42"
 AUTH = f"Sentry sentry_version=7, sentry_key={PUBLIC_KEY}, sentry_client=otelproc/{__version__}"
 
 # --------------------------------------------------------------------------------------
-# The stand-in for Sentry
-
-
-class SentryStub:
-    """A threaded HTTP server that records every request and answers from a script."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.script: list[tuple[int, dict]] = []
-        self.lock = threading.Lock()
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                body = gzip.decompress(raw) if self.headers.get("Content-Encoding") == "gzip" else raw
-                with stub.lock:
-                    stub.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                    status, headers = stub.script.pop(0) if stub.script else (200, {})
-                answer = b'{"id":"ok"}' if status == 200 else b'{"detail":"scripted"}'
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def dsn(self) -> str:
-        return f"http://{PUBLIC_KEY}@127.0.0.1:{self.server.server_address[1]}/{PROJECT}"
-
-    def envelopes(self) -> list[Envelope]:
-        return [Envelope.deserialize(r["body"]) for r in self.requests]
-
-    def events(self) -> list[dict]:
-        return [env.get_event() for env in self.envelopes()]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+# The stand-in for Sentry: tests.sinks.SentrySink
 
 
 @pytest.fixture(scope="module")
 def stub_server():
-    stub = SentryStub()
+    stub = SentrySink(PUBLIC_KEY, PROJECT)
     yield stub
     stub.close()
 

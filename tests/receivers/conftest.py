@@ -34,7 +34,7 @@ class RecordingConsumer:
         self.reject: ConsumeResult | None = None
         self.fail: Exception | None = None
 
-    async def consume(self, signal: Signal, request: Message, raw: bytes) -> ConsumeResult:
+    async def consume(self, signal: Signal, request: Message, raw: bytes, items: int) -> ConsumeResult:
         if self.backpressure is not None:
             raise self.backpressure
         if self.fail is not None:
