@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import signal as os_signal
 from pathlib import Path
 
@@ -52,9 +53,9 @@ def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | Non
     return Pipeline(
         detector=Detector(classifier.attribute_keys),
         stages=[
-            ("classify", classifier),
             ("redact", Redactor.from_config(diagnostics.redaction)),
             ("fingerprint", fingerprint),
+            ("classify", classifier),
             ("patterns", store.tracker),
             ("anomaly", AnomalyDetector.from_config(diagnostics.anomaly)),
             *([("ai", analyzer.annotate)] if analyzer is not None else []),
@@ -241,6 +242,13 @@ class Service:
         await self.stop()
 
 
+# Diagnosis runs in a worker thread and calls polars and DuckDB hundreds of times per run,
+# each call giving up the GIL; getting it back waits for the event loop's thread to reach the
+# switch interval. At Python's default (5 ms) a run spent most of its time waiting.
+GIL_SWITCH_INTERVAL = 0.0005
+
+
 def serve(config: Config) -> None:
     Path(config.storage.path).parent.mkdir(parents=True, exist_ok=True)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     asyncio.run(Service(config).run())

@@ -1,6 +1,6 @@
 """The diagnostic pipeline: the stages a batch goes through, in order.
 
-    detect -> (admission: queues and memory) -> classify -> redact -> fingerprint
+    detect -> (admission: queues and memory) -> redact -> fingerprint -> classify
            -> patterns -> anomaly -> ai -> enrich
 
 ``detect`` is the one pass over every item; the rest only see the error rows.
@@ -8,16 +8,17 @@ A stage is ``Callable[[Batch], Batch]``; the order is the ``stages`` list that
 ``service.build_pipeline`` passes in. A stage that fails is counted and logged,
 and the batch goes on unenriched: diagnosis never costs data.
 
-The stages after ``detect`` have a fixed cost per call (compiling and running
-a few hundred vectorized regexes), so they do not run once per request: the
-error rows of every request that arrives while a run is under way are
-coalesced into one frame for the next run, which happens in a worker thread
-while the event loop keeps receiving. A lone request is diagnosed at once.
+The stages after ``detect`` have a fixed cost per call (compiling regexes and
+building queries), so they do not run once per request: the error rows of the
+requests that arrive within ``linger`` (0.2 s, or until ``MIN_ROWS_PER_RUN`` are
+waiting) are coalesced into one frame, diagnosed in a worker thread while the
+event loop keeps receiving.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -45,6 +46,10 @@ DIAGNOSIS_RUNS = Histogram(
 )
 
 MAX_ROWS_PER_RUN = 20_000  # coalesce at most this many error rows into one run
+# A run costs ~20-50 ms whatever its size (polars compiles each regex again once more than
+# 32 are in use, and builds each query): under load, runs wait for this many rows or for
+# ``linger``, so that cost is paid a few times a second, not per request.
+MIN_ROWS_PER_RUN = 2_000
 
 
 @dataclass
@@ -54,10 +59,11 @@ class Pipeline:
     failures: dict[str, int] = field(default_factory=dict)
     last_failure: str | None = None
     _last_logged: float = 0.0
-    linger: float = 0.05  # seconds a run waits for more batches to coalesce
+    linger: float = 0.2  # seconds a run waits for MIN_ROWS_PER_RUN rows to coalesce
     pending_rows: int = 0  # error rows submitted and not yet diagnosed
     _waiting: list[tuple[Batch, asyncio.Future]] = field(default_factory=list)
     _runner: asyncio.Task | None = None
+    _enough: asyncio.Event = field(default_factory=asyncio.Event)  # MIN_ROWS_PER_RUN are waiting
 
     def detect(self, batch: Batch) -> Batch:
         """Find the errors and count the items; runs before admission so a refused request costs little."""
@@ -86,6 +92,8 @@ class Pipeline:
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((batch, done))
         self.pending_rows += len(batch.error_items)
+        if self.pending_rows >= MIN_ROWS_PER_RUN:
+            self._enough.set()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run_waiting())
         return done
@@ -97,10 +105,12 @@ class Pipeline:
 
     async def _run_waiting(self) -> None:
         while self._waiting:
-            # Each run has a fixed cost, so let a little more arrive first (as the Collector's batch
+            # Each run has a fixed cost, so let more arrive first (as the Collector's batch
             # processor does); clients are not waiting on this, their requests are already answered.
-            if self.pending_rows < MAX_ROWS_PER_RUN:
-                await asyncio.sleep(self.linger)
+            if self.pending_rows < MIN_ROWS_PER_RUN:
+                self._enough.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._enough.wait(), self.linger)
             taken, rows = [], 0
             while self._waiting and (not taken or rows + len(self._waiting[0][0].error_items) <= MAX_ROWS_PER_RUN):
                 batch, done = self._waiting.pop(0)

@@ -65,6 +65,10 @@ ERROR_SCHEMA: dict[str, pl.DataType] = {
 # String columns named with this prefix: "attr.rpc.system".
 ATTRIBUTE_COLUMN_PREFIX = "attr."
 
+# ``redact`` keeps the text it rewrites under this prefix ("raw.message") for ``classify``,
+# whose rules match words a redactor may take out; ``classify`` drops these columns.
+RAW_COLUMN_PREFIX = "raw."
+
 
 # Shared by every batch without errors (building a frame costs ~1 ms); frames are
 # never modified in place, stages assign new ones.

@@ -17,7 +17,17 @@ Adds: ``category`` (infrastructure, data, model, prompt, integration,
 unknown), ``label`` (e.g. ``PG_AUTH_FAILED``), ``severity`` (low, medium, high,
 critical) and ``rule`` (the name of the rule that matched; null for the default).
 
-Runs before ``redact``: some rules need the raw text (``invalid_api_key``).
+Runs after ``redact`` and ``fingerprint``. Rules see the text as received
+(``raw.<column>``, kept by ``redact``: some rules need words a redactor takes
+out, such as ``invalid_api_key``). Rows are classified once per *kind*: the
+fingerprint (type, message template, source) plus every other column the rules
+read (stage, status, attributes, ...). The first row of a new kind is run through
+the rules and the outcome is remembered for the rows of that kind that follow,
+in this batch and later ones, so a steady stream of known errors costs a join and
+no regex. Two rows of one pattern in one context thus always get the same
+label, even where their raw messages differ in a host or number the template
+leaves out.
+
 The rules file format is documented at the top of ``config/rules.yaml``.
 """
 
@@ -35,7 +45,8 @@ from pydantic_core import PydanticCustomError
 
 from otelproc.config_types import Component
 from otelproc.errors import ConfigError
-from otelproc.pipeline.batch import ATTRIBUTE_COLUMN_PREFIX, ERROR_SCHEMA, Batch
+from otelproc.pipeline.batch import ATTRIBUTE_COLUMN_PREFIX, ERROR_SCHEMA, RAW_COLUMN_PREFIX, Batch
+from otelproc.pipeline.memo import Remembered
 
 __all__ = [
     "CATEGORIES",
@@ -895,14 +906,23 @@ class Classifier:
     """
 
     OUTPUT_COLUMNS = ("category", "label", "severity", "rule")
+    MAX_REMEMBERED = 100_000  # kinds of error whose outcome is kept; the older half goes beyond
 
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
         self._plan = _Compiler(ruleset).compile()
         referenced = {name for step in self._plan.steps for e in step for name in e.meta.root_names()}
         referenced |= {name for e in self._plan.outputs for name in e.meta.root_names()}
+        referenced -= {name for name in referenced if name.startswith(_PREFIX)}
         self.attribute_keys = frozenset(
             name.removeprefix(ATTRIBUTE_COLUMN_PREFIX) for name in referenced if name.startswith(ATTRIBUTE_COLUMN_PREFIX)
+        )
+        # What makes two rows of one fingerprint the same kind for the rules: everything they
+        # read but the message and stack trace, which the fingerprint stands for.
+        context = sorted(referenced - {"message", "stack_trace", "attributes"})
+        self._context = tuple(context)
+        self._kinds = Remembered(
+            ["fingerprint", *context], list(self.OUTPUT_COLUMNS), self.classify, limit=self.MAX_REMEMBERED
         )
 
     @classmethod
@@ -929,5 +949,25 @@ class Classifier:
         return work.with_columns(self._plan.outputs).select([*keep, *self.OUTPUT_COLUMNS])
 
     def __call__(self, batch: Batch) -> Batch:
-        batch.errors = self.classify(batch.errors)
+        frame = batch.errors
+        raw = [c for c in frame.columns if c.startswith(RAW_COLUMN_PREFIX)]
+        as_received = frame.with_columns(pl.col(c).alias(c.removeprefix(RAW_COLUMN_PREFIX)) for c in raw)
+        if "fingerprint" in frame.columns:
+            outcome = self._by_kind(as_received)
+        else:
+            outcome = self.classify(as_received).select(self.OUTPUT_COLUMNS)
+        keep = [c for c in frame.columns if c not in self.OUTPUT_COLUMNS and c not in raw]
+        batch.errors = pl.concat([frame.select(keep), outcome], how="horizontal")
         return batch
+
+    def _by_kind(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The outcome columns for ``frame``: remembered kinds joined, new kinds run through the rules."""
+        present = set(frame.columns)
+        missing = [
+            _attr_from_json(c.removeprefix(ATTRIBUTE_COLUMN_PREFIX))
+            if c.startswith(ATTRIBUTE_COLUMN_PREFIX) and "attributes" in present
+            else pl.lit(None, dtype=ERROR_SCHEMA.get(c, pl.String())).alias(c)
+            for c in self._context
+            if c not in present
+        ]
+        return self._kinds(frame.with_columns(missing) if missing else frame)

@@ -76,10 +76,30 @@ def attributes_dict(attributes) -> dict[str, Any]:
     out = {}
     for kv in attributes:
         value = kv.value
+        # A non-empty string (nearly every attribute) in one access; the rest the generic way.
+        text = value.string_value
+        if text:
+            out[kv.key] = text
+            continue
         kind = value.WhichOneof("value")
-        # Scalars (nearly all attributes) without the generic conversion's extra calls.
         out[kv.key] = getattr(value, kind) if kind in _SCALARS else any_value(value)
     return out
+
+
+# One encoder for every call: json.dumps with options builds a new one each time (half its cost).
+_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
+def _merged_json(resource_json: str, resource_attrs: dict[str, Any], own: dict[str, Any]) -> str:
+    """The JSON of the resource's attributes overlaid by the item's own, the resource's part
+    encoded once per resource rather than once per error."""
+    if not own:
+        return resource_json
+    if resource_json == "{}":
+        return _json(own)
+    if resource_attrs.keys() & own.keys():
+        return _json({**resource_attrs, **own})
+    return resource_json[:-1] + ", " + _json(own)[1:]
 
 
 def _timestamp(nanos: int) -> int:
@@ -107,40 +127,50 @@ def _as_int(value: Any) -> int | None:
 
 
 class ErrorRows:
-    """Column lists for the error frame, filled one error item at a time."""
+    """Column lists for the error frame, filled one error item at a time.
+
+    Explicit fields go into plain lists. Columns taken from attributes are kept sparse
+    (row -> value): an item has few of the keys looked for, and finding those few is one
+    set intersection rather than a lookup per column.
+    """
 
     def __init__(self, attribute_keys: tuple[str, ...]) -> None:
-        self.columns: dict[str, list] = {name: [] for name in ERROR_SCHEMA}
         self.attribute_keys = attribute_keys
-        self.attribute_values: list[list] = [[] for _ in attribute_keys]
         self.items: list[Message] = []
-        columns = self.columns
-        self._from_attributes = [
-            (columns[name], keys, _as_int if name in _INT_COLUMNS else _text, name)
-            for name, keys in ATTRIBUTE_COLUMNS.items()
-        ]
-        self._from_fields = [(columns[name], name) for name in _FIELD_COLUMNS]
+        self.fields: dict[str, list] = {name: [] for name in _FIELD_COLUMNS}
+        # column -> {row: (rank, value)}; rank orders a column's keys, newest convention first
+        self.sparse: dict[str, dict[int, tuple[int, Any]]] = {
+            name: {} for name in (*ATTRIBUTE_COLUMNS, *(ATTRIBUTE_COLUMN_PREFIX + k for k in attribute_keys))
+        }
+        self._targets: dict[str, list[tuple[dict, int, Any]]] = {}
+        for name, keys in ATTRIBUTE_COLUMNS.items():
+            convert = _as_int if name in _INT_COLUMNS else _text
+            for rank, key in enumerate(keys):
+                self._targets.setdefault(key, []).append((self.sparse[name], rank, convert))
+        for key in attribute_keys:
+            self._targets.setdefault(key, []).append((self.sparse[ATTRIBUTE_COLUMN_PREFIX + key], 0, _text))
+        self._wanted = frozenset(self._targets)
 
     def add(self, item: Message, kind: str, attrs: dict[str, Any], fields: dict[str, Any]) -> None:
-        fields["row"] = len(self.items)
+        """``attrs``: the resource's attributes overlaid by the item's; ``fields`` holds the
+        explicit columns, ``attributes`` (their JSON) among them, and may set an attribute
+        column itself (``msg_template``: None for exceptions)."""
+        row = len(self.items)
+        fields["row"] = row
         fields["kind"] = kind
-        fields["attributes"] = json.dumps(attrs, default=str, ensure_ascii=False)
         fields["existing_diagnostics"] = "diagnostic.fingerprint" in attrs
-        get = attrs.get
-        for values, keys, convert, name in self._from_attributes:
-            if name in fields:  # set explicitly (e.g. msg_template cleared for exceptions)
-                values.append(fields[name])
+        for key in attrs.keys() & self._wanted:
+            value = attrs[key]
+            if value is None:
                 continue
-            value = None
-            for key in keys:
-                value = get(key)
-                if value is not None:
-                    break
-            values.append(convert(value))
-        for values, name in self._from_fields:
+            for column, rank, convert in self._targets[key]:
+                held = column.get(row)
+                if held is None or rank < held[0]:
+                    column[row] = (rank, convert(value))
+        for name in fields.keys() & self.sparse.keys():
+            self.sparse[name][row] = (-1, fields[name])
+        for name, values in self.fields.items():
             values.append(fields.get(name))
-        for key, values in zip(self.attribute_keys, self.attribute_values):
-            values.append(_text(get(key)))
         self.items.append(item)
 
     @classmethod
@@ -149,28 +179,35 @@ class ErrorRows:
         if len(parts) == 1:
             return parts[0]
         out = cls(parts[0].attribute_keys)
-        for name, values in out.columns.items():
-            for part in parts:
-                values.extend(part.columns[name])
-        for index, values in enumerate(out.attribute_values):
-            for part in parts:
-                values.extend(part.attribute_values[index])
+        offset = 0
         for part in parts:
+            for name, values in out.fields.items():
+                values.extend(part.fields[name])
+            for name, column in out.sparse.items():
+                column.update((row + offset, held) for row, held in part.sparse[name].items())
             out.items.extend(part.items)
-        out.columns["row"] = list(range(len(out.items)))
+            offset += len(part.items)
+        out.fields["row"] = list(range(len(out.items)))
         return out
+
+    def _column(self, name: str) -> list:
+        values = self.fields.get(name)
+        if values is not None:
+            return values
+        column = self.sparse[name]
+        return [held[1] if (held := column.get(row)) is not None else None for row in range(len(self.items))]
 
     def frame(self) -> pl.DataFrame:
         # Series by series: faster than polars' dict constructor for these few rows.
         series = [
-            pl.Series(name, values, dtype=ERROR_SCHEMA[name])
+            pl.Series(name, self._column(name), dtype=dtype)
             if name != "occurred_at"
-            else pl.Series(name, values, dtype=pl.Int64).cast(ERROR_SCHEMA[name])
-            for name, values in self.columns.items()
+            else pl.Series(name, self._column(name), dtype=pl.Int64).cast(dtype)
+            for name, dtype in ERROR_SCHEMA.items()
         ]
         series += [
-            pl.Series(ATTRIBUTE_COLUMN_PREFIX + key, values, dtype=pl.String)
-            for key, values in zip(self.attribute_keys, self.attribute_values)
+            pl.Series(ATTRIBUTE_COLUMN_PREFIX + key, self._column(ATTRIBUTE_COLUMN_PREFIX + key), dtype=pl.String)
+            for key in self.attribute_keys
         ]
         return pl.DataFrame(series)
 
@@ -219,6 +256,7 @@ def _detect_spans(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows
     logfire = raw is None or b"logfire.level_num" in raw or b"pending_span" in raw
     for resource_spans in batch.request.resource_spans:
         resource_attrs: dict[str, Any] | None = None
+        resource_json = "{}"
         count = 0
         for scope_spans in resource_spans.scope_spans:
             spans = scope_spans.spans
@@ -232,8 +270,11 @@ def _detect_spans(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows
                     continue
                 if resource_attrs is None:
                     resource_attrs = attributes_dict(resource_spans.resource.attributes)
-                merged = {**resource_attrs, **(attrs if attrs is not None else attributes_dict(span.attributes))}
+                    resource_json = _json(resource_attrs)
+                own = attrs if attrs is not None else attributes_dict(span.attributes)
+                merged = {**resource_attrs, **own}
                 fields: dict[str, Any] = {
+                    "attributes": _merged_json(resource_json, resource_attrs, own),
                     "trace_id": span.trace_id.hex() or None,
                     "span_id": span.span_id.hex() or None,
                     "parent_span_id": span.parent_span_id.hex() or None,
@@ -285,6 +326,7 @@ def _detect_logs(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows:
     look_for_exceptions = raw is None or b"exception." in raw
     for resource_logs in batch.request.resource_logs:
         resource_attrs: dict[str, Any] | None = None
+        resource_json = "{}"
         count = 0
         for scope_logs in resource_logs.scope_logs:
             records = scope_logs.log_records
@@ -301,9 +343,11 @@ def _detect_logs(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows:
                     attrs = attributes_dict(record.attributes)
                 if resource_attrs is None:
                     resource_attrs = attributes_dict(resource_logs.resource.attributes)
+                    resource_json = _json(resource_attrs)
                 merged = {**resource_attrs, **attrs}
                 body = any_value(record.body)
                 fields: dict[str, Any] = {
+                    "attributes": _merged_json(resource_json, resource_attrs, attrs),
                     "occurred_at": _timestamp(record.time_unix_nano or record.observed_time_unix_nano),
                     "trace_id": record.trace_id.hex() or None,
                     "span_id": record.span_id.hex() or None,

@@ -45,6 +45,7 @@ from http import HTTPStatus
 import polars as pl
 
 from otelproc.pipeline.batch import Batch
+from otelproc.pipeline.memo import Remembered
 from otelproc.stacktrace import LIBRARY_PATH_PATTERN
 
 __all__ = [
@@ -870,10 +871,27 @@ _SOURCE_INPUTS = ("stack_trace", "code_namespace", "code_function", "code_filepa
 _TEMPLATE_INPUTS = ("error_type", "message", "msg_template")
 
 
+def trace_shape_expr() -> pl.Expr:
+    """The stack trace without the exception's message: every occurrence of one error
+    site has the same shape, where the whole traces differ in the ids and numbers of
+    their last line. The frames, all that ``source_expr`` reads, are kept."""
+    trace, message = pl.col("stack_trace"), pl.col("message")
+    return (
+        pl.when(message.str.len_bytes() > 0)
+        .then(trace.str.split(message).list.join(""))
+        .otherwise(trace)
+        .alias("stack_trace")
+    )
+
+
 def _per_distinct(frame: pl.DataFrame, inputs: tuple[str, ...], **outputs: pl.Expr) -> pl.DataFrame:
     """``frame`` with ``outputs`` computed over the distinct combinations of ``inputs`` and joined back."""
     distinct = frame.select(inputs).unique().with_columns(**outputs)
     return frame.join(distinct, on=list(inputs), how="left", nulls_equal=True, maintain_order="left")
+
+
+# Source per trace shape (and code attributes), remembered across batches.
+_SOURCES = Remembered(list(_SOURCE_INPUTS), ["source"], lambda shapes: shapes.select(source_expr().alias("source")), limit=20_000)
 
 
 def fingerprint(batch: Batch) -> Batch:
@@ -884,8 +902,9 @@ def fingerprint(batch: Batch) -> Batch:
     ``error_class``, ``message_template``, ``source`` (String) and ``fingerprint`` (String, 64
     lowercase hex: sha256 of ``error_class|message_template|source``).
     """
-    # Each expression runs once per distinct input (stack traces repeat far more than rows do).
-    errors = _per_distinct(batch.errors, _SOURCE_INPUTS, source=source_expr())
+    # Each expression runs once per distinct input: per trace shape for the source.
+    frame = batch.errors
+    errors = frame.with_columns(_SOURCES(frame.select(trace_shape_expr(), *_SOURCE_INPUTS[1:])))
     errors = _per_distinct(errors, _TEMPLATE_INPUTS, error_class=error_class_expr(), message_template=message_template_expr())
     key = errors.select(pl.concat_str(["error_class", "message_template", "source"], separator="|")).to_series()
     keys = key.unique().to_list()  # Python hashes each distinct key once

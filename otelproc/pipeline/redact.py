@@ -1,7 +1,9 @@
 """Stage: take secrets and personal data out of error text before it goes anywhere.
 
-Runs after ``classify`` (which needs e.g. ``invalid_api_key`` in the raw
-message) and before ``fingerprint``, the store, Sentry and any LLM prompt.
+Runs first, before ``fingerprint``, ``classify``, the store, Sentry and any LLM
+prompt. The text it rewrites stays in ``raw.<column>`` columns for ``classify`` alone
+(its rules match words a redactor may take out, e.g. ``invalid_api_key``), which
+drops them.
 
 Table-driven, like Sentry's parameterization: ``REDACTORS`` is an ordered
 tuple of small frozen dataclasses (name, commented verbose regex,
@@ -15,7 +17,7 @@ over whole columns. Matches become ``[REDACTED:<kind>]``.
 Reads and rewrites in place (``batch.errors``): ``message``, ``stack_trace``,
 ``status_message``, ``span_name``, ``http_route``, ``request_id`` (``REDACTED_COLUMNS``)
 and ``attributes`` (the JSON that is stored; it stays valid
-JSON). Adds nothing. With ``redact_forwarded_attributes`` it also
+JSON). Adds ``raw.<column>`` for each of ``REDACTED_COLUMNS`` (the text as received). With ``redact_forwarded_attributes`` it also
 rewrites the string attributes, event attributes, status messages and log
 bodies of the request it forwards (opt-in: that changes data otelproc
 otherwise passes through untouched).
@@ -35,7 +37,7 @@ from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from otelproc.config_types import Component
-from otelproc.pipeline.batch import Batch
+from otelproc.pipeline.batch import RAW_COLUMN_PREFIX, Batch
 from otelproc.pipeline.classify import regex_problem
 
 __all__ = [
@@ -435,7 +437,9 @@ class Redactor:
     def __call__(self, batch: Batch) -> Batch:
         if not self.enabled:
             return batch
-        batch.errors = self.redact_attributes_json(self.redact_frame(batch.errors))
+        frame = batch.errors
+        as_received = [pl.col(c).alias(RAW_COLUMN_PREFIX + c) for c in REDACTED_COLUMNS if c in frame.columns]
+        batch.errors = self.redact_attributes_json(self.redact_frame(frame.with_columns(as_received)))
         if self.redact_forwarded_attributes and redact_request(batch.request, self):
             batch.mark_changed()
         return batch

@@ -1051,3 +1051,40 @@ def test_pointing_rules_at_the_full_copy_changes_nothing() -> None:
     again = load_rules(REPO / "config" / "rules.yaml")
     assert again.names() == builtin.names()
     assert again.rules == builtin.rules and again.default == builtin.default
+
+
+# --------------------------------------------------------------------------- in the pipeline: once per kind
+
+
+def test_rows_of_one_kind_are_classified_once_on_the_text_as_received(tmp_path: Path) -> None:
+    """After redact and fingerprint, a kind (fingerprint + the context the rules read) is run through
+    the rules once, on its first row's raw text; later rows and batches of that kind reuse it."""
+    from otelproc.pipeline.fingerprint import fingerprint
+    from otelproc.pipeline.redact import RedactConfig, Redactor
+
+    # A rule on a word only the text as received has: redaction replaces the key.
+    classifier = one_rule(tmp_path, {"message": "sk-proj-"}, label="KEY_IN_MESSAGE")
+    redactor = Redactor.from_config(RedactConfig())
+
+    def run(*rows: dict[str, Any]) -> pl.DataFrame:
+        batch = Batch(Signal.TRACES, None, item_count=len(rows), errors=frame(*rows))
+        return classifier(fingerprint(redactor(batch))).errors
+
+    key = "Incorrect API key provided: sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34"
+    out = run(
+        row("openai.AuthenticationError", f"Error code: 401 - {key}"),
+        row("openai.AuthenticationError", f"Error code: 401 - {key.replace('Ab12', 'Zz99')}"),
+        row("psycopg.OperationalError", 'connection to server at "db-1" failed: Connection refused'),
+        row("psycopg.OperationalError", 'connection to server at "db-2" failed: Connection refused', stage="ps101_session"),
+    )
+    assert not [c for c in out.columns if c.startswith("raw.")]  # the text as received goes no further
+    assert "sk-proj" not in "".join(out.get_column("message").to_list())
+    labels = out.get_column("label").to_list()
+    assert labels == ["KEY_IN_MESSAGE", "KEY_IN_MESSAGE", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+    assert out.get_column("fingerprint").n_unique() == 2
+    # The psycopg rows differ in stage, which this rule does not read: one kind (the built-in
+    # rules read stage, so there it would make two).
+    assert len(classifier._kinds) == 2 and "stage" in Classifier.from_config()._context
+    # A later batch of a known kind: the same outcome, without running the rules again.
+    again = run(row("psycopg.OperationalError", 'connection to server at "db-9" failed: Connection refused'))
+    assert again.get_column("label").to_list() == ["UNKNOWN_ERROR"] and len(classifier._kinds) == 2

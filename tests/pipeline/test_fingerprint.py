@@ -28,6 +28,7 @@ from otelproc.pipeline.fingerprint import (
     normalize_expr,
     rule_hits,
     source_expr,
+    trace_shape_expr,
 )
 from otelproc.signals import Signal
 
@@ -546,6 +547,31 @@ def test_source_is_stable_across_deployments_and_releases() -> None:
         trace = PY_TRACE.replace("/app/app/", f"{root}app/").replace("line 88", f"line {88 + i * 7}")
         rows.append({"stack_trace": trace})
     assert set(errors_frame(rows).select(source_expr()).to_series()) == {"app.services.billing:charge"}
+
+
+def _exception_line(trace: str | None) -> str | None:
+    """The message an SDK would send with ``trace``: what follows "Type: " on its exception line."""
+    if not trace:
+        return None
+    lines = [line for line in trace.splitlines() if line.strip()]
+    line = lines[-1] if trace.startswith("Traceback") else lines[0]
+    return line.split(": ", 1)[1] if ": " in line and not line.startswith(" ") else None
+
+
+def test_stage_takes_the_source_from_the_trace_without_its_message() -> None:
+    """The stage computes the source once per trace shape (the trace minus the message): for every
+    case above it is what the whole trace gives."""
+    rows = [dict(row, message=_exception_line(row.get("stack_trace"))) for _, row, _ in SOURCE_CASES]
+    assert any(row["message"] for row in rows)
+    assert run_stage(rows)["source"].to_list() == [expected for _, _, expected in SOURCE_CASES]
+
+
+def test_occurrences_at_one_site_have_one_trace_shape() -> None:
+    rows = [{"message": f"order {n} declined by card ending {n * 7}",
+             "stack_trace": PY_TRACE + f"ValueError: order {n} declined by card ending {n * 7}\n"} for n in range(20)]
+    frame = errors_frame(rows)
+    assert frame["stack_trace"].n_unique() == 20
+    assert frame.select(trace_shape_expr())["stack_trace"].n_unique() == 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
 from otelproc.pipeline.redact import (
+    REDACTED_COLUMNS,
     REDACTORS,
     RedactConfig,
     Redactor,
@@ -252,7 +253,11 @@ def test_stage_rewrites_the_three_columns_in_place() -> None:
     out = Redactor.from_config(RedactConfig())(batch)
     assert out is batch and batch.raw == b"raw"
     errors = batch.errors
-    assert errors.columns == frame.columns and errors.schema == frame.schema and errors.height == 3
+    raw_columns = [f"raw.{c}" for c in REDACTED_COLUMNS]
+    assert errors.columns == frame.columns + raw_columns and errors.height == 3
+    assert errors.select(frame.columns).schema == frame.schema
+    # The text as received stays beside it, for classify alone (which drops it).
+    assert errors.select(raw_columns).rename(lambda c: c.removeprefix("raw.")).equals(frame.select(REDACTED_COLUMNS))
     assert errors["message"].to_list() == ["auth failed for [REDACTED:api_key]", None, "ok"]
     assert errors["stack_trace"].to_list() == ["Traceback...\nValueError: password=[REDACTED:password]\n", "x", None]
     assert errors["status_message"].to_list() == [None, "email [REDACTED:email] bounced", "fine"]
