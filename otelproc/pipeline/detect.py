@@ -137,7 +137,7 @@ class ErrorRows:
     def __init__(self, attribute_keys: tuple[str, ...]) -> None:
         self.attribute_keys = attribute_keys
         self.items: list[Message] = []
-        self.fields: dict[str, list] = {name: [] for name in _FIELD_COLUMNS}
+        self.fields: dict[str, list] = {name: [] for name in _FIELD_COLUMNS if name != "row"}
         # column -> {row: (rank, value)}; rank orders a column's keys, newest convention first
         self.sparse: dict[str, dict[int, tuple[int, Any]]] = {
             name: {} for name in (*ATTRIBUTE_COLUMNS, *(ATTRIBUTE_COLUMN_PREFIX + k for k in attribute_keys))
@@ -156,7 +156,6 @@ class ErrorRows:
         explicit columns, ``attributes`` (their JSON) among them, and may set an attribute
         column itself (``msg_template``: None for exceptions)."""
         row = len(self.items)
-        fields["row"] = row
         fields["kind"] = kind
         fields["existing_diagnostics"] = "diagnostic.fingerprint" in attrs
         for key in attrs.keys() & self._wanted:
@@ -173,43 +172,35 @@ class ErrorRows:
             values.append(fields.get(name))
         self.items.append(item)
 
-    @classmethod
-    def joined(cls, parts: list["ErrorRows"]) -> "ErrorRows":
-        """The rows of several requests as one, numbered in order."""
-        if len(parts) == 1:
-            return parts[0]
-        out = cls(parts[0].attribute_keys)
-        offset = 0
-        for part in parts:
-            for name, values in out.fields.items():
-                values.extend(part.fields[name])
-            for name, column in out.sparse.items():
-                column.update((row + offset, held) for row, held in part.sparse[name].items())
-            out.items.extend(part.items)
-            offset += len(part.items)
-        out.fields["row"] = list(range(len(out.items)))
-        return out
-
-    def _column(self, name: str) -> list:
-        values = self.fields.get(name)
-        if values is not None:
-            return values
-        column = self.sparse[name]
-        return [held[1] if (held := column.get(row)) is not None else None for row in range(len(self.items))]
-
-    def frame(self) -> pl.DataFrame:
-        # Series by series: faster than polars' dict constructor for these few rows.
-        series = [
-            pl.Series(name, self._column(name), dtype=dtype)
-            if name != "occurred_at"
-            else pl.Series(name, self._column(name), dtype=pl.Int64).cast(dtype)
-            for name, dtype in ERROR_SCHEMA.items()
-        ]
+    def frame(self, first_row: int = 0) -> pl.DataFrame:
+        """The rows as a frame, ``row`` numbered from ``first_row``."""
+        n = len(self.items)
+        series = []
+        for name, dtype in ERROR_SCHEMA.items():
+            if name == "row":
+                series.append(pl.int_range(first_row, first_row + n, dtype=dtype, eager=True).alias(name))
+            elif name in self.fields:
+                values = self.fields[name]
+                if name == "occurred_at":
+                    series.append(pl.Series(name, values, dtype=pl.Int64).cast(dtype))
+                else:
+                    series.append(pl.Series(name, values, dtype=dtype))
+            else:
+                series.append(self._sparse_series(name, dtype, n))
         series += [
-            pl.Series(ATTRIBUTE_COLUMN_PREFIX + key, self._column(ATTRIBUTE_COLUMN_PREFIX + key), dtype=pl.String)
-            for key in self.attribute_keys
+            self._sparse_series(ATTRIBUTE_COLUMN_PREFIX + key, pl.String(), n) for key in self.attribute_keys
         ]
         return pl.DataFrame(series)
+
+    def _sparse_series(self, name: str, dtype: pl.DataType, n: int) -> pl.Series:
+        """A column of nulls but for the rows that have a value (most items have few of the keys)."""
+        column = self.sparse[name]
+        if not column:
+            return pl.Series(name, [None], dtype=dtype).new_from_index(0, n)
+        values: list = [None] * n
+        for row, held in column.items():
+            values[row] = held[1]
+        return pl.Series(name, values, dtype=dtype)
 
 
 def _span_error(span: Message, check_attributes: bool) -> tuple[bool, Message | None, dict | None]:
