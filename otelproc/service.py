@@ -50,20 +50,18 @@ MAX_ITEMS_AWAITING_DIAGNOSIS = 100_000
 def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | None = None) -> Pipeline:
     diagnostics = config.diagnostics
     classifier = Classifier.from_config(diagnostics.classify_config())
-    # What a run's rows need alone (no state shared with what follows): it overlaps the storage
-    # and enrichment of the run before.
-    per_run = [
-        ("redact", Redactor.from_config(diagnostics.redaction)),
-        ("fingerprint", fingerprint),
-        ("classify", classifier),
-    ]
-    in_order = [
-        ("patterns", store.tracker),
-        ("anomaly", AnomalyDetector.from_config(diagnostics.anomaly)),
-        *([("ai", analyzer.annotate)] if analyzer is not None else []),
-        ("enrich", enrich),
-    ]
-    return Pipeline(detector=Detector(classifier.attribute_keys), stages=per_run + in_order, head=len(per_run))
+    return Pipeline(
+        detector=Detector(classifier.attribute_keys),
+        stages=[
+            ("redact", Redactor.from_config(diagnostics.redaction)),
+            ("fingerprint", fingerprint),
+            ("classify", classifier),
+            ("patterns", store.tracker),
+            ("anomaly", AnomalyDetector.from_config(diagnostics.anomaly)),
+            *([("ai", analyzer.annotate)] if analyzer is not None else []),
+            ("enrich", enrich),
+        ]
+    )
 
 
 class MemoryLimiter:

@@ -53,25 +53,9 @@ MIN_ROWS_PER_RUN = 2_000
 
 
 @dataclass
-class _Run:
-    """Requests diagnosed together: their rows in one frame (``combined``), results split back."""
-
-    batches: list[Batch]
-    done: list[asyncio.Future]
-    rows: int
-    combined: Batch | None = None
-    ok: bool = True  # no stage failed so far
-    seconds: float = 0.0
-
-
-@dataclass
 class Pipeline:
     stages: list[tuple[str, Stage]]  # the stages after detect, in order
     detector: Detector = detect
-    # stages[:head] of a run go on while stages[head:] finish the run before (so the first must
-    # share no state with the rest): the regex-heavy stages of one run overlap the storage and
-    # enrichment of the previous one.
-    head: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     last_failure: str | None = None
     _last_logged: float = 0.0
@@ -92,18 +76,15 @@ class Pipeline:
         """Run the stages over one batch, in the calling thread."""
         if batch.error_rows is not None and batch.errors.is_empty():
             batch.errors = batch.error_rows.frame()
-        if not batch.errors.is_empty():
-            batch, _ = self._run_stages(batch, self.stages)
-        return batch
-
-    def _run_stages(self, batch: Batch, stages: list[tuple[str, Stage]]) -> tuple[Batch, bool]:
-        for name, stage in stages:
+        if batch.errors.is_empty():
+            return batch
+        for name, stage in self.stages:
             try:
                 batch = stage(batch)
             except Exception as exc:  # noqa: BLE001 - a stage's bug must not cost the data
                 self._record_failure(name, exc)
-                return batch, False
-        return batch, True
+                return batch
+        return batch
 
     def submit(self, batch: Batch) -> asyncio.Future:
         """Queue ``batch`` for diagnosis together with the others waiting, off the event loop.
@@ -123,86 +104,54 @@ class Pipeline:
             await asyncio.shield(self._runner)
 
     async def _run_waiting(self) -> None:
-        finishing: asyncio.Task | None = None  # the previous run's stages[head:]
-        try:
-            while self._waiting:
-                # Each run has a fixed cost, so let more arrive first (as the Collector's batch
-                # processor does); clients are not waiting on this, their requests are already answered.
-                if self.pending_rows < MIN_ROWS_PER_RUN:
-                    self._enough.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._enough.wait(), self.linger)
-                run = self._take()
-                try:
-                    await asyncio.to_thread(self._start, run)
-                except Exception as exc:  # noqa: BLE001 - the batches go on undiagnosed, never lost
-                    self._record_failure("diagnosis", exc)
-                    run.ok = False
-                if finishing is not None:
-                    await finishing  # runs finish in the order they started
-                finishing = asyncio.create_task(self._finish(run))
-        finally:
-            if finishing is not None:
-                await finishing
+        while self._waiting:
+            # Each run has a fixed cost, so let more arrive first (as the Collector's batch
+            # processor does); clients are not waiting on this, their requests are already answered.
+            if self.pending_rows < MIN_ROWS_PER_RUN:
+                self._enough.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._enough.wait(), self.linger)
+            taken, rows = [], 0
+            while self._waiting and (not taken or rows + len(self._waiting[0][0].error_items) <= MAX_ROWS_PER_RUN):
+                batch, done = self._waiting.pop(0)
+                taken.append((batch, done))
+                rows += len(batch.error_items)
+            try:
+                await asyncio.to_thread(self._diagnose_together, [batch for batch, _ in taken])
+            except Exception as exc:  # noqa: BLE001 - the batches go on undiagnosed, never lost
+                self._record_failure("diagnosis", exc)
+            finally:
+                self.pending_rows -= rows
+                for _, done in taken:
+                    if not done.done():
+                        done.set_result(None)
 
-    def _take(self) -> _Run:
-        taken: list[tuple[Batch, asyncio.Future]] = []
-        rows = 0
-        while self._waiting and (not taken or rows + len(self._waiting[0][0].error_items) <= MAX_ROWS_PER_RUN):
-            taken.append(self._waiting.pop(0))
-            rows += len(taken[-1][0].error_items)
-        return _Run([b for b, _ in taken], [d for _, d in taken], rows)
+    def _diagnose_together(self, batches: list[Batch]) -> None:
+        """One run of the stages over the error rows of several requests; results go back to each."""
+        DIAGNOSIS_RUNS.observe(sum(len(b.error_items) for b in batches))
+        with DIAGNOSIS_SECONDS.time():
+            self._diagnose_parts(batches)
 
-    def _start(self, run: _Run) -> None:
-        """One frame of every request's rows (numbered through; ``_part`` says whose each row
-        is), through stages[:head]."""
-        began = time.perf_counter()
-        if len(run.batches) == 1:
-            combined = run.batches[0]
-            if combined.error_rows is not None and combined.errors.is_empty():
-                combined.errors = combined.error_rows.frame()
-        else:
-            frames, items = [], []
-            for index, batch in enumerate(run.batches):
-                frames.append(batch.error_rows.frame(len(items)).with_columns(_part=pl.lit(index, dtype=pl.UInt32)))
-                items += batch.error_items
-            combined = Batch(run.batches[0].signal, None, 0, errors=pl.concat(frames), error_items=items)
-            combined.raw = b""  # stays non-None unless enrich changed an item
-        run.combined = combined
-        if not combined.errors.is_empty():
-            run.combined, run.ok = self._run_stages(combined, self.stages[: self.head])
-        run.seconds += time.perf_counter() - began
-
-    async def _finish(self, run: _Run) -> None:
-        try:
-            if run.ok and run.combined is not None:
-                await asyncio.to_thread(self._end, run)
-        except Exception as exc:  # noqa: BLE001 - the batches go on undiagnosed, never lost
-            self._record_failure("diagnosis", exc)
-        finally:
-            DIAGNOSIS_RUNS.observe(run.rows)
-            DIAGNOSIS_SECONDS.observe(run.seconds)
-            self.pending_rows -= run.rows
-            for done in run.done:
-                if not done.done():
-                    done.set_result(None)
-
-    def _end(self, run: _Run) -> None:
-        """stages[head:], then each request gets its rows back."""
-        began = time.perf_counter()
-        combined = run.combined
-        if not combined.errors.is_empty():
-            combined, _ = self._run_stages(combined, self.stages[self.head :])
-        if len(run.batches) > 1:
-            changed = combined.raw is None
-            by_part = combined.errors.partition_by("_part", as_dict=True, include_key=False)
-            offset = 0
-            for index, batch in enumerate(run.batches):
-                batch.errors = by_part[(index,)].with_columns(pl.col("row") - offset)
-                offset += len(batch.error_items)
-                if changed:
-                    batch.mark_changed()
-        run.seconds += time.perf_counter() - began
+    def _diagnose_parts(self, batches: list[Batch]) -> None:
+        if len(batches) == 1:
+            self.diagnose(batches[0])
+            return
+        # One frame of every request's rows, numbered through; _part says whose each row is.
+        frames, items = [], []
+        for index, batch in enumerate(batches):
+            frames.append(batch.error_rows.frame(len(items)).with_columns(_part=pl.lit(index, dtype=pl.UInt32)))
+            items += batch.error_items
+        combined = Batch(batches[0].signal, None, 0, errors=pl.concat(frames), error_items=items)
+        combined.raw = b""  # stays non-None unless enrich changed an item
+        combined = self.diagnose(combined)
+        changed = combined.raw is None
+        by_part = combined.errors.partition_by("_part", as_dict=True, include_key=False)
+        offset = 0
+        for index, batch in enumerate(batches):
+            batch.errors = by_part[(index,)].with_columns(pl.col("row") - offset)
+            offset += len(batch.error_items)
+            if changed:
+                batch.mark_changed()
 
     def _record_failure(self, name: str, exc: Exception) -> None:
         STAGE_FAILURES.labels(name).inc()

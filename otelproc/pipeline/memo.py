@@ -18,8 +18,8 @@ class Remembered:
     """``compute``'s ``outputs`` per distinct value of the ``key`` columns.
 
     ``compute(rows)`` takes a frame with one row per new key and returns the output
-    columns for those rows, in order. At most ``limit`` keys are kept; past it the
-    older half is forgotten (and computed again if it comes back).
+    columns for those rows, in order. Past ``limit`` keys the older half is forgotten
+    (and computed again if it comes back).
     """
 
     def __init__(self, key: list[str], outputs: list[str], compute: Callable[[pl.DataFrame], pl.DataFrame],
@@ -33,24 +33,32 @@ class Remembered:
     def __len__(self) -> int:
         return 0 if self._known is None else self._known.height
 
+    def _hashed(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """The key as two 64-bit hashes: joins on them cost the same whether the key is a stack
+        trace or a word (a collision of both, about 1 in 10^19 for a million keys, is ignored)."""
+        key = pl.struct(self.key)
+        return rows.select(_h1=key.hash(seed=1), _h2=key.hash(seed=2))
+
     def __call__(self, rows: pl.DataFrame) -> pl.DataFrame:
         """The output columns for each row of ``rows`` (which holds the key columns)."""
-        keys = rows.select(self.key)
+        keys = self._hashed(rows)
         known = self._known
         if known is not None:
-            joined = keys.join(known, on=self.key, how="left", nulls_equal=True, maintain_order="left")
+            joined = keys.join(known, on=["_h1", "_h2"], how="left", maintain_order="left")
             found = joined.get_column("_known").is_not_null()
             if found.all():
                 return joined.select(self.outputs)
-            rows = rows.filter(~found)
-        first = rows.unique(subset=self.key, keep="first", maintain_order=True)
+            new = rows.with_columns(keys).filter(~found)
+        else:
+            new = rows.with_columns(keys)
+        first = new.unique(subset=["_h1", "_h2"], keep="first", maintain_order=True)
         learned = pl.concat(
-            [first.select(self.key), self.compute(first).select(self.outputs), pl.DataFrame({"_known": [True] * first.height})],
+            [first.select("_h1", "_h2"), self.compute(first.drop("_h1", "_h2")).select(self.outputs),
+             pl.DataFrame({"_known": [True] * first.height})],
             how="horizontal",
         )
         if known is not None:
             learned = pl.concat([known, learned])
-            if learned.height > self.limit:
-                learned = learned.tail(self.limit // 2)
-        self._known = learned
-        return keys.join(learned, on=self.key, how="left", nulls_equal=True, maintain_order="left").select(self.outputs)
+        out = keys.join(learned, on=["_h1", "_h2"], how="left", maintain_order="left").select(self.outputs)
+        self._known = learned.tail(self.limit // 2) if learned.height > self.limit else learned
+        return out

@@ -39,3 +39,12 @@ def test_past_the_limit_the_older_half_is_forgotten_and_computed_again() -> None
     out = memo(pl.DataFrame({"a": ["a", "e"], "b": [0, 0]}))
     assert out.get_column("out").to_list() == ["A0", "E0"]
     assert calls == [3, 2, 1]
+
+
+def test_a_call_past_the_limit_still_answers_every_row() -> None:
+    memo, calls = counting_upper()
+    memo.limit = 4
+    memo(pl.DataFrame({"a": ["a", "b", "c"], "b": [0, 0, 0]}))
+    rows = pl.DataFrame({"a": ["a", "b", "c"] + [f"k{i}" for i in range(10)], "b": [0, 0, 0] + [1] * 10})
+    assert memo(rows).get_column("out").to_list() == ["A0", "B0", "C0"] + [f"K{i}1" for i in range(10)]
+    assert len(memo) == 2
