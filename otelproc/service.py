@@ -244,7 +244,8 @@ class Service:
 
 # Diagnosis runs in a worker thread and calls polars and DuckDB hundreds of times per run,
 # each call giving up the GIL; getting it back waits for the event loop's thread to reach the
-# switch interval. At Python's default (5 ms) a run spent most of its time waiting.
+# switch interval. At Python's default (5 ms), with 5% error spans in bench/throughput.py,
+# diagnosis fell behind and ~300 requests in 8 s were pushed back; at 0.5 ms, 0 to 3.
 GIL_SWITCH_INTERVAL = 0.0005
 
 

@@ -67,3 +67,36 @@ def test_items_enriched_by_an_upstream_otelproc_are_left_alone():
     batch, raw = make_batch(rec)
     enrich(batch)
     assert batch.serialized() == raw
+
+
+def test_log_records_and_every_value_type_read_back_as_protobuf_writes_them():
+    """enrich appends wire bytes (the attributes field of a Span is 9, of a LogRecord 6); what
+    a reader decodes is what KeyValue(...) would have held."""
+    from datetime import datetime, timezone
+
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    request = ExportLogsServiceRequest()
+    record = request.resource_logs.add().scope_logs.add().log_records.add(severity_number=17)
+    record.body.string_value = "payment failed"
+    record.attributes.add(key="user.id").value.string_value = "u-1"
+    raw = request.SerializeToString()
+    batch = detect(Batch(Signal.LOGS, request, 1, raw))
+    seen = datetime(2026, 11, 23, 7, 54, tzinfo=timezone.utc)
+    values = {"occurrences": 2**40, "occurrences_1h": 0, "anomaly": True, "anomaly_score": 3.25,
+              "first_seen": seen, "label": "PAYMENT_FAILED", "occurrences_24h": -3}
+    batch.errors = batch.errors.with_columns(
+        pl.Series(column, [value]) for column, value in values.items()
+    )
+    enrich(batch)
+    attrs = attributes_dict(ExportLogsServiceRequest.FromString(batch.serialized()).resource_logs[0].scope_logs[0].log_records[0].attributes)
+    assert attrs == {
+        "user.id": "u-1",
+        "diagnostic.label": "PAYMENT_FAILED",
+        "diagnostic.pattern.occurrences": 2**40,
+        "diagnostic.pattern.occurrences_1h": 0,
+        "diagnostic.pattern.occurrences_24h": -3,
+        "diagnostic.pattern.first_seen": seen.isoformat(),
+        "diagnostic.anomaly": True,
+        "diagnostic.anomaly_score": 3.25,
+    }
