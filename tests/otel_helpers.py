@@ -5,6 +5,7 @@ Used by tests that need realistic spans and log records without a network hop.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
@@ -50,3 +51,11 @@ class LogRecorder:
         records = self.exporter.get_finished_logs()
         self.exporter.clear()
         return encode_logs(records)
+
+
+async def export_once(exporter, data):
+    """``exporter.export(data)`` off the event loop (the SDK exporters block), then its shutdown."""
+    try:
+        return await asyncio.to_thread(exporter.export, data)
+    finally:
+        exporter.shutdown()

@@ -256,16 +256,7 @@ class PersistentQueue(SendingQueue):
 
     async def get(self) -> QueueItem:
         while True:
-            while not self._waiting:
-                self._ready.clear()
-                self._idle_getters += 1
-                try:
-                    await self._ready.wait()
-                finally:
-                    self._idle_getters -= 1
-            entry = self._waiting.popleft()
-            if not self._waiting:
-                self._ready.clear()
+            entry = await self._next_waiting(self._waiting)
             if entry.rowid is None:
                 payload = entry.payload
             else:

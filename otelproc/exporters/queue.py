@@ -80,6 +80,8 @@ class SendingQueue(abc.ABC):
     _size: int  # items held
     _closed: bool
     _empty: asyncio.Event  # set while nothing is held
+    _ready: asyncio.Event  # set while something waits for a consumer
+    _idle_getters: int  # consumers waiting in ``get``
 
     @abc.abstractmethod
     def room_for(self, items: int) -> bool:
@@ -100,6 +102,20 @@ class SendingQueue(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Refuse new items; what is held stays to be drained."""
+
+    async def _next_waiting(self, waiting: deque):
+        """The first entry of ``waiting``, once there is one (a consumer waits counted as idle)."""
+        while not waiting:
+            self._ready.clear()
+            self._idle_getters += 1
+            try:
+                await self._ready.wait()
+            finally:
+                self._idle_getters -= 1
+        entry = waiting.popleft()
+        if not waiting:
+            self._ready.clear()
+        return entry
 
     async def drain(self, deadline_s: float) -> bool:
         """Wait until every item is done, at most ``deadline_s`` seconds; True when empty."""
@@ -178,17 +194,7 @@ class MemoryQueue(SendingQueue):
         self._changed()
 
     async def get(self) -> QueueItem:
-        while not self._items:
-            self._ready.clear()
-            self._idle_getters += 1
-            try:
-                await self._ready.wait()
-            finally:
-                self._idle_getters -= 1
-        item = self._items.popleft()
-        if not self._items:
-            self._ready.clear()
-        return item
+        return await self._next_waiting(self._items)
 
     def done(self, item: QueueItem) -> None:
         self._size = max(0, self._size - item.items)

@@ -40,7 +40,15 @@ from typing import Annotated, Any
 
 import polars as pl
 import yaml
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from otelproc.config_types import Component
@@ -262,18 +270,12 @@ class Outcome(Component):
     severity: str
     label_fallback: str | None = None  # used when a variable of `label` is null for the row
 
-    @field_validator("category")
+    @field_validator("category", "severity")
     @classmethod
-    def _category(cls, value: str) -> str:
-        if value not in CATEGORIES:
-            raise _fail("category", f"unknown category {value!r} (expected one of: {', '.join(CATEGORIES)})")
-        return value
-
-    @field_validator("severity")
-    @classmethod
-    def _severity(cls, value: str) -> str:
-        if value not in SEVERITIES:
-            raise _fail("severity", f"unknown severity {value!r} (expected one of: {', '.join(SEVERITIES)})")
+    def _one_of(cls, value: str, info: ValidationInfo) -> str:
+        allowed = CATEGORIES if info.field_name == "category" else SEVERITIES
+        if value not in allowed:
+            raise _fail(info.field_name, f"unknown {info.field_name} {value!r} (expected one of: {', '.join(allowed)})")
         return value
 
     @field_validator("label", "label_fallback")
@@ -936,13 +938,7 @@ class Classifier:
     def classify(self, frame: pl.DataFrame) -> pl.DataFrame:
         """``frame`` with ``category``, ``label``, ``severity`` and ``rule`` added (or replaced)."""
         keep = [c for c in frame.columns if c not in self.OUTPUT_COLUMNS]
-        work = frame.rechunk() if frame.n_chunks() > 1 else frame
-        missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in ERROR_SCHEMA.items() if name not in frame.columns]
-        if missing:
-            work = work.with_columns(missing)
-        from_json = [_attr_from_json(k) for k in self.attribute_keys if ATTRIBUTE_COLUMN_PREFIX + k not in frame.columns]
-        if from_json:
-            work = work.with_columns(from_json)
+        work = self._with_inputs(frame.rechunk() if frame.n_chunks() > 1 else frame)
         # Eager steps on purpose: the lazy optimizer's passes over ~100 rule expressions cost more than they save.
         for step in self._plan.steps:
             work = work.with_columns(step)
@@ -960,14 +956,15 @@ class Classifier:
         batch.errors = pl.concat([frame.select(keep), outcome], how="horizontal")
         return batch
 
+    def _with_inputs(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with every column the rules read: ERROR_SCHEMA's (null where absent) and
+        ``attr.<key>`` (from the attributes JSON where detect did not extract it)."""
+        missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in ERROR_SCHEMA.items() if name not in frame.columns]
+        if missing:
+            frame = frame.with_columns(missing)
+        from_json = [_attr_from_json(k) for k in self.attribute_keys if ATTRIBUTE_COLUMN_PREFIX + k not in frame.columns]
+        return frame.with_columns(from_json) if from_json else frame
+
     def _by_kind(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The outcome columns for ``frame``: remembered kinds joined, new kinds run through the rules."""
-        present = set(frame.columns)
-        missing = [
-            _attr_from_json(c.removeprefix(ATTRIBUTE_COLUMN_PREFIX))
-            if c.startswith(ATTRIBUTE_COLUMN_PREFIX) and "attributes" in present
-            else pl.lit(None, dtype=ERROR_SCHEMA.get(c, pl.String())).alias(c)
-            for c in self._context
-            if c not in present
-        ]
-        return self._kinds(frame.with_columns(missing) if missing else frame)
+        return self._kinds(self._with_inputs(frame))

@@ -90,16 +90,29 @@ def attributes_dict(attributes) -> dict[str, Any]:
 _json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
-def _merged_json(resource_json: str, resource_attrs: dict[str, Any], own: dict[str, Any]) -> str:
-    """The JSON of the resource's attributes overlaid by the item's own, the resource's part
-    encoded once per resource rather than once per error."""
-    if not own:
-        return resource_json
-    if resource_json == "{}":
-        return _json(own)
-    if resource_attrs.keys() & own.keys():
-        return _json({**resource_attrs, **own})
-    return resource_json[:-1] + ", " + _json(own)[1:]
+class _Resource:
+    """A resource's attributes, read (and encoded to JSON) at the first error under it."""
+
+    __slots__ = ("_attributes", "_attrs", "_json")
+
+    def __init__(self, attributes) -> None:
+        self._attributes = attributes
+        self._attrs: dict[str, Any] | None = None
+        self._json = "{}"
+
+    def overlaid(self, own: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The resource's attributes overlaid by an item's own, as a dict and as JSON; the
+        resource's part is encoded once per resource rather than once per error."""
+        if self._attrs is None:
+            self._attrs = attributes_dict(self._attributes)
+            self._json = _json(self._attrs)
+        resource = self._attrs
+        merged = {**resource, **own}
+        if not own:
+            return merged, self._json
+        if not resource or resource.keys() & own.keys():
+            return merged, _json(merged)
+        return merged, self._json[:-1] + ", " + _json(own)[1:]
 
 
 def _timestamp(nanos: int) -> int:
@@ -234,9 +247,7 @@ def _may_hold_error_span(raw: bytes) -> bool:
 def _count_spans(batch: Batch) -> None:
     for resource_spans in batch.request.resource_spans:
         count = sum(len(scope_spans.spans) for scope_spans in resource_spans.scope_spans)
-        if count:
-            service = _note_service(batch, resource_spans.resource.attributes)
-            batch.service_items[service] = batch.service_items.get(service, 0) + count
+        _count_items(batch, resource_spans.resource.attributes, count)
 
 
 def _detect_spans(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows:
@@ -246,8 +257,7 @@ def _detect_spans(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows
     # Attributes are read only when a Logfire marker is in the request at all.
     logfire = raw is None or b"logfire.level_num" in raw or b"pending_span" in raw
     for resource_spans in batch.request.resource_spans:
-        resource_attrs: dict[str, Any] | None = None
-        resource_json = "{}"
+        resource = _Resource(resource_spans.resource.attributes)
         count = 0
         for scope_spans in resource_spans.scope_spans:
             spans = scope_spans.spans
@@ -259,13 +269,9 @@ def _detect_spans(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows
                 is_error, event, attrs = _span_error(span, logfire)
                 if not is_error:
                     continue
-                if resource_attrs is None:
-                    resource_attrs = attributes_dict(resource_spans.resource.attributes)
-                    resource_json = _json(resource_attrs)
-                own = attrs if attrs is not None else attributes_dict(span.attributes)
-                merged = {**resource_attrs, **own}
+                merged, merged_json = resource.overlaid(attrs if attrs is not None else attributes_dict(span.attributes))
                 fields: dict[str, Any] = {
-                    "attributes": _merged_json(resource_json, resource_attrs, own),
+                    "attributes": merged_json,
                     "trace_id": span.trace_id.hex() or None,
                     "span_id": span.span_id.hex() or None,
                     "parent_span_id": span.parent_span_id.hex() or None,
@@ -293,10 +299,15 @@ def _detect_spans(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows
                 if fields.get("message") is None and event is None:
                     fields["message"] = span.name or None
                 rows.add(span, "span", merged, fields)
-        if count:
-            service = _note_service(batch, resource_spans.resource.attributes)
-            batch.service_items[service] = batch.service_items.get(service, 0) + count
+        _count_items(batch, resource_spans.resource.attributes, count)
     return rows
+
+
+def _count_items(batch: Batch, attributes, count: int) -> None:
+    """``count`` items of the resource with ``attributes`` into ``batch.service_items``."""
+    if count:
+        service = _note_service(batch, attributes)
+        batch.service_items[service] = batch.service_items.get(service, 0) + count
 
 
 def _note_service(batch: Batch, attributes) -> str:
@@ -316,8 +327,7 @@ def _detect_logs(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows:
     # Exception attributes on a record below ERROR are looked for only when the request mentions them.
     look_for_exceptions = raw is None or b"exception." in raw
     for resource_logs in batch.request.resource_logs:
-        resource_attrs: dict[str, Any] | None = None
-        resource_json = "{}"
+        resource = _Resource(resource_logs.resource.attributes)
         count = 0
         for scope_logs in resource_logs.scope_logs:
             records = scope_logs.log_records
@@ -332,13 +342,10 @@ def _detect_logs(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows:
                     continue
                 if attrs is None:
                     attrs = attributes_dict(record.attributes)
-                if resource_attrs is None:
-                    resource_attrs = attributes_dict(resource_logs.resource.attributes)
-                    resource_json = _json(resource_attrs)
-                merged = {**resource_attrs, **attrs}
+                merged, merged_json = resource.overlaid(attrs)
                 body = any_value(record.body)
                 fields: dict[str, Any] = {
-                    "attributes": _merged_json(resource_json, resource_attrs, attrs),
+                    "attributes": merged_json,
                     "occurred_at": _timestamp(record.time_unix_nano or record.observed_time_unix_nano),
                     "trace_id": record.trace_id.hex() or None,
                     "span_id": record.span_id.hex() or None,
@@ -353,9 +360,7 @@ def _detect_logs(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows:
                 if fields["error_type"] is not None:
                     fields["msg_template"] = None  # the exception's message identifies it, not the log line's
                 rows.add(record, "log", merged, fields)
-        if count:
-            service = _note_service(batch, resource_logs.resource.attributes)
-            batch.service_items[service] = batch.service_items.get(service, 0) + count
+        _count_items(batch, resource_logs.resource.attributes, count)
     return rows
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import polars as pl
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -103,9 +102,9 @@ def enrich(batch: Batch) -> Batch:
     keys = [key for _, key in pairs]
     # Only an item whose attributes mention a diagnostic.* key needs its keys looked at.
     if "attributes" in frame.columns:
-        check = frame.get_column("attributes").str.contains('"diagnostic.', literal=True).fill_null(True)
+        check = frame.get_column("attributes").str.contains('"diagnostic.', literal=True).fill_null(True).to_list()
     else:
-        check = pl.repeat(True, frame.height, eager=True)
+        check = [True] * frame.height
     encoded = zip(*(_encoded(key, frame.get_column(column).to_list()) for column, key in pairs))
     items = batch.error_items
     changed = False

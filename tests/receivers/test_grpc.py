@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
@@ -23,6 +21,8 @@ from otelproc.receivers import ConsumeResult
 from otelproc.receivers.config import OTLPReceiverConfig
 from otelproc.receivers.grpc import GrpcReceiver
 from otelproc.signals import Signal
+
+from tests.otel_helpers import export_once
 
 from .conftest import make_logs, make_spans, running
 
@@ -49,10 +49,7 @@ def _trace_request() -> trace_service_pb2.ExportTraceServiceRequest:
 async def test_sdk_span_exporter_spans_arrive_identical(grpc_receiver, consumer, compression):
     spans = make_spans()
     exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc_receiver.port}", insecure=True, compression=compression)
-    try:
-        result = await asyncio.to_thread(exporter.export, spans)
-    finally:
-        exporter.shutdown()
+    result = await export_once(exporter, spans)
     assert result is SpanExportResult.SUCCESS
     request, raw = consumer.only(Signal.TRACES)
     expected = encode_spans(spans)
@@ -65,10 +62,7 @@ async def test_sdk_span_exporter_spans_arrive_identical(grpc_receiver, consumer,
 async def test_sdk_log_exporter_records_arrive_identical(grpc_receiver, consumer, compression):
     logs = make_logs()
     exporter = OTLPLogExporter(endpoint=f"127.0.0.1:{grpc_receiver.port}", insecure=True, compression=compression)
-    try:
-        result = await asyncio.to_thread(exporter.export, logs)
-    finally:
-        exporter.shutdown()
+    result = await export_once(exporter, logs)
     assert result is LogRecordExportResult.SUCCESS
     request, raw = consumer.only(Signal.LOGS)
     assert request == encode_logs(logs)
@@ -206,10 +200,7 @@ async def test_bearer_token_auth(consumer):
         exporter = OTLPSpanExporter(
             endpoint=f"127.0.0.1:{grpc_receiver.port}", insecure=True, headers={"authorization": "Bearer s3cret"}
         )
-        try:
-            assert await asyncio.to_thread(exporter.export, make_spans()) is SpanExportResult.SUCCESS
-        finally:
-            exporter.shutdown()
+        assert await export_once(exporter, make_spans()) is SpanExportResult.SUCCESS
     assert len(consumer.received) == 2
 
 

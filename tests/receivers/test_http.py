@@ -29,6 +29,8 @@ from otelproc.errors import BackpressureError
 from otelproc.receivers import ConsumeResult
 from otelproc.signals import Signal
 
+from tests.otel_helpers import export_once
+
 from .conftest import make_logs, make_spans, running
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
@@ -78,10 +80,7 @@ def gzip_bomb(gib: int = 1) -> bytes:
 async def test_sdk_span_exporter_spans_arrive_identical(http_receiver, consumer, compression):
     spans = make_spans()
     exporter = OTLPSpanExporter(endpoint=url(http_receiver), compression=compression)
-    try:
-        result = await asyncio.to_thread(exporter.export, spans)
-    finally:
-        exporter.shutdown()
+    result = await export_once(exporter, spans)
     assert result is SpanExportResult.SUCCESS
     request, raw = consumer.only(Signal.TRACES)
     assert request == encode_spans(spans)
@@ -92,10 +91,7 @@ async def test_sdk_span_exporter_spans_arrive_identical(http_receiver, consumer,
 async def test_sdk_log_exporter_records_arrive_identical(http_receiver, consumer, compression):
     logs = make_logs()
     exporter = OTLPLogExporter(endpoint=url(http_receiver, "/v1/logs"), compression=compression)
-    try:
-        result = await asyncio.to_thread(exporter.export, logs)
-    finally:
-        exporter.shutdown()
+    result = await export_once(exporter, logs)
     assert result is LogRecordExportResult.SUCCESS
     request, raw = consumer.only(Signal.LOGS)
     assert request == encode_logs(logs)
@@ -393,10 +389,7 @@ async def test_sdk_exporter_does_not_lose_data_across_backpressure(http_receiver
     loop.call_later(0.3, setattr, consumer, "backpressure", None)
     spans = make_spans()
     exporter = OTLPSpanExporter(endpoint=url(http_receiver), timeout=10)
-    try:
-        assert await asyncio.to_thread(exporter.export, spans) is SpanExportResult.SUCCESS
-    finally:
-        exporter.shutdown()
+    assert await export_once(exporter, spans) is SpanExportResult.SUCCESS
     assert consumer.only(Signal.TRACES)[0] == encode_spans(spans)
 
 
@@ -423,10 +416,7 @@ async def test_bearer_token_auth(consumer):
             )
             assert response.status_code == 200
         exporter = OTLPSpanExporter(endpoint=url(http_receiver), headers={"Authorization": "Bearer s3cret"})
-        try:
-            assert await asyncio.to_thread(exporter.export, make_spans()) is SpanExportResult.SUCCESS
-        finally:
-            exporter.shutdown()
+        assert await export_once(exporter, make_spans()) is SpanExportResult.SUCCESS
         assert http_receiver.health()["refused"] == 3
     assert len(consumer.received) == 2
 
