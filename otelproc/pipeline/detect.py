@@ -240,10 +240,6 @@ def _span_error(span: Message, check_attributes: bool) -> tuple[bool, Message | 
 _STATUS_ERROR_BYTES = re.compile(b"\x18\x02")  # a compiled pattern finds 2 bytes faster than ``in``
 
 
-def _may_hold_error_span(raw: bytes) -> bool:
-    return b"exception" in raw or b"logfire.level_num" in raw or _STATUS_ERROR_BYTES.search(raw) is not None
-
-
 def _count_spans(batch: Batch) -> None:
     for resource_spans in batch.request.resource_spans:
         count = sum(len(scope_spans.spans) for scope_spans in resource_spans.scope_spans)
@@ -251,11 +247,13 @@ def _count_spans(batch: Batch) -> None:
 
 
 def _detect_spans(batch: Batch, raw: bytes | None, rows: ErrorRows) -> ErrorRows:
-    if raw is not None and not _may_hold_error_span(raw):
+    # Each marker is searched for once in the request's bytes.
+    has_level = raw is None or b"logfire.level_num" in raw
+    if not has_level and b"exception" not in raw and _STATUS_ERROR_BYTES.search(raw) is None:
         _count_spans(batch)  # no span in it can be an error: skip the per-span pass
         return rows
     # Attributes are read only when a Logfire marker is in the request at all.
-    logfire = raw is None or b"logfire.level_num" in raw or b"pending_span" in raw
+    logfire = has_level or b"pending_span" in raw
     for resource_spans in batch.request.resource_spans:
         resource = _Resource(resource_spans.resource.attributes)
         count = 0
