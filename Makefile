@@ -9,20 +9,29 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# Installing builds the Rust core (core/, with cargo) into otelproc/_core.
+$(STAMP): pyproject.toml core/Cargo.toml core/Cargo.lock | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
+# The core again whenever its sources change (an editable install does not notice).
+CORE_STAMP := $(VENV)/.core-built
+$(CORE_STAMP): $(STAMP) $(wildcard core/src/*.rs core/src/*/*.rs)
+	$(BIN)/maturin develop --release --quiet
+	touch $(CORE_STAMP)
+
 ## run: set up .venv and start otelproc on its embedded default config
-run: $(STAMP)
+run: $(CORE_STAMP)
 	$(BIN)/otelproc serve
 
-## test: set up .venv with the test extras and run the whole suite
-test: $(STAMP)
+## test: set up .venv with the test extras, then the core's tests and lints, then the whole suite
+test: $(CORE_STAMP)
+	cd core && cargo test --quiet --release
+	cd core && cargo clippy --quiet --release --all-targets --features python -- -D warnings
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## bench: throughput and fingerprint benchmarks (prints figures, asserts nothing)
-bench: $(STAMP)
+bench: $(CORE_STAMP)
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/fingerprint.py
 
@@ -33,4 +42,4 @@ proto: $(STAMP)
 	else mkdir -p otelproc/_proto && $(BIN)/python -m grpc_tools.protoc -Iproto_gen --python_out=otelproc/_proto --pyi_out=otelproc/_proto $$protos; fi
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info core/target otelproc/_core*.so

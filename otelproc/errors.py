@@ -34,8 +34,9 @@ class UnsupportedMediaTypeError(OtelprocError):
 class BackpressureError(OtelprocError):
     """A queue or the memory ceiling is full: gRPC RESOURCE_EXHAUSTED with RetryInfo, HTTP 429."""
 
-    def __init__(self, message: str, retry_after: float = 1.0):
+    def __init__(self, message: str, retry_after: float = 1.0, items: int = 1):
         self.retry_after = retry_after
+        self.items = items  # what the refused request held (counted in the receivers' metrics)
         super().__init__(message)
 
 

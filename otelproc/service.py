@@ -15,8 +15,6 @@ import sys
 import signal as os_signal
 from pathlib import Path
 
-from google.protobuf.message import Message
-
 from otelproc.admin.health import HealthReport
 from otelproc.analysis.ai import PatternAnalyzer
 from otelproc.admin.server import build_app
@@ -25,14 +23,13 @@ from otelproc.asgi import AsgiServer
 from otelproc.config import Config, MemoryLimiterConfig
 from otelproc.errors import BackpressureError
 from otelproc.exporters.runtime import ExporterRuntime, build_exporter
-from otelproc.pipeline import Pipeline
+from otelproc.pipeline import Pipeline, ordered
 from otelproc.pipeline.anomaly import AnomalyDetector
 from otelproc.pipeline.batch import Batch
 from otelproc.pipeline.classify import Classifier
-from otelproc.pipeline.detect import Detector
 from otelproc.pipeline.enrich import enrich
-from otelproc.pipeline.fingerprint import fingerprint
 from otelproc.pipeline.redact import Redactor
+from otelproc.pipeline.scan import Scanner
 from otelproc.receivers import ConsumeResult
 from otelproc.receivers.grpc import GrpcReceiver
 from otelproc.receivers.http import HttpReceiver
@@ -50,18 +47,20 @@ MAX_ITEMS_AWAITING_DIAGNOSIS = 100_000
 def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | None = None) -> Pipeline:
     diagnostics = config.diagnostics
     classifier = Classifier.from_config(diagnostics.classify_config())
-    return Pipeline(
-        detector=Detector(classifier.attribute_keys),
-        stages=[
-            ("redact", Redactor.from_config(diagnostics.redaction)),
-            ("fingerprint", fingerprint),
-            ("classify", classifier),
-            ("patterns", store.tracker),
-            ("anomaly", AnomalyDetector.from_config(diagnostics.anomaly)),
-            *([("ai", analyzer.annotate)] if analyzer is not None else []),
-            ("enrich", enrich),
-        ]
+    scanner = Scanner(
+        diagnostics.redaction,
+        attribute_keys=classifier.attribute_keys,
+        max_request_bytes=config.receivers.otlp.max_request_bytes(),
     )
+    stages = {
+        "classify": classifier,
+        "patterns": store.tracker,
+        "anomaly": AnomalyDetector.from_config(diagnostics.anomaly),
+        "enrich": enrich,
+    }
+    if analyzer is not None:
+        stages["ai"] = analyzer.annotate
+    return Pipeline(scanner, ordered(stages))
 
 
 class MemoryLimiter:
@@ -141,18 +140,18 @@ class Service:
 
     # -- the data path -------------------------------------------------------------
 
-    async def consume(self, signal: Signal, request: Message, raw: bytes, items: int) -> ConsumeResult:
-        batch = Batch(signal, request, items, raw)
-        if signal is not Signal.METRICS:
-            self.pipeline.detect(batch)
+    async def consume(self, signal: Signal, payload: bytes) -> ConsumeResult:
+        batch = await self.pipeline.scan(signal, payload)
+        if batch.item_count == 0:
+            return ConsumeResult()
         targets = self.routes.get(signal, [])
         self._admit(batch, targets)
         if not batch.service_versions <= self._releases_seen:  # a release's first traffic, errors or not
             self.store.tracker.note_releases(batch.service_versions - self._releases_seen)
             self._releases_seen |= batch.service_versions
-        if not batch.error_items:
+        if not batch.error_count:
             self._deliver(batch, targets, reserved=0)
-            return ConsumeResult()
+            return ConsumeResult(batch.item_count)
         # Admitted: its room in every queue is held while it is diagnosed in the background,
         # so the client is answered now and backpressure still counts it.
         for exporter in targets:
@@ -162,7 +161,7 @@ class Service:
         diagnosed.add_done_callback(lambda _: self._deliver(batch, targets, reserved=batch.item_count))
         if self._answer_when_stored:
             await diagnosed
-        return ConsumeResult()
+        return ConsumeResult(batch.item_count)
 
     def _deliver(self, batch: Batch, targets: list[ExporterRuntime], reserved: int) -> None:
         self._items_awaiting_diagnosis -= reserved
@@ -173,21 +172,28 @@ class Service:
 
     def _admit(self, batch: Batch, targets: list[ExporterRuntime]) -> None:
         """All or nothing: a fan-out request is taken by every exporter or refused, so a resend never duplicates."""
+        items = batch.item_count
         if self._stopping.is_set():
-            raise BackpressureError("otelproc is shutting down", BACKPRESSURE_RETRY_AFTER)
+            raise BackpressureError("otelproc is shutting down", BACKPRESSURE_RETRY_AFTER, items)
         if self.memory.over:
             raise BackpressureError(
                 f"memory ceiling reached ({self.memory.rss >> 20} MiB of {self.memory.limit >> 20} MiB)",
-                BACKPRESSURE_RETRY_AFTER,
+                BACKPRESSURE_RETRY_AFTER, items,
             )
         if self._items_awaiting_diagnosis > MAX_ITEMS_AWAITING_DIAGNOSIS:
             raise BackpressureError(
-                f"diagnosis is behind ({self._items_awaiting_diagnosis} items waiting)", BACKPRESSURE_RETRY_AFTER
+                f"diagnosis is behind ({self._items_awaiting_diagnosis} items waiting)", BACKPRESSURE_RETRY_AFTER, items
             )
-        self.store.check_backlog()
+        try:
+            self.store.check_backlog()
+        except BackpressureError as exc:
+            exc.items = items
+            raise
         for exporter in targets:
-            if not exporter.room_for(batch.item_count):
-                raise BackpressureError(f"sending queue of exporter {exporter.name} is full", BACKPRESSURE_RETRY_AFTER)
+            if not exporter.room_for(items):
+                raise BackpressureError(
+                    f"sending queue of exporter {exporter.name} is full", BACKPRESSURE_RETRY_AFTER, items
+                )
 
     # -- lifecycle -----------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -59,3 +60,22 @@ async def export_once(exporter, data):
         return await asyncio.to_thread(exporter.export, data)
     finally:
         exporter.shutdown()
+
+
+def any_value(value) -> Any:
+    """An OTLP AnyValue (protobuf) as a plain Python value (bytes as hex, kvlists as dicts)."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [any_value(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: any_value(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind)
+
+
+def attributes_dict(attributes) -> dict[str, Any]:
+    """Protobuf KeyValues (what a sink received) as a dict."""
+    return {kv.key: any_value(kv.value) for kv in attributes}

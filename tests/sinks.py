@@ -67,6 +67,7 @@ from sentry_sdk.envelope import Envelope
 from otelproc.errors import ExportError
 from otelproc.exporters import QueueItem
 from otelproc.pipeline.batch import Batch
+from otelproc.pipeline.scan import Scanner
 from otelproc.signals import Signal, count_items
 
 __all__ = [
@@ -671,10 +672,15 @@ _SIGNAL_OF = {
 }
 
 
+_SCANNER: Scanner | None = None
+
+
 def make_batch(request: Message) -> Batch:
-    """A pipeline Batch of an OTLP request, as a receiver would hand it on (raw bytes kept)."""
-    signal = _SIGNAL_OF[type(request)]
-    return Batch(signal=signal, request=request, item_count=count_items(signal, request), raw=request.SerializeToString())
+    """A pipeline Batch of an OTLP request, scanned by the core as ``serve`` scans what it receives."""
+    global _SCANNER
+    if _SCANNER is None:
+        _SCANNER = Scanner()
+    return _SCANNER.scan(_SIGNAL_OF[type(request)], request.SerializeToString())
 
 
 class SentrySink:

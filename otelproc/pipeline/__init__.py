@@ -1,18 +1,18 @@
-"""The diagnostic pipeline: the stages a batch goes through, in order.
+"""The diagnostic pipeline: what a request goes through, in order.
 
-    detect -> (admission: queues and memory) -> redact -> fingerprint -> classify
-           -> patterns -> anomaly -> ai -> enrich
+    scan (the core, per request: validate, count, detect, extract, redact, fingerprint)
+      -> admission (queues, memory) -> the stages of ``STAGES``, per run of requests
+      -> the exporters' queues
 
-``detect`` is the one pass over every item; the rest only see the error rows.
-A stage is ``Callable[[Batch], Batch]``; the order is the ``stages`` list that
-``service.build_pipeline`` passes in. A stage that fails is counted and logged,
-and the batch goes on unenriched: diagnosis never costs data.
+``Scanner.scan`` is the one pass over every item; the stages only see the error rows. A
+stage is ``Callable[[Batch], Batch]``; ``STAGES`` is their order, the one place it is
+written. A stage that fails is counted and logged, and the batch goes on unenriched:
+diagnosis never costs data.
 
-The stages after ``detect`` have a fixed cost per call (compiling regexes and
-building queries), so they do not run once per request: the error rows of the
-requests that arrive within ``linger`` (0.2 s, or until ``MIN_ROWS_PER_RUN`` are
-waiting) are coalesced into one frame, diagnosed in a worker thread while the
-event loop keeps receiving.
+The stages have a fixed cost per call (building queries, DuckDB, polars' planning), so they
+do not run once per request: the error rows of the requests that arrive within ``linger``
+(0.2 s, or until ``MIN_ROWS_PER_RUN`` are waiting) are stacked into one frame and diagnosed
+in a worker thread while the event loop keeps receiving.
 """
 
 from __future__ import annotations
@@ -27,17 +27,27 @@ import polars as pl
 from prometheus_client import Counter, Histogram
 
 from otelproc.pipeline.batch import Batch, Stage
-from otelproc.pipeline.detect import Detector, detect
-from otelproc.pipeline.enrich import enrich
+from otelproc.pipeline.enrich import PART_COLUMN
+from otelproc.pipeline.scan import Scanner
+from otelproc.signals import Signal
 
-__all__ = ["Batch", "Stage", "Pipeline", "detect", "enrich"]
+__all__ = ["STAGES", "Batch", "Pipeline", "Stage"]
 
 log = logging.getLogger("otelproc.pipeline")
+
+# The stages after the core's scan, in the order they run. Each names what it reads and adds.
+STAGES = (
+    "classify",  # category, label, severity: rules per distinct kind of error
+    "patterns",  # windowed counts, thresholds, pattern lifecycle; stores the rows
+    "anomaly",  # the label's rate against its EWMA baseline
+    "ai",  # the AI analysis of the pattern, where one exists (when AI is enabled)
+    "enrich",  # the core splices diagnostic.* into each request's bytes
+)
 
 STAGE_FAILURES = Counter("otelproc_pipeline_stage_failures", "Batches a stage failed on (forwarded unenriched)", ["stage"])
 STAGE_ERRORS_SEEN = Counter("otelproc_pipeline_error_items", "Error spans and log records found", ["signal"])
 DIAGNOSIS_SECONDS = Histogram(
-    "otelproc_pipeline_diagnosis_seconds", "Duration of a diagnosis run (all stages after detect)",
+    "otelproc_pipeline_diagnosis_seconds", "Duration of a diagnosis run (all stages after the scan)",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 DIAGNOSIS_RUNS = Histogram(
@@ -46,16 +56,23 @@ DIAGNOSIS_RUNS = Histogram(
 )
 
 MAX_ROWS_PER_RUN = 20_000  # coalesce at most this many error rows into one run
-# A run costs ~20-50 ms whatever its size (polars compiles each regex again once more than
-# 32 are in use, and builds each query): under load, runs wait for this many rows or for
+# A run has a fixed cost whatever its size: under load, runs wait for this many rows or for
 # ``linger``, so that cost is paid a few times a second, not per request.
 MIN_ROWS_PER_RUN = 2_000
 
 
+def ordered(stages: dict[str, Stage]) -> list[tuple[str, Stage]]:
+    """``stages`` in ``STAGES`` order; a name ``STAGES`` does not have is a bug."""
+    unknown = set(stages) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown pipeline stage(s): {', '.join(sorted(unknown))}")
+    return [(name, stages[name]) for name in STAGES if name in stages]
+
+
 @dataclass
 class Pipeline:
-    stages: list[tuple[str, Stage]]  # the stages after detect, in order
-    detector: Detector = detect
+    scanner: Scanner
+    stages: list[tuple[str, Stage]]  # the stages after the scan, in order (see ``ordered``)
     failures: dict[str, int] = field(default_factory=dict)
     last_failure: str | None = None
     _last_logged: float = 0.0
@@ -65,17 +82,16 @@ class Pipeline:
     _runner: asyncio.Task | None = None
     _enough: asyncio.Event = field(default_factory=asyncio.Event)  # MIN_ROWS_PER_RUN are waiting
 
-    def detect(self, batch: Batch) -> Batch:
-        """Find the errors and count the items; runs before admission so a refused request costs little."""
-        self.detector.find(batch)
-        if batch.error_items:
-            STAGE_ERRORS_SEEN.labels(batch.signal.value).inc(len(batch.error_items))
+    async def scan(self, signal: Signal, data: bytes) -> Batch:
+        """The core's pass over a request (``DecodeError`` for bad input); before admission,
+        so a refused request costs little."""
+        batch = await self.scanner.scan_async(signal, data)
+        if batch.error_count:
+            STAGE_ERRORS_SEEN.labels(signal.value).inc(batch.error_count)
         return batch
 
     def diagnose(self, batch: Batch) -> Batch:
         """Run the stages over one batch, in the calling thread."""
-        if batch.error_rows is not None and batch.errors.is_empty():
-            batch.errors = batch.error_rows.frame()
         if batch.errors.is_empty():
             return batch
         for name, stage in self.stages:
@@ -91,7 +107,7 @@ class Pipeline:
         The future is done (in the loop) once the batch is diagnosed and enriched."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((batch, done))
-        self.pending_rows += len(batch.error_items)
+        self.pending_rows += batch.error_count
         if self.pending_rows >= MIN_ROWS_PER_RUN:
             self._enough.set()
         if self._runner is None or self._runner.done():
@@ -112,10 +128,10 @@ class Pipeline:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._enough.wait(), self.linger)
             taken, rows = [], 0
-            while self._waiting and (not taken or rows + len(self._waiting[0][0].error_items) <= MAX_ROWS_PER_RUN):
+            while self._waiting and (not taken or rows + self._waiting[0][0].error_count <= MAX_ROWS_PER_RUN):
                 batch, done = self._waiting.pop(0)
                 taken.append((batch, done))
-                rows += len(batch.error_items)
+                rows += batch.error_count
             try:
                 await asyncio.to_thread(self._diagnose_together, [batch for batch, _ in taken])
             except Exception as exc:  # noqa: BLE001 - the batches go on undiagnosed, never lost
@@ -128,30 +144,17 @@ class Pipeline:
 
     def _diagnose_together(self, batches: list[Batch]) -> None:
         """One run of the stages over the error rows of several requests; results go back to each."""
-        DIAGNOSIS_RUNS.observe(sum(len(b.error_items) for b in batches))
+        DIAGNOSIS_RUNS.observe(sum(b.error_count for b in batches))
         with DIAGNOSIS_SECONDS.time():
-            self._diagnose_parts(batches)
-
-    def _diagnose_parts(self, batches: list[Batch]) -> None:
-        if len(batches) == 1:
-            self.diagnose(batches[0])
-            return
-        # One frame of every request's rows, numbered through; _part says whose each row is.
-        frames, items = [], []
-        for index, batch in enumerate(batches):
-            frames.append(batch.error_rows.frame(len(items)).with_columns(_part=pl.lit(index, dtype=pl.UInt32)))
-            items += batch.error_items
-        combined = Batch(batches[0].signal, None, 0, errors=pl.concat(frames), error_items=items)
-        combined.raw = b""  # stays non-None unless enrich changed an item
-        combined = self.diagnose(combined)
-        changed = combined.raw is None
-        by_part = combined.errors.partition_by("_part", as_dict=True, include_key=False)
-        offset = 0
-        for index, batch in enumerate(batches):
-            batch.errors = by_part[(index,)].with_columns(pl.col("row") - offset)
-            offset += len(batch.error_items)
-            if changed:
-                batch.mark_changed()
+            if len(batches) == 1:
+                self.diagnose(batches[0])
+                return
+            frames = [b.errors.with_columns(pl.lit(i, dtype=pl.UInt32).alias(PART_COLUMN)) for i, b in enumerate(batches)]
+            combined = Batch(batches[0].signal, None, 0, errors=pl.concat(frames, how="diagonal_relaxed"), parts=batches)
+            combined = self.diagnose(combined)
+            by_part = combined.errors.partition_by(PART_COLUMN, as_dict=True, include_key=False)
+            for (index,), frame in by_part.items():
+                batches[index].errors = frame
 
     def _record_failure(self, name: str, exc: Exception) -> None:
         STAGE_FAILURES.labels(name).inc()

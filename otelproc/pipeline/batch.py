@@ -1,10 +1,10 @@
 """The unit every pipeline stage takes and returns.
 
-A Batch is one decoded OTLP request plus a polars frame with one row per error
-span or error log record in it. Stages read and add columns of ``errors``; only
-``enrich`` writes back into ``request`` (``diagnostic.*`` attributes), through
-``error_items``. Everything that is not an error is never touched, and when no
-stage changed the request the bytes received are forwarded as they came.
+A Batch is one request as received (its protobuf bytes, scanned once by the core) plus a
+polars frame with one row per error span or error log record in it. Stages read and add
+columns of ``errors``; ``enrich`` has the core splice ``diagnostic.*`` attributes into the
+bytes. Everything that is not an error is never touched, and when nothing changed the
+bytes received are forwarded as they came.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import polars as pl
-from google.protobuf.message import Message
 
 from otelproc.signals import Signal
 
-# Columns of Batch.errors as `detect` produces them. Later stages add columns;
+# Columns of Batch.errors as the core's scan produces them. Later stages add columns;
 # each stage's docstring names what it reads and adds.
 ERROR_SCHEMA: dict[str, pl.DataType] = {
-    "row": pl.UInt32(),  # index into Batch.error_items
+    "row": pl.UInt32(),  # the error row's index in its request (what enrich writes to)
     "kind": pl.String(),  # "span" | "log"
     "occurred_at": pl.Datetime("us", "UTC"),
     "trace_id": pl.String(),  # lowercase hex, null when absent
@@ -61,51 +60,92 @@ ERROR_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# Semantic-convention keys, newest name first, for the columns of ERROR_SCHEMA that the core
+# takes from attributes (the item's own, then its resource's); the rest are the item's fields.
+ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "service_name": ("service.name",),
+    "service_version": ("service.version",),
+    "deployment_environment": ("deployment.environment.name", "deployment.environment"),
+    "host_name": ("host.name",),
+    "sdk_language": ("telemetry.sdk.language",),
+    "code_namespace": ("code.namespace",),
+    "code_function": ("code.function.name", "code.function"),
+    "code_filepath": ("code.file.path", "code.filepath"),
+    "code_lineno": ("code.line.number", "code.lineno"),
+    "stage": ("stage", "diagnostic.stage"),
+    "http_route": ("http.route",),
+    "http_status_code": ("http.response.status_code", "http.status_code"),
+    "db_system": ("db.system.name", "db.system"),
+    "gen_ai_system": ("gen_ai.provider.name", "gen_ai.system"),
+    "gen_ai_request_model": ("gen_ai.request.model",),
+    "server_address": ("server.address", "net.peer.name"),
+    "request_id": ("request_id", "request.id", "http.request_id"),
+    "agent_run_id": ("agent_run_id", "agent.run_id", "gen_ai.agent.run_id"),
+    "sprint_id": ("sprint_id", "sprint.id"),
+    "msg_template": ("logfire.msg_template",),
+    "logfire_fingerprint": ("logfire.exception.fingerprint",),
+}
+
 # Attribute values stages ask for by key (e.g. the classifier's rules) come as extra
 # String columns named with this prefix: "attr.rpc.system".
 ATTRIBUTE_COLUMN_PREFIX = "attr."
 
-# ``redact`` keeps the text it rewrites under this prefix ("raw.message") for ``classify``,
+# The core keeps the text it redacts under this prefix ("raw.message") for ``classify``,
 # whose rules match words a redactor may take out; ``classify`` drops these columns.
 RAW_COLUMN_PREFIX = "raw."
+
+# The feedback frame: log records with event.name ``user.feedback`` (see analysis/feedback).
+FEEDBACK_SCHEMA: dict[str, pl.DataType] = {
+    "occurred_at": pl.Datetime("us", "UTC"),
+    "trace_id": pl.String(),
+    "span_id": pl.String(),
+    "service_name": pl.String(),
+    "service_version": pl.String(),
+    "deployment_environment": pl.String(),
+    "rating": pl.String(),
+    "comment": pl.String(),
+    "contact": pl.String(),
+    "error_fingerprint": pl.String(),
+    "attributes": pl.String(),  # JSON object of the record's attributes
+}
 
 
 # Shared by every batch without errors (building a frame costs ~1 ms); frames are
 # never modified in place, stages assign new ones.
 EMPTY_ERRORS = pl.DataFrame(schema=ERROR_SCHEMA)
+EMPTY_FEEDBACK = pl.DataFrame(schema=FEEDBACK_SCHEMA)
 
 
 def empty_errors() -> pl.DataFrame:
     return EMPTY_ERRORS
 
 
+def empty_feedback() -> pl.DataFrame:
+    return EMPTY_FEEDBACK
+
+
 @dataclass(slots=True)
 class Batch:
     signal: Signal
-    request: Message
+    scanned: Any  # the core's view of the request (otelproc._core.Scanned); None in stage tests
     item_count: int
-    raw: bytes | None = None  # the serialized request as received; None once changed
+    raw: bytes = b""  # the protobuf request as received
     errors: pl.DataFrame = field(default_factory=empty_errors)
-    error_items: list[Message] = field(default_factory=list)  # Span / LogRecord objects
+    feedback: pl.DataFrame = field(default_factory=empty_feedback)
     service_items: dict[str, int] = field(default_factory=dict)  # items per service.name (for rates)
     service_versions: set[tuple[str, str]] = field(default_factory=set)  # (service.name, service.version) seen
-    # detect's error rows as column lists, before they become ``errors``: a diagnosis run turns
-    # the rows of all its requests into one frame, off the receiving thread.
-    error_rows: Any = None
-    _serialized: bytes | None = None
+    enriched: bytes | None = None  # the request with what enrich added; None: forward ``raw``
+    # A batch the runner made of several requests' rows (their frames stacked, with a
+    # ``_part`` column saying whose each row is) has the requests' batches here.
+    parts: list[Batch] | None = None
 
-    def mark_changed(self) -> None:
-        """Called by a stage that wrote into ``request``: the received bytes are stale."""
-        self.raw = None
-        self._serialized = None
+    @property
+    def error_count(self) -> int:
+        return self.errors.height
 
     def serialized(self) -> bytes:
-        """The request as protobuf bytes, serialized at most once for all exporters."""
-        if self.raw is not None:
-            return self.raw
-        if self._serialized is None:
-            self._serialized = self.request.SerializeToString()
-        return self._serialized
+        """The request as it is forwarded: the bytes received, or what enrichment made of them."""
+        return self.enriched if self.enriched is not None else self.raw
 
 
 Stage = Callable[[Batch], Batch]

@@ -1,4 +1,4 @@
-"""Fingerprint stage: error class + message template + source frame -> sha256.
+"""Grouping: error class + message template + source frame -> fingerprint.
 
 ``fingerprint = sha256_hex(f"{error_class}|{message_template}|{source}")``. The hash is
 stable across processes, restarts and releases: it depends on no line number, id, host,
@@ -16,55 +16,41 @@ timestamp, path or other value that changes from one occurrence of an error to t
   chained exceptions; JavaScript; Java), else ``code_namespace:code_function``, the module of
   ``code_filepath`` with ``code_function``, ``code_function``, the span name.
 
-Normalization is table-driven, in the manner of Sentry's ``grouping/parameterization.py``:
-``NORMALIZERS`` is an ordered tuple of small rules, each a commented verbose-mode regex
-(polars' Rust regex syntax: no look-around, no back-references; context a rule needs but does
-not replace is captured as ``pre…``/``post…`` and put back). Each rule runs over the whole
-column as one ``str.replace_all``, in ``order``; a match becomes ``<name>``. Rules with a
-``replace`` template instead *keep* what they match (HTTP status codes, errno, SQLSTATE,
-``utf-8``, a KeyError's key, the code of an API error): they put ``KEEP_MARK`` in front of it
-(removed at the end). No later rule takes what follows the mark: every rule that takes a
-number needs a word boundary or a word-starting letter right before it, and no quoted-value
-rule takes quoted text that holds the mark.
-
-Cost: polars keeps 32 compiled regexes per thread and this stage uses more, so each call
-compiles its patterns again (~10-15 ms); hence few, lean patterns, ASCII classes, replacements
-without capture groups where possible, and each intermediate expression used once.
-
-Everything is polars expressions over whole columns; Python only hashes the distinct
-``error_class|message_template|source`` keys.
+The core computes all of it per error row (``core/src/grouping_v1.rs``); this module owns the
+normalization table it compiles. ``NORMALIZERS`` is an ordered tuple of small rules in the
+manner of Sentry's ``grouping/parameterization.py``, each a commented verbose-mode regex (Rust
+regex syntax: no look-around, no back-references; context a rule needs but does not replace is
+captured as ``pre…``/``post…`` and put back). Each rule runs over what the rules before it left,
+in ``order``; a match becomes ``<name>``. Rules with a ``replace`` template instead *keep* what
+they match (HTTP status codes, errno, SQLSTATE, ``utf-8``, a KeyError's key, the code of an API
+error): they put ``KEEP_MARK`` in front of it (removed at the end). No later rule takes what
+follows the mark: every rule that takes a number needs a word boundary or a word-starting letter
+right before it, and no quoted-value rule takes quoted text that holds the mark.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Sequence
 
 import polars as pl
 
-from otelproc.pipeline.batch import Batch
-from otelproc.pipeline.memo import Remembered
-from otelproc.stacktrace import LIBRARY_PATH_PATTERN
+from otelproc.pipeline import native
 
 __all__ = [
+    "GROUPING_INPUTS",
     "KEEP_MARK",
     "NORMALIZERS",
     "TEMPLATE_LIMIT",
     "Normalizer",
-    "cut_expr",
-    "error_class_expr",
-    "fingerprint",
-    "message_template_expr",
-    "normalize_expr",
-    "rule_hits",
-    "source_expr",
+    "fingerprint_frame",
+    "grouping",
+    "normalize",
 ]
 
 TEMPLATE_LIMIT = 512  # characters of a message template (after normalization)
-_RAW_LIMIT = 1024  # characters of the cut message that are normalized
-_SCAN_LIMIT = 4096  # characters of a message looked at to find its first line(s)
 
 # What a keep rule puts before what it keeps: a control character that no message keeps (any
 # that arrives is dropped), which quoted-value rules refuse to take, then "_", a word character,
@@ -81,7 +67,7 @@ class Normalizer:
     """One normalization rule. ``order`` is its precedence: lower runs first and wins."""
 
     name: str  # the token a match becomes (`<name>`); for a keep rule, what it keeps
-    pattern: str  # polars (Rust) regex, verbose mode; groups `pre…`/`post…`: context that stays
+    pattern: str  # Rust regex, verbose mode; groups `pre…`/`post…`: context that stays
     order: int
     replace: str | None = None  # a keep rule's replacement; None: `${pre…}<name>${post…}`
 
@@ -646,284 +632,37 @@ NORMALIZERS: tuple[Normalizer, ...] = tuple(
 )
 
 # --------------------------------------------------------------------------------------------
-# Cutting and normalizing messages
+# The compiled grouping
 # --------------------------------------------------------------------------------------------
 
-# A first line that only announces what follows: "1 validation error for User" (then
-# "email", "  Field required ..."), "Failed to process:" (then "  connection reset").
-_HEADER_LINE = r"(?:^\d+ validation errors? for |:[\x20\t]*$)"
+# The columns the grouping reads (any may be absent or null).
+GROUPING_INPUTS = (
+    "error_type", "message", "msg_template", "stack_trace",
+    "code_namespace", "code_function", "code_filepath", "span_name",
+)  # fmt: skip
+
+_GROUPING: native.Grouping | None = None
 
 
-def cut_expr(col: pl.Expr) -> pl.Expr:
-    """The first non-empty line of a message, with the next one when it only announces it;
-    whitespace collapsed, at most ``_RAW_LIMIT`` characters. (Replaces without capture groups:
-    they run on the lazy DFA alone.)"""
-    text = col.fill_null("").str.slice(0, _SCAN_LIMIT).str.strip_chars_start()
-    first = text.str.replace(r"(?s)[\r\n].*", "")
-    second = (
-        text.str.replace(r"^[^\r\n]*", "")  # what follows the first line
-        .str.strip_chars_start()
-        .str.replace(r"(?s)[\r\n].*", "")
-    )
-    joined = pl.when(first.str.contains(_HEADER_LINE)).then(first + " " + second).otherwise(first)
-    return joined.str.slice(0, _RAW_LIMIT).str.replace_all(r"\s+", " ").str.strip_chars()
+def grouping() -> native.Grouping:
+    """``NORMALIZERS`` compiled once by the core, with the rest of grouping version 1."""
+    global _GROUPING
+    if _GROUPING is None:
+        _GROUPING = native.Grouping([(n.name, n.regex, n.replacement, None) for n in NORMALIZERS])
+    return _GROUPING
 
 
-def _apply(expr: pl.Expr, rules: tuple[Normalizer, ...]) -> pl.Expr:
-    for rule in rules:
-        expr = expr.str.replace_all(rule.regex, rule.replacement)
-    return expr
+def normalize(messages: Sequence[str | None]) -> list[str]:
+    """Messages -> templates: cut to their first line(s), then every rule of ``NORMALIZERS``."""
+    return grouping().normalize(list(messages))
 
 
-def _finish(expr: pl.Expr) -> pl.Expr:
-    return expr.str.replace_all(KEEP_MARK, "", literal=True).str.strip_chars().str.slice(0, TEMPLATE_LIMIT)
-
-
-def normalize_expr(col: pl.Expr) -> pl.Expr:
-    """Message -> template, as an expression: cut, then every rule of ``NORMALIZERS`` in order."""
-    cut = cut_expr(col).str.replace_all("\x01", "", literal=True)
-    return _finish(_apply(cut, NORMALIZERS))
-
-
-def rule_hits(messages: pl.Series) -> dict[str, int]:
-    """How many values each rule replaced or kept in ``messages`` (for ``/metrics``).
-
-    Runs the rules one by one over the column (a loop over rules, not rows), counting the
-    matches of each on what the rules before it left; about as costly as normalizing.
-    """
-    frame = pl.DataFrame({"m": messages}).select(
-        m=cut_expr(pl.col("m")).str.replace_all("\x01", "", literal=True)
-    )
-    hits: dict[str, int] = {}
-    for rule in NORMALIZERS:
-        counted = frame.select(
-            n=pl.col("m").str.count_matches(rule.regex).sum(),
-            m=pl.col("m").str.replace_all(rule.regex, rule.replacement),
-        )
-        hits[rule.name] = hits.get(rule.name, 0) + int(counted.item(0, "n") or 0)
-        frame = counted.select("m")
-    return hits
-
-
-# --------------------------------------------------------------------------------------------
-# Source: the innermost in-app frame
-# --------------------------------------------------------------------------------------------
-
-# Python: keep only the last traceback of a chain, the exception that was raised last.
-_PY_CHAIN = (
-    r"(?s)^.*(?:During handling of the above exception, another exception occurred:"
-    r"|The above exception was the direct cause of the following exception:)"
-)
-# Java: the first block is the exception thrown (what exception.type names); causes follow.
-_JAVA_CAUSES = r"(?s)\n[\x20\t]*Caused by:.*"
-
-# A Python frame line (the path and function are cut out of it without capture groups)
-_PY_FRAME = r'File "[^"\n]+", line \d+, in \S+'
-_PY_FRAME_MIDDLE = r'", line \d+, in '
-_OTHER_FRAME = r"""(?x)
-\b at \x20+ (?: async \x20 )?
-(?:
-    # JavaScript: at fn (file.js:10:5), at new Foo (…), at Object.<anonymous> (…)
-    (?: new \x20 )? (?P<jf> [^\s()]+ ) (?: \x20 \[as \x20 [^\]\n]+ \] )? \x20 \( (?P<jp> [^()\n]+? ) : \d+ : \d+ \)
-    # JavaScript, anonymous: at file.js:1:2, at file:///app/x.mjs:3:9
-  | (?P<ap> [^\s()]+? ) : \d+ : \d+
-    # Java, Kotlin, Scala: at com.acme.Foo.bar(Foo.java:42), at java.base/java.net.Socket.connect(…)
-  | (?: [\w.$\-]* / )* (?P<jc> [\w$]+ (?: \. [\w$]+ )* ) \. (?P<jm> [\w$<>]+ ) \( [^()\n]* \)
-)
-"""
-# Java / Kotlin / Scala classes that are platform or library code (LIBRARY_PATH_PATTERN is
-# about file paths; JVM frames name classes).
-_JVM_LIBRARY = (
-    r"^(?:java|javax|jakarta|jdk|sun|com\.sun|kotlin|kotlinx|scala|akka|org\.springframework"
-    r"|org\.apache|org\.hibernate|org\.eclipse|org\.junit|org\.postgresql|org\.slf4j|io\.netty"
-    r"|io\.grpc|io\.micrometer|io\.opentelemetry|io\.reactivex|reactor|okhttp3|okio|retrofit2"
-    r"|com\.fasterxml|com\.google|com\.zaxxer|com\.mysql|ch\.qos|feign|rx)\."
-)
-_LIBRARY = f"(?:{LIBRARY_PATH_PATTERN})|{_JVM_LIBRARY}"
-
-_BUNDLE_HASH = _run_with("A-Za-z0-9_", "A-Z0-9", "a-z_", 8)
-
-# "location<TAB>function" -> "module<TAB>function": the location is a file path (or a JVM
-# class); sys.path-like roots go, and what is left becomes a dotted module name.
-#   app/services/billing.py -> app.services.billing
-#   /usr/local/lib/python3.12/site-packages/httpx/_client.py -> httpx._client
-#   /app/app/api/users.py -> app.api.users; /srv/releases/20240102/app/x.py -> app.x
-_TO_MODULE: tuple[tuple[str, str], ...] = (
-    (r"^<frozen ([^>\t]*)>\t", "${1}\t"),  # <frozen importlib._bootstrap>
-    # a URL's scheme and host (file:///, webpack://app, https://cdn.example.com); a drive
-    (r"^(?:[A-Za-z][\w+.\-]*://[^/\t]*|[A-Za-z]:)", ""),
-    (
-        r"^(?:"
-        r"[^\t]*/(?:site-packages|dist-packages|node_modules)/"  # installed packages
-        r"|[^\t]*/lib/python\d+(?:\.\d+)?/"  # the standard library
-        # deployment and home roots that are on sys.path (WORKDIR /app, Lambda's /var/task)
-        r"|/(?:(?:home|Users)/[^/\t]+|root|usr/(?:local/)?src|opt|srv|var/(?:task|www|app|lib)"
-        r"|workspaces?|code|builds|mnt|tmp|github/workspace|app|src)/"
-        r")",
-        "",
-    ),
-    # a directory that is no identifier cannot be a package, so it is a root: my-project/,
-    # .venv/, releases/20240102/, ./
-    (r"^(?:[^\t]*/)?(?:[^/\t]*[^\w/\t][^/\t]*|\d[^/\t]*)/", ""),
-    (r"^(?:src|lib)/([^/\t]+/)", "${1}"),  # src layout
-    # the extension, a bundle's content hash before it (main.3f2a1b9c.js, index-BX3eO0Pa.js)
-    # and a package's /__init__
-    (rf"(?:/__init__)?(?:[.\-](?:[0-9a-f]{{8,}}|{_BUNDLE_HASH}))?\.(?:py[cwi]?|pyx|[cm]?[jt]sx?)\t", "\t"),
-    # the last three parts (app/services/billing.py -> app.services.billing): what is above
-    # them varies with where the code is deployed (/app, /home/deploy/svc, /srv/releases/42)
-    (r"^[^\t]*?((?:[^/\t]+/){0,2}[^/\t]+\t)", "${1}"),
-    # JVM generated and anonymous classes, lambdas: Foo$$EnhancerByCGLIB$$1a2b, Foo$1, lambda$run$0
-    (r"\$\$[\w$]*|\$\d+", ""),
-)
-
-
-def _to_source(frame: pl.Expr) -> pl.Expr:
-    """"location<TAB>function" -> "module:function" (just the function when no module)."""
-    e = frame.str.replace_all("\\", "/", literal=True)
-    for pattern, value in _TO_MODULE:
-        e = e.str.replace(pattern, value)
-    return (
-        e.str.replace_all("/", ".", literal=True)
-        .str.replace(r"^\.+|\.+(\t)", "${1}")
-        .str.replace(r"\t$", "\t<anonymous>")
-        .str.replace(r"^\t", "")
-        .str.replace("\t", ":", literal=True)
-    )
-
-
-def _innermost(frames: pl.Expr, *, listed_last: bool) -> pl.Expr:
-    """The innermost in-app frame of a list of "location<TAB>function", else the innermost.
-
-    A stable sort puts library frames (``LIBRARY_PATH_PATTERN``, JVM platform packages) away
-    from the innermost end, so one look at that end finds the frame.
-    """
-    el = pl.element()
-    library = el.str.replace(r"\t.*", "").str.contains(_LIBRARY)
-    if listed_last:  # Python: innermost frame last
-        return frames.list.eval(el.sort_by(library.not_(), maintain_order=True)).list.last()
-    return frames.list.eval(el.sort_by(library, maintain_order=True)).list.first()
-
-
-def _nonempty(e: pl.Expr) -> pl.Expr:
-    return e.str.strip_chars().replace("", None)
-
-
-def source_expr() -> pl.Expr:
-    """The ``source`` column from ``stack_trace``, ``code_*`` and ``span_name``.
-
-    The innermost in-app frame as ``module:function`` (Python: the last frame of the last
-    traceback of a chain; JavaScript and Java: the first frame of the first block); library
-    frames (``LIBRARY_PATH_PATTERN``, JVM platform packages) only when no frame is in-app.
-    Then ``code_namespace:code_function``, ``module(code_filepath):code_function``,
-    ``code_function``, ``span_name``, ``""``. Each intermediate is used once: eager polars
-    does not share common subexpressions.
-    """
-    trace = pl.col("stack_trace").fill_null("")
-    py_frames = (
-        trace.str.replace(_PY_CHAIN, "")
-        .str.extract_all(_PY_FRAME)
-        .list.eval(pl.element().str.strip_prefix('File "').str.replace(_PY_FRAME_MIDDLE, "\t"))
-    )
-    # JavaScript and JVM frames, only looked for in traces that are not Python ones
-    other = pl.when(pl.col("stack_trace").str.contains('File "', literal=True)).then(pl.lit("")).otherwise(trace)
-    other_frames = (
-        other.str.replace(_JAVA_CAUSES, "")
-        .str.extract_all(_OTHER_FRAME)
-        .list.eval(pl.element().str.replace(_OTHER_FRAME, "${jp}${ap}${jc}\t${jf}${jm}"))
-    )
-    frame = pl.coalesce(_innermost(py_frames, listed_last=True), _innermost(other_frames, listed_last=False))
-    code_file = pl.concat_str([pl.col("code_filepath"), _nonempty(pl.col("code_function"))], separator="\t")
-    return pl.coalesce(
-        _to_source(frame),
-        pl.concat_str([_nonempty(pl.col("code_namespace")), _nonempty(pl.col("code_function"))], separator=":"),
-        _nonempty(_to_source(code_file)),
-        _nonempty(pl.col("code_function")),
-        _nonempty(pl.col("span_name")),
-        pl.lit(""),
-    )
-
-
-def error_class_expr() -> pl.Expr:
-    """``error_type`` -> the class name after the last ``.``; ``""`` when absent."""
-    return (
-        pl.col("error_type")
-        .fill_null("")
-        .str.strip_chars()
-        .str.replace(r"^<class '([^']*)'>$", "${1}")
-        .str.replace(r"^.*\.", "")
-    )
-
-
-def message_template_expr() -> pl.Expr:
-    """The producer's template when there is one, else the normalized message."""
-    template = cut_expr(pl.col("msg_template")).str.slice(0, TEMPLATE_LIMIT).str.strip_chars()
-    # KeyError's str() is the key's repr ('k'): span events carry that, but the SDK's
-    # LoggingHandler writes exc.args[0] (k). Quote the bare key so both give one template.
-    message = (
-        pl.when(error_class_expr() == "KeyError", pl.col("message").str.contains(r"^[^'\"\s]+$"))
-        .then(pl.lit("'") + pl.col("message") + pl.lit("'"))
-        .otherwise(pl.col("message"))
-    )
-    return pl.coalesce(template.replace("", None), normalize_expr(message))
-
-
-_SOURCE_INPUTS = ("stack_trace", "code_namespace", "code_function", "code_filepath", "span_name")
-_TEMPLATE_INPUTS = ("error_type", "message", "msg_template")
-
-
-def trace_shape_expr() -> pl.Expr:
-    """The stack trace without the exception's message: every occurrence of one error
-    site has the same shape, where the whole traces differ in the ids and numbers of
-    their last line. The frames, all that ``source_expr`` reads, are kept."""
-    trace, message = pl.col("stack_trace"), pl.col("message")
-    return (
-        pl.when(message.str.len_bytes() > 0)
-        .then(trace.str.split(message).list.join(""))
-        .otherwise(trace)
-        .alias("stack_trace")
-    )
-
-
-def _per_distinct(frame: pl.DataFrame, inputs: tuple[str, ...], **outputs: pl.Expr) -> pl.DataFrame:
-    """``frame`` with ``outputs`` computed over the distinct combinations of ``inputs`` and joined back."""
-    distinct = frame.select(inputs).unique().with_columns(**outputs)
-    return frame.join(distinct, on=list(inputs), how="left", nulls_equal=True, maintain_order="left")
-
-
-# Source per trace shape (and code attributes), remembered across batches.
-_SOURCES = Remembered(list(_SOURCE_INPUTS), ["source"], lambda shapes: shapes.select(source_expr().alias("source")), limit=20_000)
-
-
-def fingerprint(batch: Batch) -> Batch:
-    """The fingerprint stage.
-
-    Reads ``error_type``, ``message``, ``msg_template``, ``stack_trace``, ``code_namespace``,
-    ``code_function``, ``code_filepath`` and ``span_name`` of ``batch.errors``; adds
-    ``error_class``, ``message_template``, ``source`` (String) and ``fingerprint`` (String, 64
-    lowercase hex: sha256 of ``error_class|message_template|source``).
-    """
-    # Each expression runs once per distinct input: per trace shape for the source.
-    frame = batch.errors
-    errors = frame.with_columns(_SOURCES(frame.select(trace_shape_expr(), *_SOURCE_INPUTS[1:])))
-    errors = _per_distinct(errors, _TEMPLATE_INPUTS, error_class=error_class_expr(), message_template=message_template_expr())
-    key = errors.select(pl.concat_str(["error_class", "message_template", "source"], separator="|")).to_series()
-    keys = key.unique().to_list()  # Python hashes each distinct key once
-    hashes = [hashlib.sha256(k.encode("utf-8")).hexdigest() for k in keys]
-    batch.errors = errors.with_columns(
-        fingerprint=key.replace_strict(keys, hashes, return_dtype=pl.String),
-    )
-    return batch
-
-
-def _check_patterns() -> None:
-    """Fail at import on a pattern polars cannot compile (it compiles each once and caches it)."""
-    probe = pl.Series(["x"], dtype=pl.String)
-    others = [_HEADER_LINE, _PY_CHAIN, _JAVA_CAUSES, _PY_FRAME, _PY_FRAME_MIDDLE, _OTHER_FRAME, _LIBRARY]
-    for pattern in [n.regex for n in NORMALIZERS] + others + [p for p, _ in _TO_MODULE]:
-        try:
-            probe.str.contains(pattern)
-        except pl.exceptions.ComputeError as exc:  # pragma: no cover - a bug in this file
-            raise ValueError(f"bad normalization pattern: {exc}") from exc
-
-
-_check_patterns()
+def fingerprint_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``error_class``, ``message_template``, ``source`` and ``fingerprint`` added,
+    computed from whichever of ``GROUPING_INPUTS`` it has (what the core does to each error row;
+    for stored rows and tests)."""
+    inputs = frame.select([c for c in GROUPING_INPUTS if c in frame.columns])
+    if not inputs.columns:
+        inputs = pl.DataFrame({"message": [None] * frame.height}, schema={"message": pl.String})
+    grouped = pl.DataFrame(grouping().group(inputs))
+    return frame.hstack(grouped)

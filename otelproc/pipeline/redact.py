@@ -1,43 +1,37 @@
-"""Stage: take secrets and personal data out of error text before it goes anywhere.
+"""Secrets and personal data out of error text before it goes anywhere.
 
-Runs first, before ``fingerprint``, ``classify``, the store, Sentry and any LLM
-prompt. The text it rewrites stays in ``raw.<column>`` columns for ``classify`` alone
-(its rules match words a redactor may take out, e.g. ``invalid_api_key``), which
-drops them.
+The core redacts every error row as it extracts it (``message``, ``stack_trace``,
+``status_message``, ``span_name``, ``http_route``, ``request_id`` and the stored
+``attributes`` JSON), before the fingerprint, the store, Sentry and any LLM prompt see it;
+the text as received stays in ``raw.<column>`` for ``classify`` alone (its rules match
+words a redactor may take out, e.g. ``invalid_api_key``), which drops them. With
+``redact_forwarded_attributes`` the core also rewrites the string attributes, event
+attributes, status messages and log bodies of the request it forwards (opt-in: that
+changes data otelproc otherwise passes through untouched).
 
-Table-driven, like Sentry's parameterization: ``REDACTORS`` is an ordered
-tuple of small frozen dataclasses (name, commented verbose regex,
-replacement); its order is the precedence. The regexes are Rust regex syntax
-(polars): no look-around and no back-references, so a pattern that must keep
-part of what it matched captures it and puts it back (``${1}``); groups that
-did not take part in a match are replaced by nothing, which lets one pattern
-keep whichever quote a value had. Each is applied with ``str.replace_all``
-over whole columns. Matches become ``[REDACTED:<kind>]``.
+Table-driven, like Sentry's parameterization: ``REDACTORS`` is an ordered tuple of small
+frozen dataclasses (name, commented verbose regex, replacement); its order is the
+precedence, and each runs over what the ones before it left. The regexes are Rust regex
+syntax (no look-around, no back-references), so a pattern that must keep part of what it
+matched captures it and puts it back (``${1}``); groups that did not take part in a match
+are replaced by nothing, which lets one pattern keep whichever quote a value had. Matches
+become ``[REDACTED:<kind>]``. The core compiles the table once, with a set of all the
+patterns that finds in one pass the few (usually none) that can match a text.
 
-Reads and rewrites in place (``batch.errors``): ``message``, ``stack_trace``,
-``status_message``, ``span_name``, ``http_route``, ``request_id`` (``REDACTED_COLUMNS``)
-and ``attributes`` (the JSON that is stored; it stays valid
-JSON). Adds ``raw.<column>`` for each of ``REDACTED_COLUMNS`` (the text as received). With ``redact_forwarded_attributes`` it also
-rewrites the string attributes, event attributes, status messages and log
-bodies of the request it forwards (opt-in: that changes data otelproc
-otherwise passes through untouched).
-
-``redact_text(s)`` gives the same result for one string (for LLM prompts).
+``redact_text(s)`` / ``Redactor.redact_texts`` give the same result for any string (LLM
+prompts, notifications, reports).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Sequence
+from typing import Literal, Sequence
 
-import polars as pl
-from google.protobuf.message import Message
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from otelproc.config_types import Component
-from otelproc.pipeline.batch import RAW_COLUMN_PREFIX, Batch
+from otelproc.pipeline import native
 from otelproc.pipeline.classify import regex_problem
 
 __all__ = [
@@ -47,7 +41,6 @@ __all__ = [
     "RedactConfig",
     "Redactor",
     "SecretPattern",
-    "luhn_valid",
     "redact_text",
     "redact_texts",
 ]
@@ -59,13 +52,12 @@ REDACTED_COLUMNS = ("message", "stack_trace", "status_message", "span_name", "ht
 class SecretPattern:
     """One redactor: what to find, and what to put in its place.
 
-    ``check="luhn"``: the match is a card number only if its digits pass the
-    Luhn checksum (computed with polars expressions); rows with no such
-    candidate are left as they are.
+    ``check="luhn"``: a match is a card number, and replaced, only if its digits
+    pass the Luhn checksum.
     """
 
     name: str
-    pattern: str  # Rust regex (polars), usually verbose: (?x)
+    pattern: str  # Rust regex, usually verbose: (?x)
     replacement: str  # ${1} puts a captured group back
     check: Literal["luhn"] | None = None
 
@@ -227,52 +219,6 @@ REDACTORS: tuple[SecretPattern, ...] = (
 )
 
 
-def luhn_valid(digits: pl.Expr) -> pl.Expr:
-    """Whether a string of digits (separators are ignored) passes the Luhn checksum.
-
-    Left-padded with zeros to 19 (which does not change the sum), each position
-    is read with ``str.slice``; every second digit from the right is doubled.
-    """
-    padded = digits.str.replace_all(r"[^0-9]", "").str.zfill(19)
-    total: pl.Expr = pl.lit(0, dtype=pl.Int32)
-    for i in range(19):
-        d = padded.str.slice(i, 1).cast(pl.Int32)
-        if (18 - i) % 2 == 1:
-            d = pl.when(d >= 5).then(d * 2 - 9).otherwise(d * 2)
-        total = total + d
-    return (total % 10) == 0
-
-
-def _apply(expr: pl.Expr, p: SecretPattern) -> pl.Expr:
-    replaced = expr.str.replace_all(p.pattern, p.replacement)
-    if p.check == "luhn":
-        # A row is rewritten when one of its candidates passes; its other candidates go too (rare, and safe).
-        valid = expr.str.extract_all(p.pattern).list.eval(luhn_valid(pl.element())).list.any()
-        return pl.when(valid.fill_null(False)).then(replaced).otherwise(expr)
-    return replaced
-
-
-def _steps(patterns: Sequence[SecretPattern], columns: Iterable[str]) -> list[list[pl.Expr]]:
-    """``with_columns`` steps: runs of plain patterns chained in one step; a checked pattern alone
-    (it reads its column twice, which must not repeat the whole chain before it)."""
-    runs: list[list[SecretPattern]] = []
-    for p in patterns:
-        if p.check is None and runs and runs[-1][-1].check is None:
-            runs[-1].append(p)
-        else:
-            runs.append([p])
-    steps = []
-    for run in runs:
-        step = []
-        for column in columns:
-            expr = pl.col(column).cast(pl.String)
-            for p in run:
-                expr = _apply(expr, p)
-            step.append(expr.alias(column))
-        steps.append(step)
-    return steps
-
-
 # --------------------------------------------------------------------------- config
 
 
@@ -286,7 +232,7 @@ class ExtraPattern(Component):
     """A site-specific secret format, redacted before the built-in ones."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    pattern: str = Field(description="Rust regex (polars): no look-around or back-references; (?i) and (?x) work")
+    pattern: str = Field(description="Rust regex: no look-around or back-references; (?i) and (?x) work")
     replacement: str | None = Field(None, description="default [REDACTED:<name>]; ${1} puts a captured group back")
 
     @field_validator("pattern")
@@ -317,24 +263,11 @@ class RedactConfig(Component):
         return value
 
 
-# --------------------------------------------------------------------------- the stage
-
-
-def _is_json(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
+# --------------------------------------------------------------------------- the rules, compiled
 
 
 class Redactor:
-    """The redact stage: ``REDACTORS`` (after any extra patterns), compiled once into polars steps.
-
-    Reads and rewrites ``message``, ``stack_trace``, ``status_message`` and the stored
-    ``attributes`` JSON of ``batch.errors``; with ``redact_forwarded_attributes`` also the forwarded
-    request's string attributes (then ``batch.mark_changed()``).
-    """
+    """``REDACTORS`` (after any extra patterns), compiled once by the core."""
 
     def __init__(
         self,
@@ -346,13 +279,7 @@ class Redactor:
         self.patterns = tuple(patterns)
         self.enabled = enabled
         self.redact_forwarded_attributes = redact_forwarded_attributes
-        self._text_steps = _steps(self.patterns, ("text",))
-        # All patterns as one alternation: a text none of them matches is left as it is after
-        # one pass, instead of one pass per pattern. (A verbose pattern's trailing comment must
-        # not swallow the group's closing parenthesis, hence the newline.)
-        self._any_secret = "|".join(
-            f"(?:{p.pattern}\n)" if p.pattern.lstrip().startswith("(?x") else f"(?:{p.pattern})" for p in self.patterns
-        )
+        self.native = native.Redactor([(p.name, p.pattern, p.replacement, p.check) for p in self.patterns])
 
     @classmethod
     def from_config(cls, cfg: RedactConfig | None = None) -> Redactor:
@@ -362,87 +289,16 @@ class Redactor:
             (*extra, *REDACTORS), enabled=cfg.enabled, redact_forwarded_attributes=cfg.redact_forwarded_attributes
         )
 
-    def redact_frame(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with its ``message``, ``stack_trace`` and ``status_message`` columns redacted."""
-        columns = [c for c in REDACTED_COLUMNS if c in frame.columns]
-        if not columns or frame.is_empty():
-            return frame
-        # The columns are stacked into one, so each regex is compiled once per batch, not once per column.
-        n = frame.height
-        stacked = pl.concat([frame.select(pl.col(c).cast(pl.String).alias("text")) for c in columns], rechunk=True)
-        text = self._redact_series(stacked.get_column("text"))
-        return frame.with_columns([text.slice(i * n, n).alias(c) for i, c in enumerate(columns)])
-
-    def _redact_series(self, texts: pl.Series) -> pl.Series:
-        """Each distinct text that may hold a secret goes through the patterns once; the rest
-        (stack traces repeat far more than rows do, and most texts hold no secret) are untouched."""
-        distinct = texts.drop_nulls().unique()
-        suspects = distinct.filter(distinct.str.contains(self._any_secret))
-        if suspects.is_empty():
-            return texts
-        work = suspects.to_frame("text")
-        for step in self._text_steps:
-            work = work.with_columns(step)
-        return texts.replace(suspects, work.get_column("text"))
-
     def redact_texts(self, values: Sequence[str | None]) -> list[str | None]:
-        """Each string redacted, in one polars pass."""
-        if not values:
-            return []
-        return self._redact_series(pl.Series("text", list(values), dtype=pl.String)).to_list()
+        """Each string redacted (None stays None), in one call to the core."""
+        if not self.enabled:
+            return list(values)
+        return self.native.redact(list(values))
 
     def redact_text(self, text: str) -> str:
         """One string redacted (an LLM prompt, an attribute value)."""
         out = self.redact_texts([text])[0]
         return out if out is not None else text
-
-    def redact_attributes_json(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with its ``attributes`` column (a JSON object per row, what is stored) redacted.
-
-        The JSON text is redacted as text, once per distinct value (``key: value`` pairs keep
-        their key context, e.g. ``"db.password": "…"``). A result that is no longer valid JSON
-        is redacted again one top-level attribute at a time; an attribute that still does not
-        give valid JSON has its value replaced by ``[REDACTED]``.
-        """
-        if "attributes" not in frame.columns or frame.is_empty():
-            return frame
-        column = frame.get_column("attributes").cast(pl.String)
-        distinct = column.drop_nulls().unique()
-        if distinct.is_empty():
-            return frame
-        before = distinct.to_list()
-        after = self.redact_texts(before)
-        for i, (old, new) in enumerate(zip(before, after)):
-            if new is not None and new != old and not _is_json(new):
-                after[i] = self._redact_json_items(old)
-        redacted = column.replace(distinct, pl.Series(after, dtype=pl.String))
-        return frame.with_columns(redacted.alias("attributes"))
-
-    def _redact_json_items(self, text: str) -> str:
-        try:
-            items = json.loads(text)
-        except ValueError:
-            return _token("attributes")
-        if not isinstance(items, dict):
-            return json.dumps(_token("attributes"))
-        pairs = [json.dumps({key: value}, ensure_ascii=False, default=str) for key, value in items.items()]
-        out: dict[str, Any] = {}
-        for (key, _), pair in zip(items.items(), self.redact_texts(pairs)):
-            try:
-                out.update(json.loads(pair or ""))
-            except ValueError:
-                out[key] = "[REDACTED]"
-        return json.dumps(out, ensure_ascii=False, default=str)
-
-    def __call__(self, batch: Batch) -> Batch:
-        if not self.enabled:
-            return batch
-        frame = batch.errors
-        as_received = [pl.col(c).alias(RAW_COLUMN_PREFIX + c) for c in REDACTED_COLUMNS if c in frame.columns]
-        batch.errors = self.redact_attributes_json(self.redact_frame(frame.with_columns(as_received)))
-        if self.redact_forwarded_attributes and redact_request(batch.request, self):
-            batch.mark_changed()
-        return batch
 
 
 _DEFAULT: Redactor | None = None
@@ -462,59 +318,3 @@ def redact_text(text: str, redactor: Redactor | None = None) -> str:
 
 def redact_texts(values: Sequence[str | None], redactor: Redactor | None = None) -> list[str | None]:
     return (redactor or _default()).redact_texts(values)
-
-
-# --------------------------------------------------------------------------- forwarded data (opt-in)
-
-
-def _collect_any_value(value: Message, out: list[tuple[Message, str]]) -> None:
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        out.append((value, "string_value"))
-    elif kind == "array_value":
-        for v in value.array_value.values:
-            _collect_any_value(v, out)
-    elif kind == "kvlist_value":
-        for kv in value.kvlist_value.values:
-            _collect_any_value(kv.value, out)
-
-
-def _collect_attributes(attributes: Any, out: list[tuple[Message, str]]) -> None:
-    for kv in attributes:
-        _collect_any_value(kv.value, out)
-
-
-def redact_request(request: Message, redactor: Redactor) -> bool:
-    """Redact the string values of a traces or logs export request in place; True if any changed.
-
-    Covers resource, span, span-event and log attributes (nested arrays and
-    maps too), span status messages and string log bodies. All strings are
-    gathered first and redacted in one polars pass.
-    """
-    fields: list[tuple[Message, str]] = []
-    for rs in getattr(request, "resource_spans", ()):
-        _collect_attributes(rs.resource.attributes, fields)
-        for ss in rs.scope_spans:
-            for span in ss.spans:
-                _collect_attributes(span.attributes, fields)
-                for event in span.events:
-                    _collect_attributes(event.attributes, fields)
-                if span.status.message:
-                    fields.append((span.status, "message"))
-    for rl in getattr(request, "resource_logs", ()):
-        _collect_attributes(rl.resource.attributes, fields)
-        for sl in rl.scope_logs:
-            for record in sl.log_records:
-                _collect_attributes(record.attributes, fields)
-                _collect_any_value(record.body, fields)
-    if not fields:
-        return False
-    before = [getattr(msg, name) for msg, name in fields]
-    after = redactor.redact_texts(before)
-    changed = False
-    for (msg, name), old, new in zip(fields, before, after):
-        if new is not None and new != old:
-            setattr(msg, name, new)
-            changed = True
-    return changed
-

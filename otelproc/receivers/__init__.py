@@ -1,16 +1,16 @@
 """Receivers: the protocol edges where OTLP arrives (gRPC :4317, HTTP :4318).
 
-A receiver decodes a request once and hands it to a ``Consumer``; it knows
-nothing of pipelines or exporters. The consumer answers with what it rejected
-(OTLP partial success) or raises ``BackpressureError`` when it cannot take more.
+A receiver takes a request off the wire (decompressed; OTLP/JSON converted to
+protobuf once) and hands its bytes to a ``Consumer``; it knows nothing of pipelines
+or exporters. The consumer validates and counts them, and answers with what it took
+and rejected (OTLP partial success), or raises ``DecodeError`` for bad input and
+``BackpressureError`` when it cannot take more.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-from google.protobuf.message import Message
 
 from otelproc.admin.metrics import RECEIVED, REFUSED, REQUEST_LATENCY
 from otelproc.config_types import split_endpoint
@@ -19,16 +19,17 @@ from otelproc.signals import Signal
 
 @dataclass(frozen=True, slots=True)
 class ConsumeResult:
+    items: int = 0  # spans / log records / data points the request held
     rejected: int = 0  # items refused, reported as OTLP partial success
     message: str = ""
 
 
 class Consumer(Protocol):
-    async def consume(self, signal: Signal, request: Message, raw: bytes, items: int) -> ConsumeResult:
-        """Take one decoded request; ``raw`` is its protobuf encoding (as received when it came as
-        protobuf), ``items`` its spans / log records / data points, counted once by the codec.
+    async def consume(self, signal: Signal, payload: bytes) -> ConsumeResult:
+        """Take one export request, ``payload`` its protobuf encoding.
 
-        Raises ``otelproc.errors.BackpressureError`` when a queue or the memory ceiling is full.
+        Raises ``otelproc.errors.DecodeError`` when it is not valid OTLP, and
+        ``otelproc.errors.BackpressureError`` when a queue or the memory ceiling is full.
         """
         ...
 

@@ -4,11 +4,12 @@
 - ``Decompressor`` inflates a body chunk by chunk and stops as soon as the
   output passes the limit, so a gzip bomb costs at most the limit in memory
   and the time to inflate it, never its full size.
-- ``decode`` parses a request exactly once. OTLP JSON differs from protobuf's
-  JSON mapping in its ids: trace and span ids are hex, not base64, so they are
-  converted on the parsed document before ``json_format.ParseDict``. Enum
-  names and integers, lowerCamelCase and original snake_case keys are all
-  accepted; unknown fields are ignored, as the OTLP specification requires.
+- ``to_protobuf`` gives the protobuf bytes the core scans: as received for protobuf,
+  converted once for OTLP/JSON. OTLP JSON differs from protobuf's JSON mapping in its
+  ids: trace and span ids are hex, not base64, so they are converted on the parsed
+  document before ``json_format.ParseDict``. Enum names and integers, lowerCamelCase
+  and original snake_case keys are all accepted; unknown fields are ignored, as the
+  OTLP specification requires.
 - ``encode_response`` / ``encode_status`` answer in the request's encoding.
 
 Every failure is one of ``DecodeError``, ``PayloadTooLargeError`` or
@@ -32,20 +33,19 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
 from otelproc.errors import DecodeError, PayloadTooLargeError, UnsupportedMediaTypeError
-from otelproc.signals import Signal, count_items
+from otelproc.signals import Signal
 
 __all__ = [
-    "Decoded",
     "Decompressor",
     "Encoding",
     "bad_request",
-    "decode",
-    "decode_async",
     "decompress",
     "encode_message",
     "encode_response",
     "encode_status",
     "retry_info",
+    "to_protobuf",
+    "to_protobuf_async",
 ]
 
 
@@ -267,53 +267,41 @@ def _hex_to_base64(value: Any, size: int, where: str) -> str:
     return base64.b64encode(bytes.fromhex(value)).decode("ascii")
 
 
-# ---------------------------------------------------------------- decoding
+# ---------------------------------------------------------------- OTLP/JSON to protobuf
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    request: Message
-    raw: bytes  # the protobuf encoding: the bytes received when they came as protobuf
-    items: int  # spans, log records or data points
-
-
-def decode(signal: Signal, data: bytes, encoding: Encoding) -> Decoded:
-    """Parse one export request (the only parse it gets) and count its items."""
+def to_protobuf(signal: Signal, data: bytes, encoding: Encoding) -> bytes:
+    """The request as protobuf bytes: ``data`` itself for protobuf (the core validates it),
+    converted once from OTLP/JSON (``DecodeError`` for what is not a valid document)."""
+    if encoding is Encoding.PROTOBUF:
+        return data
     spec = signal.spec
     request = spec.request()
     name = spec.request.DESCRIPTOR.name
-    if encoding is Encoding.PROTOBUF:
-        try:
-            request.ParseFromString(data)
-        except Exception as exc:  # DecodeError, RecursionError, …: all mean bad input
-            raise DecodeError(f"cannot decode {name} from protobuf: {exc}") from None
-        raw = data
-    else:
-        try:
-            document = json.loads(data)
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            raise DecodeError(f"cannot decode {name} from JSON: invalid JSON: {exc}") from None
-        if not isinstance(document, dict):
-            raise DecodeError(f"cannot decode {name} from JSON: expected an object, got {type(document).__name__}")
-        _hex_ids_to_base64(document, _ID_TREES[signal], "")
-        try:
-            json_format.ParseDict(document, request, ignore_unknown_fields=True)
-        except (json_format.ParseError, RecursionError, ValueError, TypeError) as exc:
-            raise DecodeError(f"cannot decode {name} from JSON: {exc}") from None
-        raw = request.SerializeToString()
-    return Decoded(request, raw, count_items(signal, request))
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise DecodeError(f"cannot decode {name} from JSON: invalid JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise DecodeError(f"cannot decode {name} from JSON: expected an object, got {type(document).__name__}")
+    _hex_ids_to_base64(document, _ID_TREES[signal], "")
+    try:
+        json_format.ParseDict(document, request, ignore_unknown_fields=True)
+    except (json_format.ParseError, RecursionError, ValueError, TypeError) as exc:
+        raise DecodeError(f"cannot decode {name} from JSON: {exc}") from None
+    return request.SerializeToString()
 
 
-# Above these sizes a parse runs in a worker thread so the event loop keeps serving
-# others; protobuf parses in native code (~1 ms/MiB), JSON in Python (much slower).
-_INLINE_LIMIT = {Encoding.PROTOBUF: 2 << 20, Encoding.JSON: 128 << 10}
+# Above this size a JSON body is converted in a worker thread so the event loop keeps
+# serving others (json_format is Python, ~1 s per 10 MiB).
+_INLINE_JSON_BYTES = 128 << 10
 
 
-async def decode_async(signal: Signal, data: bytes, encoding: Encoding) -> Decoded:
-    """``decode``, moved off the event loop when the body is large."""
-    if len(data) <= _INLINE_LIMIT[encoding]:
-        return decode(signal, data, encoding)
-    return await asyncio.to_thread(decode, signal, data, encoding)
+async def to_protobuf_async(signal: Signal, data: bytes, encoding: Encoding) -> bytes:
+    """``to_protobuf``, moved off the event loop for a large JSON body."""
+    if encoding is Encoding.PROTOBUF or len(data) <= _INLINE_JSON_BYTES:
+        return to_protobuf(signal, data, encoding)
+    return await asyncio.to_thread(to_protobuf, signal, data, encoding)
 
 
 # ---------------------------------------------------------------- encoding

@@ -183,3 +183,10 @@ class OTLPReceiverConfig(Component):
     protocols: Protocols = Field(default_factory=lambda: Protocols(grpc=GrpcConfig(), http=HttpConfig()))
     # Optional; when set, both receivers refuse requests without the credential.
     auth: AuthConfig | None = None
+
+    def max_request_bytes(self) -> int:
+        """The largest request either receiver takes (what the core accepts to scan)."""
+        p = self.protocols
+        sizes = [c.max_recv_msg_size for c in (p.grpc,) if c is not None]
+        sizes += [c.max_request_body_size for c in (p.http,) if c is not None]
+        return max(sizes, default=DEFAULT_MAX_SIZE)

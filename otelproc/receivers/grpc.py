@@ -1,8 +1,8 @@
 """OTLP/gRPC receiver: Trace, Logs and Metrics ``Export`` on a ``grpc.aio`` server.
 
 The methods are registered as generic handlers without a deserializer, so the
-handler gets the request's bytes (grpc has already undone gzip) and parses them
-once, with ``codec.decode``; the same bytes go to the consumer as ``raw``.
+handler gets the request's bytes (grpc has already undone gzip) and hands them to
+the consumer as they are; the core validates them in its one pass.
 
 | outcome                         | status                                        |
 | ------------------------------- | --------------------------------------------- |
@@ -30,7 +30,7 @@ from otelproc.config_types import split_endpoint
 from otelproc.errors import BackpressureError, DecodeError, PayloadTooLargeError
 from otelproc.receivers import Consumer, Receiver, address
 from otelproc.receivers.auth import Authenticator
-from otelproc.receivers.codec import Encoding, bad_request, decode_async, encode_response, encode_status, retry_info
+from otelproc.receivers.codec import Encoding, bad_request, encode_response, encode_status, retry_info
 from otelproc.receivers.config import GrpcConfig, OTLPReceiverConfig
 from otelproc.signals import Signal
 
@@ -139,29 +139,24 @@ class GrpcReceiver(Receiver):
             # Items are unknown before decoding; the refused request counts as one.
             raise _Refusal(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid credentials", "unauthenticated", 1)
         try:
-            decoded = await decode_async(signal, request, Encoding.PROTOBUF)
+            result = await self.consumer.consume(signal, request)
         except DecodeError as exc:
             raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc), "decode", 1, (bad_request(str(exc)),)) from None
-        if decoded.items == 0:
-            return encode_response(signal, Encoding.PROTOBUF)  # nothing to consume: success, as the spec says
-        try:
-            result = await self.consumer.consume(signal, decoded.request, decoded.raw, decoded.items)
         except BackpressureError as exc:
             raise _Refusal(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc) or "busy, retry later", "backpressure",
-                decoded.items, (retry_info(exc.retry_after),),
+                exc.items, (retry_info(exc.retry_after),),
             ) from None
-        except DecodeError as exc:
-            raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc), "decode", decoded.items) from None
         except PayloadTooLargeError as exc:
-            raise _Refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), "too_large", decoded.items) from None
+            raise _Refusal(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc), "too_large", 1) from None
         except Exception as exc:
-            log.exception("OTLP/gRPC receiver: the consumer failed on %s %s", decoded.items, signal.spec.item_name)
+            log.exception("OTLP/gRPC receiver: the consumer failed on a %s request", signal.value)
             raise _Refusal(
-                grpc.StatusCode.UNAVAILABLE, f"internal error, retry later: {type(exc).__name__}", "internal",
-                decoded.items,
+                grpc.StatusCode.UNAVAILABLE, f"internal error, retry later: {type(exc).__name__}", "internal", 1
             ) from None
-        rejected = self._accepted(signal, decoded.items, result)
+        if result.items == 0:
+            return encode_response(signal, Encoding.PROTOBUF)  # nothing to consume: success, as the spec says
+        rejected = self._accepted(signal, result.items, result)
         return encode_response(signal, Encoding.PROTOBUF, rejected, result.message)
 
 

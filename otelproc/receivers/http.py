@@ -49,10 +49,10 @@ from otelproc.receivers.codec import (
     Decompressor,
     Encoding,
     bad_request,
-    decode_async,
     encode_response,
     encode_status,
     retry_info,
+    to_protobuf_async,
 )
 from otelproc.receivers.config import HttpConfig, OTLPReceiverConfig
 from otelproc.signals import Signal
@@ -179,30 +179,26 @@ class HttpReceiver(Receiver):
                     raise too_large  # stop reading: the compressed body alone is over the cap
                 decompressor.feed(chunk)
             data = decompressor.finish()
-            decoded = await decode_async(signal, data, encoding)
+            payload = await to_protobuf_async(signal, data, encoding)
+            result = await self.consumer.consume(signal, payload)
         except PayloadTooLargeError as exc:
             raise _Refusal(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), "too_large") from None
         except DecodeError as exc:
             message = str(exc)
             raise _Refusal(400, code_pb2.INVALID_ARGUMENT, message, "decode", details=(bad_request(message),)) from None
-
-        if decoded.items == 0:
-            return 0, ""  # an empty request succeeds, with nothing to hand over
-        try:
-            result = await self.consumer.consume(signal, decoded.request, decoded.raw, decoded.items)
         except BackpressureError as exc:
             seconds = max(1, math.ceil(exc.retry_after))
             raise _Refusal(429, code_pb2.RESOURCE_EXHAUSTED, str(exc) or "busy, retry later", "backpressure",
-                           decoded.items, (retry_info(exc.retry_after),), {"Retry-After": str(seconds)}) from None
-        except DecodeError as exc:
-            raise _Refusal(400, code_pb2.INVALID_ARGUMENT, str(exc), "decode", decoded.items) from None
-        except PayloadTooLargeError as exc:
-            raise _Refusal(413, code_pb2.RESOURCE_EXHAUSTED, str(exc), "too_large", decoded.items) from None
+                           exc.items, (retry_info(exc.retry_after),), {"Retry-After": str(seconds)}) from None
+        except (ClientDisconnect, _Refusal):
+            raise
         except Exception as exc:
-            log.exception("OTLP/HTTP receiver: the consumer failed on %s %s", decoded.items, signal.spec.item_name)
+            log.exception("OTLP/HTTP receiver: the consumer failed on a %s request", signal.value)
             raise _Refusal(503, code_pb2.UNAVAILABLE, f"internal error, retry later: {type(exc).__name__}",
-                           "internal", decoded.items) from None
-        return self._accepted(signal, decoded.items, result), result.message
+                           "internal") from None
+        if result.items == 0:
+            return 0, ""  # an empty request succeeds, with nothing to hand over
+        return self._accepted(signal, result.items, result), result.message
 
     # ------------------------------------------------------------ lifecycle
 

@@ -10,7 +10,7 @@ import duckdb
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from otelproc.pipeline.detect import attributes_dict
+from tests.otel_helpers import attributes_dict
 from tests.e2e.harness import Otelproc, fast_retry
 from tests.otel_helpers import SpanRecorder
 from tests.sinks import OTLPSink

@@ -33,7 +33,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otelproc.pipeline.detect import attributes_dict
+from tests.otel_helpers import attributes_dict
 from otelproc.signals import Signal
 from tests.e2e import lookalike_errors as lib
 from tests.e2e.harness import Otelproc, fast_retry

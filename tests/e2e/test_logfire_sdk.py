@@ -16,7 +16,7 @@ import textwrap
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from otelproc.pipeline.detect import attributes_dict
+from tests.otel_helpers import attributes_dict
 from otelproc.signals import Signal
 from tests.e2e.harness import ROOT, Otelproc, fast_retry
 

@@ -33,10 +33,10 @@ from otelproc.exporters.sentry import (
     unpack_envelopes,
 )
 from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
-from otelproc.pipeline.detect import detect
 from otelproc.signals import Signal
 from tests.otel_helpers import SpanRecorder
 from tests.sinks import SentrySink
+from tests.sinks import make_batch as batch_of
 
 PUBLIC_KEY = "0123456789abcdef0123456789abcdef"
 PROJECT = "42"
@@ -139,7 +139,7 @@ def base_row(**overrides) -> dict:
 def make_batch(*rows: dict, ai: bool = True, signal: Signal = Signal.TRACES) -> Batch:
     schema = {**ERROR_SCHEMA, **DIAGNOSTIC_COLUMNS, **(AI_COLUMNS if ai else {})}
     frame = pl.from_dicts(list(rows), schema=schema) if rows else pl.DataFrame(schema=schema)
-    return Batch(signal, ExportTraceServiceRequest(), len(rows), errors=frame)
+    return Batch(signal, None, len(rows), errors=frame)
 
 
 # Real functions that fail, so the stack traces are the interpreter's own.
@@ -292,7 +292,7 @@ async def test_batches_without_ai_columns_and_without_errors(stub, sender):
     assert "ai_analysis" not in event["contexts"]
 
 
-async def test_span_recorded_by_the_real_sdk_goes_through_detect_to_sentry(stub, sender):
+async def test_span_recorded_by_the_real_sdk_goes_through_the_core_to_sentry(stub, sender):
     rec = SpanRecorder(service="checkout", version="2.0.0", **{"deployment.environment": "staging"})
     try:
         with rec.tracer.start_as_current_span("POST /orders", attributes={"http.route": "/orders"}) as span:
@@ -300,7 +300,7 @@ async def test_span_recorded_by_the_real_sdk_goes_through_detect_to_sentry(stub,
     except RuntimeError:
         pass
     request = rec.request()
-    batch = detect(Batch(Signal.TRACES, request, 1, request.SerializeToString()))
+    batch = batch_of(request)
     batch.errors = batch.errors.with_columns(
         pl.lit("infrastructure").alias("category"),
         pl.lit("PG_CONNECTION_FAILED").alias("label"),

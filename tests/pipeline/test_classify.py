@@ -1059,16 +1059,27 @@ def test_pointing_rules_at_the_full_copy_changes_nothing() -> None:
 def test_rows_of_one_kind_are_classified_once_on_the_text_as_received(tmp_path: Path) -> None:
     """After redact and fingerprint, a kind (fingerprint + the context the rules read) is run through
     the rules once, on its first row's raw text; later rows and batches of that kind reuse it."""
-    from otelproc.pipeline.fingerprint import fingerprint
-    from otelproc.pipeline.redact import RedactConfig, Redactor
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    from otelproc.pipeline.scan import Scanner
 
     # A rule on a word only the text as received has: redaction replaces the key.
     classifier = one_rule(tmp_path, {"message": "sk-proj-"}, label="KEY_IN_MESSAGE")
-    redactor = Redactor.from_config(RedactConfig())
+    scanner = Scanner(attribute_keys=classifier.attribute_keys)
 
     def run(*rows: dict[str, Any]) -> pl.DataFrame:
-        batch = Batch(Signal.TRACES, None, item_count=len(rows), errors=frame(*rows))
-        return classifier(fingerprint(redactor(batch))).errors
+        """The rows as error spans, scanned (redacted, fingerprinted) by the core, then classified."""
+        request = ExportTraceServiceRequest()
+        spans = request.resource_spans.add().scope_spans.add().spans
+        for r in rows:
+            span = spans.add(name="op")
+            span.status.code = 2
+            if r["stage"] is not None:
+                span.attributes.add(key="stage").value.string_value = r["stage"]
+            event = span.events.add(name="exception")
+            event.attributes.add(key="exception.type").value.string_value = r["error_type"]
+            event.attributes.add(key="exception.message").value.string_value = r["message"]
+        return classifier(scanner.scan(Signal.TRACES, request.SerializeToString())).errors
 
     key = "Incorrect API key provided: sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12Mn34"
     out = run(

@@ -16,34 +16,23 @@ from functools import lru_cache
 
 import polars as pl
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otelproc.pipeline import fingerprint as fp_module
-from otelproc.pipeline.batch import ERROR_SCHEMA, Batch, empty_errors
-from otelproc.pipeline.fingerprint import (
-    KEEP_MARK,
-    NORMALIZERS,
-    TEMPLATE_LIMIT,
-    fingerprint,
-    normalize_expr,
-    rule_hits,
-    source_expr,
-    trace_shape_expr,
-)
-from otelproc.signals import Signal
+from otelproc.pipeline import native
+from otelproc.pipeline.batch import ERROR_SCHEMA, empty_errors
+from otelproc.pipeline.fingerprint import KEEP_MARK, NORMALIZERS, TEMPLATE_LIMIT, fingerprint_frame, normalize
 
 # --------------------------------------------------------------------------------------------
-# helpers: every table is computed in one polars call (one frame), then looked up
+# helpers: every table is computed in one call to the core, then looked up
 # --------------------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=None)
 def _normalized(messages: tuple[str, ...]) -> dict[str, str]:
-    frame = pl.DataFrame({"m": list(messages)}, schema={"m": pl.String})
-    return dict(zip(messages, frame.select(normalize_expr(pl.col("m"))).to_series().to_list()))
+    return dict(zip(messages, normalize(messages)))
 
 
-def normalize(message: str) -> str:
+def normalized(message: str) -> str:
     return _normalized((message,))[message]
 
 
@@ -55,8 +44,7 @@ def errors_frame(rows: list[dict]) -> pl.DataFrame:
 
 
 def run_stage(rows: list[dict]) -> pl.DataFrame:
-    frame = errors_frame(rows)
-    return fingerprint(Batch(Signal.TRACES, ExportTraceServiceRequest(), len(rows), errors=frame)).errors
+    return fingerprint_frame(errors_frame(rows))
 
 
 # --------------------------------------------------------------------------------------------
@@ -340,7 +328,7 @@ INCORRECT_CASES = [
 
 @pytest.mark.parametrize(("name", "value", "desired", "actual"), INCORRECT_CASES, ids=[c[0] for c in INCORRECT_CASES])
 def test_known_misses(name: str, value: str, desired: str, actual: str) -> None:
-    got = normalize(value)
+    got = normalized(value)
     assert got == actual
     assert got != desired
 
@@ -357,8 +345,8 @@ def test_whole_message_in_quotes_is_the_key() -> None:
 
 
 def test_mysql_error_tuple_keeps_its_code() -> None:
-    assert normalize('(1045, "Access denied for user \'root\'@\'172.18.0.4\' (using password: YES)")') == "(1045, <quoted_str>)"
-    assert normalize('(2003, "Can\'t connect to MySQL server on \'db\' ([Errno 111] Connection refused)")') == (
+    assert normalized('(1045, "Access denied for user \'root\'@\'172.18.0.4\' (using password: YES)")') == "(1045, <quoted_str>)"
+    assert normalized('(2003, "Can\'t connect to MySQL server on \'db\' ([Errno 111] Connection refused)")') == (
         '(2003, "Can\'t connect to MySQL server on \'db\' ([Errno 111] Connection refused)")'
     )
 
@@ -426,7 +414,10 @@ def test_normalizers_table() -> None:
 
 
 def test_rule_hits_counts_matches_per_rule() -> None:
-    hits = rule_hits(pl.Series(["user 42 at 10.0.0.1 on 2024-01-02", "HTTP 503 from https://x.io/a", None]))
+    grouping = native.Grouping([(n.name, n.regex, n.replacement, None) for n in NORMALIZERS])
+    messages = ["user 42 at 10.0.0.1 on 2024-01-02", "HTTP 503 from https://x.io/a", None]
+    grouping.group(pl.DataFrame({"message": messages}, schema={"message": pl.String}))
+    hits = dict(grouping.normalizer_hits())
     assert hits["int"] == 1 and hits["ip"] == 1 and hits["date"] == 1 and hits["url"] == 1
     assert hits["status_code"] == 1
     assert hits["uuid"] == 0
@@ -531,8 +522,7 @@ SOURCE_CASES = [
 
 @lru_cache(maxsize=None)
 def _sources() -> list[str]:
-    frame = errors_frame([row for _, row, _ in SOURCE_CASES])
-    return frame.select(source_expr()).to_series().to_list()
+    return run_stage([row for _, row, _ in SOURCE_CASES])["source"].to_list()
 
 
 @pytest.mark.parametrize("index", range(len(SOURCE_CASES)), ids=[c[0] for c in SOURCE_CASES])
@@ -546,7 +536,7 @@ def test_source_is_stable_across_deployments_and_releases() -> None:
     for i, root in enumerate(roots):
         trace = PY_TRACE.replace("/app/app/", f"{root}app/").replace("line 88", f"line {88 + i * 7}")
         rows.append({"stack_trace": trace})
-    assert set(errors_frame(rows).select(source_expr()).to_series()) == {"app.services.billing:charge"}
+    assert set(run_stage(rows)["source"]) == {"app.services.billing:charge"}
 
 
 def _exception_line(trace: str | None) -> str | None:
@@ -564,14 +554,6 @@ def test_stage_takes_the_source_from_the_trace_without_its_message() -> None:
     rows = [dict(row, message=_exception_line(row.get("stack_trace"))) for _, row, _ in SOURCE_CASES]
     assert any(row["message"] for row in rows)
     assert run_stage(rows)["source"].to_list() == [expected for _, _, expected in SOURCE_CASES]
-
-
-def test_occurrences_at_one_site_have_one_trace_shape() -> None:
-    rows = [{"message": f"order {n} declined by card ending {n * 7}",
-             "stack_trace": PY_TRACE + f"ValueError: order {n} declined by card ending {n * 7}\n"} for n in range(20)]
-    frame = errors_frame(rows)
-    assert frame["stack_trace"].n_unique() == 20
-    assert frame.select(trace_shape_expr())["stack_trace"].n_unique() == 1
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,11 +586,11 @@ def test_stage_adds_its_columns_and_hashes_class_template_source() -> None:
 
 
 def test_stage_on_an_empty_frame() -> None:
-    batch = fingerprint(Batch(Signal.TRACES, ExportTraceServiceRequest(), 0, errors=empty_errors()))
-    assert batch.errors.height == 0
+    errors = fingerprint_frame(empty_errors())
+    assert errors.height == 0
     for column in ("error_class", "message_template", "source", "fingerprint"):
-        assert batch.errors.schema[column] == pl.String
-    assert set(ERROR_SCHEMA) <= set(batch.errors.columns)
+        assert errors.schema[column] == pl.String
+    assert set(ERROR_SCHEMA) <= set(errors.columns)
 
 
 def test_producer_template_is_used_instead_of_the_message() -> None:

@@ -1,4 +1,4 @@
-"""redact: every redactor against realistic secrets, through polars; and what must survive.
+"""redact: every redactor against realistic secrets, through the core; and what must survive.
 
 Shaped like Sentry's parameterization tests: tables of cases run through one
 parametrized test each, every case also embedded in a log line, a traceback and
@@ -18,16 +18,16 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeL
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 from pydantic import ValidationError
 
-from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
+from otelproc.pipeline.batch import Batch
 from otelproc.pipeline.redact import (
     REDACTED_COLUMNS,
     REDACTORS,
     RedactConfig,
     Redactor,
-    luhn_valid,
     redact_text,
     redact_texts,
 )
+from otelproc.pipeline.scan import Scanner
 from otelproc.signals import Signal
 
 JWT = (
@@ -220,10 +220,13 @@ def test_redacting_twice_changes_nothing() -> None:
     assert redact_texts(once) == once
 
 
-def test_luhn_with_polars() -> None:
-    numbers = ["4242424242424242", "4242 4242 4242 4241", "378282246310005", "6011111111111117", "1234567812345678", "0"]
-    got = pl.Series(numbers).to_frame("n").select(luhn_valid(pl.col("n"))).to_series().to_list()
-    assert got == [True, False, True, True, False, True]
+def test_card_numbers_are_redacted_only_when_their_luhn_checksum_passes() -> None:
+    valid = ["4242424242424242", "378282246310005", "6011111111111117"]
+    for number in valid:
+        assert redact_text(f"card {number} declined") == "card [REDACTED:card] declined", number
+    for number in ["4242 4242 4242 4241", "4242424242424243"]:
+        assert redact_text(f"card {number} declined") == f"card {number} declined", number
+    assert redact_text("cards 4242424242424242 and 4242424242424243") == "cards [REDACTED:card] and 4242424242424243"
 
 
 def test_redact_texts_keeps_nulls_and_order() -> None:
@@ -231,48 +234,64 @@ def test_redact_texts_keeps_nulls_and_order() -> None:
     assert redact_texts([]) == []
 
 
-# --------------------------------------------------------------------------- the stage
+# --------------------------------------------------------------------------- the rows the core extracts
 
 
-def error_frame(**columns: list) -> pl.DataFrame:
-    n = len(next(iter(columns.values())))
-    data = {name: columns.get(name, [None] * n) for name in ERROR_SCHEMA}
-    data["row"] = list(range(n))
-    return pl.DataFrame(data, schema=ERROR_SCHEMA)
+def scan(request, redaction: RedactConfig | None = None) -> Batch:
+    signal = Signal.LOGS if isinstance(request, ExportLogsServiceRequest) else Signal.TRACES
+    return Scanner(redaction or RedactConfig()).scan(signal, request.SerializeToString())
 
 
-def test_stage_rewrites_the_three_columns_in_place() -> None:
-    frame = error_frame(
-        message=["auth failed for sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12", None, "ok"],
-        stack_trace=["Traceback...\nValueError: password=hunter2\n", "x", None],
-        status_message=[None, "email bob@acme.io bounced", "fine"],
-        trace_id=["4bf92f3577b34da6a3ce929d0e0e4736", None, None],
-        attributes=['{"user.email": "bob@acme.io"}', "{}", "{}"],
+def erroring_spans(*spans: Span) -> ExportTraceServiceRequest:
+    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=list(spans))])])
+
+
+def test_error_rows_are_redacted_with_the_text_as_received_beside_them() -> None:
+    request = erroring_spans(
+        Span(name="a", status=Status(code=2, message="auth failed for sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12"),
+             trace_id=bytes.fromhex("4bf92f3577b34da6a3ce929d0e0e4736"),
+             attributes=[kv("user.email", AnyValue(string_value="bob@acme.io"))]),
+        Span(name="b", status=Status(code=2, message="email bob@acme.io bounced")),
+        Span(name="c", status=Status(code=2, message="ok")),
     )
-    batch = Batch(Signal.TRACES, ExportTraceServiceRequest(), item_count=3, raw=b"raw", errors=frame)
-    out = Redactor.from_config(RedactConfig())(batch)
-    assert out is batch and batch.raw == b"raw"
-    errors = batch.errors
+    request.resource_spans[0].scope_spans[0].spans[0].events.add(name="exception", attributes=[
+        kv("exception.type", AnyValue(string_value="ValueError")),
+        kv("exception.message", AnyValue(string_value="auth failed for sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12")),
+        kv("exception.stacktrace", AnyValue(string_value="Traceback...\nValueError: password=hunter2\n")),
+    ])
+    errors = scan(request).errors
     raw_columns = [f"raw.{c}" for c in REDACTED_COLUMNS]
-    assert errors.columns == frame.columns + raw_columns and errors.height == 3
-    assert errors.select(frame.columns).schema == frame.schema
-    # The text as received stays beside it, for classify alone (which drops it).
-    assert errors.select(raw_columns).rename(lambda c: c.removeprefix("raw.")).equals(frame.select(REDACTED_COLUMNS))
-    assert errors["message"].to_list() == ["auth failed for [REDACTED:api_key]", None, "ok"]
-    assert errors["stack_trace"].to_list() == ["Traceback...\nValueError: password=[REDACTED:password]\n", "x", None]
-    assert errors["status_message"].to_list() == [None, "email [REDACTED:email] bounced", "fine"]
-    assert errors["trace_id"].to_list() == frame["trace_id"].to_list()
+    assert set(raw_columns) <= set(errors.columns) and errors.height == 3
+    assert errors["message"].to_list() == ["auth failed for [REDACTED:api_key]", "email [REDACTED:email] bounced", "ok"]
+    assert errors["raw.message"].to_list() == [
+        "auth failed for sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12", "email bob@acme.io bounced", "ok",
+    ], "the text as received stays beside it, for classify alone"
+    assert errors["stack_trace"].to_list() == ["Traceback...\nValueError: password=[REDACTED:password]\n", None, None]
+    assert errors["status_message"].to_list()[1] == "email [REDACTED:email] bounced"
+    assert errors["trace_id"].to_list()[0] == "4bf92f3577b34da6a3ce929d0e0e4736"
     # The stored attributes JSON is redacted too (and stays valid JSON); ids are untouched.
-    assert errors["attributes"].to_list() == ['{"user.email": "[REDACTED:email]"}', "{}", "{}"]
+    assert json.loads(errors["attributes"][0]) == {"user.email": "[REDACTED:email]"}
 
 
-def test_stage_on_an_empty_frame_and_when_disabled() -> None:
-    empty = Batch(Signal.TRACES, ExportTraceServiceRequest(), item_count=0)
-    assert Redactor.from_config(RedactConfig())(empty).errors.height == 0
-    frame = error_frame(message=["password=hunter2"])
-    batch = Batch(Signal.TRACES, ExportTraceServiceRequest(), item_count=1, errors=frame)
-    Redactor.from_config(RedactConfig(enabled=False))(batch)
-    assert batch.errors["message"].to_list() == ["password=hunter2"]
+def test_stored_attributes_json_stays_valid_and_holds_no_secret() -> None:
+    """Every corpus secret as an attribute value (and under a telling key): the stored JSON
+    parses, keeps the other attributes, and none of the secrets is in it."""
+    attributes = [kv(f"case.{i}", AnyValue(string_value=text)) for i, (_, text, _, _) in enumerate(CORPUS)]
+    attributes += [kv("db.password", AnyValue(string_value="hunter2")), kv("n", AnyValue(int_value=3))]
+    request = erroring_spans(Span(name="x", status=Status(code=2, message="boom"), attributes=attributes))
+    stored = scan(request).errors["attributes"][0]
+    parsed = json.loads(stored)
+    assert parsed["n"] == 3 and len(parsed) == len(attributes)
+    for _, _, secrets, _ in CORPUS:
+        for secret in secrets:
+            assert secret not in stored, secret
+    assert "hunter2" not in stored
+
+
+def test_nothing_is_redacted_when_disabled() -> None:
+    request = erroring_spans(Span(name="x", status=Status(code=2, message="password=hunter2")))
+    errors = scan(request, RedactConfig(enabled=False)).errors
+    assert errors["message"].to_list() == ["password=hunter2"]
 
 
 def test_extra_patterns_run_first_with_default_and_custom_replacements() -> None:
@@ -287,8 +306,9 @@ def test_extra_patterns_run_first_with_default_and_custom_replacements() -> None
     assert redactor.redact_text(text) == "[REDACTED:employee_id] opened Ticket #<ticket> from [REDACTED:email]"
     assert redact_text(text) == "EMP-004211 opened Ticket #884213 from [REDACTED:email]"  # the built-ins alone
     assert redact_text(text, redactor) == redactor.redact_text(text)
-    batch = Batch(Signal.LOGS, ExportLogsServiceRequest(), item_count=1, errors=error_frame(message=[text]))
-    assert redactor(batch).errors["message"][0].startswith("[REDACTED:employee_id]")
+    record = LogRecord(severity_number=17, body=AnyValue(string_value=text))
+    request = ExportLogsServiceRequest(resource_logs=[ResourceLogs(scope_logs=[ScopeLogs(log_records=[record])])])
+    assert scan(request, cfg).errors["message"][0].startswith("[REDACTED:employee_id]")
 
 
 @pytest.mark.parametrize(
@@ -336,11 +356,17 @@ def traces_request() -> ExportTraceServiceRequest:
     return ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])])
 
 
+def forwarded(request, redaction: RedactConfig) -> tuple[Batch, bytes]:
+    """What ``serve`` forwards of ``request``: scanned, and enriched with nothing."""
+    batch = scan(request, redaction)
+    if batch.error_count:
+        batch.enriched = batch.scanned.enrich()
+    return batch, batch.serialized()
+
+
 def test_forwarded_span_attributes_are_redacted_when_asked() -> None:
-    request = traces_request()
-    batch = Batch(Signal.TRACES, request, item_count=1, raw=request.SerializeToString())
-    Redactor.from_config(RedactConfig(redact_forwarded_attributes=True))(batch)
-    span = request.resource_spans[0].scope_spans[0].spans[0]
+    batch, sent = forwarded(traces_request(), RedactConfig(redact_forwarded_attributes=True))
+    span = ExportTraceServiceRequest.FromString(sent).resource_spans[0].scope_spans[0].spans[0]
     attrs = {a.key: a.value for a in span.attributes}
     assert attrs["http.request.header.authorization"].string_value == "Bearer [REDACTED:token]"
     assert attrs["enduser.email"].string_value == "[REDACTED:email]"
@@ -350,25 +376,21 @@ def test_forwarded_span_attributes_are_redacted_when_asked() -> None:
     assert span.status.message == "login failed for [REDACTED:email]"
     assert span.events[0].attributes[0].value.string_value == "password=[REDACTED:password] rejected"
     assert span.name == "POST /login"
-    assert batch.raw is None  # the stale bytes are not forwarded
+    assert sent != batch.raw  # the stale bytes are not forwarded
 
 
 def test_forwarded_data_is_untouched_by_default() -> None:
     request = traces_request()
-    raw = request.SerializeToString()
-    batch = Batch(Signal.TRACES, request, item_count=1, raw=raw)
-    Redactor.from_config(RedactConfig())(batch)
-    assert request.SerializeToString() == raw and batch.raw == raw
+    _, sent = forwarded(request, RedactConfig())
+    assert sent == request.SerializeToString()
 
 
 def test_forwarded_log_bodies_and_nothing_to_change() -> None:
     record = LogRecord(body=AnyValue(string_value="reset link sent to jane@example.com"), attributes=[kv("n", AnyValue(int_value=1))])
     request = ExportLogsServiceRequest(resource_logs=[ResourceLogs(scope_logs=[ScopeLogs(log_records=[record])])])
-    batch = Batch(Signal.LOGS, request, item_count=1, raw=b"raw")
-    Redactor(redact_forwarded_attributes=True)(batch)
-    assert request.resource_logs[0].scope_logs[0].log_records[0].body.string_value == "reset link sent to [REDACTED:email]"
-    assert batch.raw is None
+    _, sent = forwarded(request, RedactConfig(redact_forwarded_attributes=True))
+    body = ExportLogsServiceRequest.FromString(sent).resource_logs[0].scope_logs[0].log_records[0].body
+    assert body.string_value == "reset link sent to [REDACTED:email]"
     clean = ExportLogsServiceRequest(resource_logs=[ResourceLogs(scope_logs=[ScopeLogs(log_records=[LogRecord(body=AnyValue(string_value="ok"))])])])
-    batch = Batch(Signal.LOGS, clean, item_count=1, raw=b"raw")
-    Redactor(redact_forwarded_attributes=True)(batch)
-    assert batch.raw == b"raw"
+    _, sent = forwarded(clean, RedactConfig(redact_forwarded_attributes=True))
+    assert sent == clean.SerializeToString()

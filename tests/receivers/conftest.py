@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from otelproc.errors import BackpressureError
+from otelproc.pipeline.scan import Scanner
 from otelproc.receivers import ConsumeResult
 from otelproc.receivers.config import OTLPReceiverConfig
 from otelproc.receivers.grpc import GrpcReceiver
@@ -26,21 +27,31 @@ from otelproc.signals import Signal
 
 
 class RecordingConsumer:
-    """Keeps every request it is given; on demand refuses with backpressure, rejects some items, or fails."""
+    """Scans what it is given as ``serve`` does (the core validates it: ``DecodeError``) and keeps
+    every request; on demand refuses with backpressure, rejects some items, or fails."""
+
+    scanner: Scanner | None = None
 
     def __init__(self) -> None:
         self.received: list[tuple[Signal, Message, bytes]] = []
         self.backpressure: BackpressureError | None = None
         self.reject: ConsumeResult | None = None
         self.fail: Exception | None = None
+        if RecordingConsumer.scanner is None:
+            RecordingConsumer.scanner = Scanner()
 
-    async def consume(self, signal: Signal, request: Message, raw: bytes, items: int) -> ConsumeResult:
+    async def consume(self, signal: Signal, payload: bytes) -> ConsumeResult:
+        batch = self.scanner.scan(signal, payload)
+        if batch.item_count == 0:
+            return ConsumeResult()
         if self.backpressure is not None:
+            self.backpressure.items = batch.item_count
             raise self.backpressure
         if self.fail is not None:
             raise self.fail
-        self.received.append((signal, request, raw))
-        return self.reject or ConsumeResult()
+        self.received.append((signal, signal.spec.request.FromString(payload), payload))
+        reject = self.reject or ConsumeResult()
+        return ConsumeResult(batch.item_count, reject.rejected, reject.message)
 
     def only(self, signal: Signal) -> tuple[Message, bytes]:
         assert len(self.received) == 1, self.received

@@ -1,13 +1,15 @@
-"""Detection over requests made by the real OpenTelemetry SDK."""
+"""The core's scan over requests made by the real OpenTelemetry SDK: which items are errors,
+what their rows hold, what is counted."""
 
 from __future__ import annotations
 
+import polars as pl
 from opentelemetry.trace import Status, StatusCode
 
-from otelproc.pipeline.batch import Batch
-from otelproc.pipeline.detect import detect
+from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
 from otelproc.signals import Signal
 from tests.otel_helpers import LogRecorder, SpanRecorder
+from tests.sinks import make_batch
 
 
 def charge_card(amount: int) -> None:
@@ -15,7 +17,9 @@ def charge_card(amount: int) -> None:
 
 
 def run(signal: Signal, request) -> Batch:
-    return detect(Batch(signal, request, 0, request.SerializeToString()))
+    batch = make_batch(request)
+    assert batch.signal is signal
+    return batch
 
 
 def test_span_with_recorded_exception_becomes_one_error_row():
@@ -39,8 +43,9 @@ def test_span_with_recorded_exception_becomes_one_error_row():
     assert row["trace_id"] == format(span.get_span_context().trace_id, "032x")
     assert row["span_id"] == format(span.get_span_context().span_id, "016x")
     assert row["kind"] == "span" and row["span_name"] == "POST /charge"
-    assert batch.error_items[row["row"]].name == "POST /charge"
+    assert row["row"] == 0, "rows are numbered in the request's order of error items"
     assert batch.service_items == {"billing": 2}
+    assert batch.service_versions == {("billing", "2.3.1")}
 
 
 def test_status_error_without_exception_uses_status_message():
@@ -60,7 +65,7 @@ def test_request_without_errors_yields_empty_frame_and_counts():
         with rec.tracer.start_as_current_span(f"op{i}"):
             pass
     batch = run(Signal.TRACES, rec.request())
-    assert batch.errors.is_empty() and batch.error_items == []
+    assert batch.errors.is_empty() and batch.error_count == 0 and batch.item_count == 5
     assert batch.service_items == {"quiet": 5}
 
 
@@ -110,8 +115,7 @@ def test_items_already_enriched_upstream_are_flagged():
     assert batch.errors["existing_diagnostics"].to_list() == [True]
 
 
-def test_byte_precheck_never_hides_an_error_and_still_counts():
-    """Requests without error markers skip the per-span pass; ones with them are scanned."""
+def test_a_status_without_message_or_event_is_an_error_and_everything_counts():
     rec = SpanRecorder(service="fast")
     for i in range(50):
         with rec.tracer.start_as_current_span(f"ok-{i}"):
@@ -124,3 +128,13 @@ def test_byte_precheck_never_hides_an_error_and_still_counts():
     loud = rec.request()
     assert b"exception" not in loud.SerializeToString()
     assert run(Signal.TRACES, loud).errors.height == 1
+
+
+def test_the_frame_has_the_schema_the_stages_read():
+    rec = SpanRecorder()
+    with rec.tracer.start_as_current_span("x") as span:
+        span.set_status(Status(StatusCode.ERROR, "boom"))
+    errors = run(Signal.TRACES, rec.request()).errors
+    assert {name: errors.schema[name] for name in ERROR_SCHEMA} == ERROR_SCHEMA
+    for column in ("error_class", "message_template", "source", "fingerprint", "raw.message"):
+        assert errors.schema[column] == pl.String, column

@@ -1,0 +1,402 @@
+//! The Python face of the core: `otelproc._core`.
+//!
+//! One call per request (`Core.scan`), the GIL released for the whole pass; its rows go to
+//! polars as one Arrow struct array (`__arrow_c_array__`), and the enrichment values come
+//! back as an Arrow stream (a polars frame's `__arrow_c_stream__`).
+
+use std::ffi::CString;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arrow_data::ffi::FFI_ArrowArray;
+use arrow_schema::ffi::FFI_ArrowSchema;
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyCapsule, PyTuple};
+
+use crate::arrow_in::{read_stream, Cell, FfiArrowArrayStream};
+use crate::columns::{struct_array, Column};
+use crate::diagnose::{Diagnoser, Grouper, RowColumns};
+use crate::grouping_v1::{GroupingV1, Inputs};
+use crate::redact::Redactor;
+use crate::rules::{Check, Rule, RuleSet};
+use crate::scan::{scan, ColumnSpec, ItemKind, RowField, Scan, ScanConfig, Signal, Source};
+use crate::splice::{attribute, redactions, splice, Edits};
+
+create_exception!(otelproc_core, WireFormatError, PyValueError, "A request that is not valid OTLP protobuf.");
+
+fn value_error(message: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(message.to_string())
+}
+
+/// Columns handed to polars: `pl.DataFrame(rows)` imports them without a copy per row.
+#[pyclass(module = "otelproc._core", frozen)]
+pub struct Rows {
+    columns: Vec<Column>,
+    rows: usize,
+}
+
+#[pymethods]
+impl Rows {
+    fn __len__(&self) -> usize {
+        self.rows
+    }
+
+    #[pyo3(signature = (requested_schema=None))]
+    fn __arrow_c_array__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let _ = requested_schema; // the columns have one natural schema
+        let (data_type, data) = struct_array(&self.columns, self.rows).map_err(value_error)?;
+        let schema = FFI_ArrowSchema::try_from(&data_type).map_err(value_error)?;
+        let array = FFI_ArrowArray::new(&data);
+        let schema = PyCapsule::new(py, schema, Some(capsule_name("arrow_schema")?))?;
+        let array = PyCapsule::new(py, array, Some(capsule_name("arrow_array")?))?;
+        PyTuple::new(py, [schema.into_any(), array.into_any()])
+    }
+}
+
+fn capsule_name(name: &str) -> PyResult<CString> {
+    CString::new(name).map_err(value_error)
+}
+
+/// One scanned request: its counts, its error rows, and what enrichment needs of its bytes.
+#[pyclass(module = "otelproc._core", frozen)]
+pub struct Scanned {
+    scan: Scan,
+    data: Py<PyBytes>,
+    /// redactions of forwarded strings (opt-in), applied with the enrichment
+    redacted: std::sync::Mutex<Option<Edits>>,
+}
+
+#[pymethods]
+impl Scanned {
+    /// Spans, log records or data points in the request.
+    #[getter]
+    fn items(&self) -> u64 {
+        self.scan.items
+    }
+
+    #[getter]
+    fn error_count(&self) -> usize {
+        self.scan.errors.len()
+    }
+
+    /// Per resource with items: (service.name, service.version or None, items, errors).
+    #[getter]
+    fn resources(&self) -> Vec<(String, Option<String>, u64, u64)> {
+        self.scan
+            .resources
+            .iter()
+            .map(|r| (r.service_name.clone(), r.service_version.clone(), r.items, r.errors))
+            .collect()
+    }
+
+    /// The error rows (one per error span or log record).
+    fn errors(&self) -> Rows {
+        Rows { columns: self.scan.columns.clone(), rows: self.scan.errors.len() }
+    }
+
+    #[getter]
+    fn feedback_count(&self) -> usize {
+        self.scan.feedback_rows
+    }
+
+    /// The `user.feedback` log records.
+    fn feedback(&self) -> Rows {
+        Rows { columns: self.scan.feedback.clone(), rows: self.scan.feedback_rows }
+    }
+
+    /// Whether forwarding changes the bytes even without enrichment (redacted strings).
+    #[getter]
+    fn redacted(&self) -> bool {
+        self.redacted.lock().map(|r| r.as_ref().is_some_and(|e| !e.is_empty())).unwrap_or(false)
+    }
+
+    /// The request as it is forwarded: `frame` (any object with `__arrow_c_stream__`, e.g. a
+    /// polars DataFrame) has a `row` column (index of the error row) and one column per
+    /// attribute to add, named by its key; values are appended as attributes of that row's
+    /// item, skipping keys the item already has and items an upstream otelproc enriched.
+    /// Returns None when nothing changes (forward the bytes received).
+    #[pyo3(signature = (frame=None))]
+    fn enrich<'py>(&self, py: Python<'py>, frame: Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let mut edits = self.redacted.lock().ok().and_then(|mut r| r.take()).unwrap_or_default();
+        if let Some(frame) = frame {
+            let columns = read_frame(&frame)?;
+            self.append_attributes(&columns, &mut edits)?;
+        }
+        if edits.is_empty() {
+            return Ok(None);
+        }
+        let data = self.data.bind(py).as_bytes();
+        let request = self.scan.signal.request();
+        let out = py.detach(|| splice(request, data, edits));
+        Ok(Some(PyBytes::new(py, &out)))
+    }
+}
+
+impl Scanned {
+    fn append_attributes(&self, columns: &[crate::arrow_in::ColumnIn], edits: &mut Edits) -> PyResult<()> {
+        let rows =
+            columns.iter().find(|c| c.name == "row").ok_or_else(|| value_error("the frame has no row column"))?;
+        let attributes: Vec<_> = columns.iter().filter(|c| c.name != "row").collect();
+        for (i, row) in rows.cells.iter().enumerate() {
+            let Cell::Int(row) = row else { continue };
+            let item = usize::try_from(*row)
+                .ok()
+                .and_then(|r| self.scan.errors.get(r))
+                .ok_or_else(|| value_error(format!("row {row} is not an error row of this request")))?;
+            if item.existing {
+                continue;
+            }
+            let number = match item.kind {
+                ItemKind::Span => 9,
+                ItemKind::Log => 6,
+            };
+            let mut bytes = Vec::new();
+            for column in &attributes {
+                if item.diagnostic_keys.contains(&column.name) {
+                    continue;
+                }
+                if let Some(cell) = column.cells.get(i) {
+                    attribute(number, &column.name, cell, &mut bytes);
+                }
+            }
+            edits.append(item.start, item.end, bytes);
+        }
+        Ok(())
+    }
+}
+
+type RuleRow = (String, String, String, Option<String>);
+
+fn rule_set(rows: Vec<RuleRow>) -> PyResult<RuleSet> {
+    let mut rules = Vec::with_capacity(rows.len());
+    for (name, pattern, replacement, check) in rows {
+        let check = match check {
+            None => None,
+            Some(c) => Some(Check::parse(&c).ok_or_else(|| value_error(format!("rule {name}: unknown check {c:?}")))?),
+        };
+        rules.push(Rule::new(&name, &pattern, &replacement, check).map_err(value_error)?);
+    }
+    RuleSet::new(rules).map_err(value_error)
+}
+
+/// Redaction rules (name, regex, replacement, check or None), compiled once.
+#[pyclass(module = "otelproc._core", name = "Redactor", frozen)]
+pub struct PyRedactor {
+    inner: Arc<Redactor>,
+}
+
+#[pymethods]
+impl PyRedactor {
+    #[new]
+    fn new(rules: Vec<RuleRow>) -> PyResult<Self> {
+        Ok(PyRedactor { inner: Arc::new(Redactor::new(rule_set(rules)?)) })
+    }
+
+    /// `texts` with every secret replaced; None stays None.
+    fn redact(&self, py: Python<'_>, texts: Vec<Option<String>>) -> Vec<Option<String>> {
+        let redactor = &self.inner;
+        py.detach(|| texts.into_iter().map(|t| t.map(|t| redactor.redact(&t).into_owned())).collect())
+    }
+}
+
+/// Grouping version 1 with its normalizers (name, regex, replacement, None) in order.
+#[pyclass(module = "otelproc._core", name = "Grouping", frozen)]
+pub struct PyGrouping {
+    inner: Arc<Grouper>,
+}
+
+#[pymethods]
+impl PyGrouping {
+    #[new]
+    fn new(normalizers: Vec<RuleRow>) -> PyResult<Self> {
+        let v1 = GroupingV1::new(rule_set(normalizers)?).map_err(value_error)?;
+        Ok(PyGrouping { inner: Arc::new(Grouper::new(v1)) })
+    }
+
+    /// Messages -> templates (the normalizers alone).
+    fn normalize(&self, py: Python<'_>, messages: Vec<Option<String>>) -> Vec<String> {
+        let v1 = &self.inner.v1;
+        py.detach(|| messages.iter().map(|m| v1.normalize(m.as_deref(), None)).collect())
+    }
+
+    /// `frame` (with `__arrow_c_stream__`) holds any of the columns error_type, message,
+    /// msg_template, stack_trace, code_namespace, code_function, code_filepath, span_name;
+    /// returns its rows' error_class, message_template, source and fingerprint.
+    fn group(&self, py: Python<'_>, frame: Bound<'_, PyAny>) -> PyResult<Rows> {
+        let columns = read_frame(&frame)?;
+        let find = |name: &str| columns.iter().find(|c| c.name == name);
+        let rows = columns.first().map_or(0, |c| c.cells.len());
+        let texts: Vec<Vec<Option<String>>> = [
+            "error_type",
+            "message",
+            "msg_template",
+            "stack_trace",
+            "code_namespace",
+            "code_function",
+            "code_filepath",
+            "span_name",
+        ]
+        .iter()
+        .map(|name| {
+            (0..rows)
+                .map(|row| match find(name).and_then(|c| c.cells.get(row)) {
+                    Some(Cell::Str(s)) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+        let grouper = &self.inner;
+        let grouped = py.detach(|| {
+            let text = |i: usize, row: usize| texts.get(i).and_then(|c| c.get(row)).and_then(|t| t.as_deref());
+            grouper.group(rows, |row| Inputs {
+                error_type: text(0, row),
+                message: text(1, row),
+                msg_template: text(2, row),
+                stack_trace: text(3, row),
+                code_namespace: text(4, row),
+                code_function: text(5, row),
+                code_filepath: text(6, row),
+                span_name: text(7, row),
+            })
+        });
+        Ok(Rows { columns: grouped.to_vec(), rows })
+    }
+
+    /// Matches of each normalizer so far: (rule name, count) (for /metrics).
+    fn normalizer_hits(&self) -> Vec<(String, u64)> {
+        let rules = self.inner.v1.normalizers().rules();
+        rules
+            .iter()
+            .zip(&self.inner.normalizer_hits)
+            .map(|(r, n)| (r.name.clone(), n.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+/// Reads a frame's columns through its `__arrow_c_stream__`.
+fn read_frame(frame: &Bound<'_, PyAny>) -> PyResult<Vec<crate::arrow_in::ColumnIn>> {
+    let capsule = frame.call_method0("__arrow_c_stream__")?;
+    let capsule = capsule.cast::<PyCapsule>()?;
+    let pointer = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
+    // SAFETY: the capsule holds an ArrowArrayStream (its name says so); we move it out and
+    // leave a released one behind, as the PyCapsule protocol asks of a consumer.
+    let mut stream =
+        unsafe { std::ptr::replace(pointer.as_ptr().cast::<FfiArrowArrayStream>(), FfiArrowArrayStream::empty()) };
+    read_stream(&mut stream).map_err(value_error)
+}
+
+/// The compiled core: the error frame's column table, the redaction and the grouping.
+#[pyclass(module = "otelproc._core", frozen)]
+pub struct Core {
+    scan_config: ScanConfig,
+    max_request_bytes: usize,
+    diagnoser: Diagnoser,
+    redact_forwarded: bool,
+}
+
+#[pymethods]
+impl Core {
+    /// - `columns`: the error frame's columns in order, each (name, source, keys): source
+    ///   "field" (an item field named like the column), "text" or "integer" (the first of
+    ///   `keys` present in the item's or its resource's attributes);
+    /// - `redactor` (None: nothing is redacted) and `redacted_columns`, the text columns it
+    ///   rewrites (their text as received goes to `raw.<name>`); `redact_forwarded`: also
+    ///   redact the strings of the forwarded request;
+    /// - `grouping`: what makes the fingerprint.
+    #[new]
+    #[pyo3(signature = (columns, *, max_request_bytes, redactor, redacted_columns, grouping, redact_forwarded=false))]
+    fn new(
+        columns: Vec<(String, String, Vec<String>)>,
+        max_request_bytes: usize,
+        redactor: Option<PyRef<'_, PyRedactor>>,
+        redacted_columns: Vec<String>,
+        grouping: PyRef<'_, PyGrouping>,
+        redact_forwarded: bool,
+    ) -> PyResult<Self> {
+        let mut specs = Vec::with_capacity(columns.len());
+        for (name, source, keys) in columns {
+            let source = match source.as_str() {
+                "field" => Source::Field(
+                    RowField::parse(&name).ok_or_else(|| value_error(format!("no item field is named {name:?}")))?,
+                ),
+                "text" => Source::Attribute { keys, integer: false },
+                "integer" => Source::Attribute { keys, integer: true },
+                other => return Err(value_error(format!("unknown column source {other:?} for {name}"))),
+            };
+            specs.push(ColumnSpec { name, source });
+        }
+        let index = |name: &str| {
+            specs
+                .iter()
+                .position(|s| s.name == name)
+                .ok_or_else(|| value_error(format!("the frame needs a {name} column")))
+        };
+        let row_columns = RowColumns {
+            redacted: redacted_columns.iter().map(|c| index(c)).collect::<PyResult<_>>()?,
+            error_type: index("error_type")?,
+            message: index("message")?,
+            msg_template: index("msg_template")?,
+            stack_trace: index("stack_trace")?,
+            code_namespace: index("code_namespace")?,
+            code_function: index("code_function")?,
+            code_filepath: index("code_filepath")?,
+            span_name: index("span_name")?,
+        };
+        Ok(Core {
+            scan_config: ScanConfig::new(specs),
+            max_request_bytes,
+            diagnoser: Diagnoser {
+                redactor: redactor.map(|r| Arc::clone(&r.inner)),
+                grouper: Arc::clone(&grouping.inner),
+                columns: row_columns,
+            },
+            redact_forwarded,
+        })
+    }
+
+    /// One pass over a serialized export request of `signal` ("traces", "logs", "metrics"),
+    /// then the per-row work over its error rows. Raises `WireFormatError` naming the first problem.
+    fn scan(&self, py: Python<'_>, signal: &str, data: Bound<'_, PyBytes>) -> PyResult<Scanned> {
+        let signal = Signal::parse(signal).ok_or_else(|| value_error(format!("unknown signal {signal:?}")))?;
+        let bytes = data.as_bytes();
+        let result = py.detach(|| {
+            let redactor = self.diagnoser.redactor.as_deref();
+            let mut scan = scan(signal, bytes, &self.scan_config, self.max_request_bytes, redactor)?;
+            self.diagnoser.diagnose(&mut scan);
+            let redacted = match redactor {
+                Some(r) if self.redact_forwarded && signal != Signal::Metrics => {
+                    Some(redactions(signal.request(), bytes, &|text| match r.redact(text) {
+                        std::borrow::Cow::Owned(new) if new != text => Some(new),
+                        _ => None,
+                    }))
+                }
+                _ => None,
+            };
+            Ok::<_, crate::wire::WireError>((scan, redacted))
+        });
+        match result {
+            Ok((scan, redacted)) => {
+                Ok(Scanned { scan, data: data.unbind(), redacted: std::sync::Mutex::new(redacted) })
+            }
+            Err(error) => Err(WireFormatError::new_err(error.to_string())),
+        }
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Core>()?;
+    m.add_class::<Scanned>()?;
+    m.add_class::<Rows>()?;
+    m.add_class::<PyRedactor>()?;
+    m.add_class::<PyGrouping>()?;
+    m.add("WireFormatError", m.py().get_type::<WireFormatError>())?;
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! Enrichment in the bytes: `diagnostic.*` attributes appended to error items, and (opt-in)
+//! redacted strings put in place of the originals, with the length prefix of every message
+//! that encloses a change rewritten. Everything else is copied byte for byte: no message is
+//! decoded or encoded again.
+
+use crate::arrow_in::Cell;
+use crate::schema::{read_field, FieldValue, Kind, Msg};
+use crate::wire::{put_len_field, put_varint, Reader, FIXED64, LEN, VARINT};
+
+/// Bytes appended at the end of the message whose content is `start..end`.
+#[derive(Clone, Debug)]
+pub struct Append {
+    pub start: usize,
+    pub end: usize,
+    pub bytes: Vec<u8>,
+}
+
+/// A string field's content `start..end` replaced.
+#[derive(Clone, Debug)]
+pub struct Replace {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+#[derive(Default, Debug)]
+pub struct Edits {
+    appends: Vec<Append>,
+    replaces: Vec<Replace>,
+}
+
+impl Edits {
+    pub fn append(&mut self, start: usize, end: usize, bytes: Vec<u8>) {
+        if !bytes.is_empty() {
+            self.appends.push(Append { start, end, bytes });
+        }
+    }
+
+    pub fn replace(&mut self, start: usize, end: usize, text: String) {
+        self.replaces.push(Replace { start, end, text });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.appends.is_empty() && self.replaces.is_empty()
+    }
+
+    /// Whether any edit touches `start..=end` (a message's content).
+    fn within(&self, start: usize, end: usize) -> bool {
+        let first_append = self.appends.partition_point(|a| a.end < start);
+        let first_replace = self.replaces.partition_point(|r| r.start < start);
+        self.appends.get(first_append).is_some_and(|a| a.end <= end)
+            || self.replaces.get(first_replace).is_some_and(|r| r.start <= end)
+    }
+}
+
+/// The request with the edits applied. `data` was validated by the scan.
+pub fn splice(request: Msg, data: &[u8], mut edits: Edits) -> Vec<u8> {
+    if edits.is_empty() {
+        return data.to_vec();
+    }
+    edits.appends.sort_by_key(|a| a.end);
+    edits.replaces.sort_by_key(|r| r.start);
+    let mut out = Vec::with_capacity(data.len() + edits.appends.iter().map(|a| a.bytes.len()).sum::<usize>());
+    rewrite(request, Reader::new(data, 0), &edits, &mut out);
+    out
+}
+
+fn rewrite(msg: Msg, mut reader: Reader<'_>, edits: &Edits, out: &mut Vec<u8>) {
+    let whole = reader;
+    let start = whole.base();
+    let end = start + whole.content().len();
+    while !reader.at_end() {
+        let field_start = reader.offset();
+        let Ok(tag) = reader.tag() else { break };
+        let Ok((field, value)) = read_field(msg, &mut reader, tag) else { break };
+        let field_end = reader.offset();
+        let copy_field = |out: &mut Vec<u8>| {
+            out.extend_from_slice(whole.content().get(field_start - start..field_end - start).unwrap_or_default())
+        };
+        match (field.map(|f| f.kind), value) {
+            (Some(Kind::Message(child)), FieldValue::Message(content))
+                if edits.within(content.base(), content.base() + content.content().len()) =>
+            {
+                let mut inner = Vec::with_capacity(content.content().len() + 64);
+                rewrite(child, content, edits, &mut inner);
+                put_len_field(out, tag.number, &inner);
+            }
+            (Some(Kind::Str), FieldValue::Str(text)) => {
+                let text_start = field_end - text.len();
+                match edits.replaces.binary_search_by_key(&text_start, |r| r.start) {
+                    Ok(i) if edits.replaces.get(i).is_some_and(|r| r.end == field_end) => {
+                        let replacement = edits.replaces.get(i).map_or("", |r| r.text.as_str());
+                        put_len_field(out, tag.number, replacement.as_bytes());
+                    }
+                    _ => copy_field(out),
+                }
+            }
+            _ => copy_field(out),
+        }
+    }
+    // several appends may end where this message ends (its last child's too): the one that
+    // starts where it starts is its own
+    let first = edits.appends.partition_point(|a| a.end < end);
+    for append in edits.appends.iter().skip(first).take_while(|a| a.end == end) {
+        if append.start == start {
+            out.extend_from_slice(&append.bytes);
+        }
+    }
+}
+
+/// One `KeyValue` attribute field (tag `number` of the item message), for `value`.
+pub fn attribute(number: u32, key: &str, value: &Cell, out: &mut Vec<u8>) {
+    let mut any = Vec::with_capacity(16);
+    match value {
+        Cell::Null => return,
+        Cell::Str(text) => put_len_field(&mut any, 1, text.as_bytes()),
+        Cell::Bool(b) => {
+            put_varint(&mut any, 2 << 3 | u64::from(VARINT));
+            put_varint(&mut any, u64::from(*b));
+        }
+        Cell::Int(i) => {
+            put_varint(&mut any, 3 << 3 | u64::from(VARINT));
+            put_varint(&mut any, *i as u64);
+        }
+        Cell::Float(f) => {
+            put_varint(&mut any, 4 << 3 | u64::from(FIXED64));
+            any.extend_from_slice(&f.to_le_bytes());
+        }
+        Cell::Timestamp(us) => put_len_field(&mut any, 1, iso_utc(*us).as_bytes()),
+    }
+    let mut kv = Vec::with_capacity(key.len() + any.len() + 4);
+    put_len_field(&mut kv, 1, key.as_bytes());
+    put_len_field(&mut kv, 2, &any);
+    put_varint(out, u64::from(number) << 3 | u64::from(LEN));
+    put_varint(out, kv.len() as u64);
+    out.extend_from_slice(&kv);
+}
+
+/// As Python's `datetime.isoformat()` of a UTC datetime: `2026-12-03T08:12:48.123456+00:00`
+/// (no fraction when the microseconds are 0).
+pub fn iso_utc(us: i64) -> String {
+    let seconds = us.div_euclid(1_000_000);
+    let micros = us.rem_euclid(1_000_000);
+    let days = seconds.div_euclid(86_400);
+    let secs_of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let (h, m, s) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
+    if micros == 0 {
+        format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}+00:00")
+    } else {
+        format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{micros:06}+00:00")
+    }
+}
+
+/// Days since 1970-01-01 -> (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Every string value under an `AnyValue` (attributes, log bodies, nested lists and maps)
+/// and every span status message of a traces or logs request, where redaction changes it:
+/// the edits that redact forwarded data (opt-in).
+pub fn redactions(request: Msg, data: &[u8], redact: &dyn Fn(&str) -> Option<String>) -> Edits {
+    let mut edits = Edits::default();
+    collect(request, Reader::new(data, 0), redact, &mut edits, 0);
+    edits
+}
+
+fn collect(msg: Msg, mut reader: Reader<'_>, redact: &dyn Fn(&str) -> Option<String>, edits: &mut Edits, depth: usize) {
+    if depth > crate::schema::MAX_DEPTH {
+        return;
+    }
+    while !reader.at_end() {
+        let Ok(tag) = reader.tag() else { return };
+        let Ok((field, value)) = read_field(msg, &mut reader, tag) else { return };
+        let Some(field) = field else { continue };
+        match (field.kind, value) {
+            (Kind::Message(child), FieldValue::Message(content)) => collect(child, content, redact, edits, depth + 1),
+            (Kind::Str, FieldValue::Str(text))
+                if (msg == Msg::AnyValue && field.number == 1) || (msg == Msg::Status && field.number == 2) =>
+            {
+                if let Some(redacted) = redact(text) {
+                    let end = reader.offset();
+                    edits.replace(end - text.len(), end, redacted);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_timestamps_read_as_python_writes_them() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(iso_utc(1_764_749_568_123_456), "2025-12-03T08:12:48.123456+00:00");
+        assert_eq!(iso_utc(951_782_400_000_000), "2000-02-29T00:00:00+00:00");
+    }
+}
