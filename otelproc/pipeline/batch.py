@@ -92,6 +92,8 @@ class Batch:
     # detect's error rows as column lists, before they become ``errors``: a diagnosis run turns
     # the rows of all its requests into one frame, off the receiving thread.
     error_rows: Any = None
+    # logs: the user.feedback records (columns: analysis.feedback.FEEDBACK_SCHEMA); empty when none
+    feedback: pl.DataFrame = field(default_factory=pl.DataFrame)
     _serialized: bytes | None = None
 
     def mark_changed(self) -> None:

@@ -36,6 +36,8 @@ DIAGNOSTIC_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("ai_root_cause", "diagnostic.ai.root_cause"),
     ("ai_suggested_fix", "diagnostic.ai.suggested_fix"),
     ("ai_confidence", "diagnostic.ai.confidence"),
+    ("playbook", "diagnostic.playbook"),
+    ("playbook_runbook_url", "diagnostic.playbook.runbook_url"),
 )
 
 
