@@ -17,7 +17,7 @@ def test_fresh_database_is_at_the_latest_version(open_store):
     assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3]]
     tables = {r[0] for r in store.query("SELECT table_name FROM duckdb_tables()").rows}
     assert {"error_events", "error_patterns", "error_fingerprints", "diagnostic_reports", "alerts", "telemetry_counts",
-            "service_releases", "schema_version", "retention_runs"} <= tables  # fmt: skip
+            "service_releases", "schema_version", "retention_runs", "user_feedback"} <= tables  # fmt: skip
     store.close()
     store = open_store()  # reopening runs nothing
     assert store.query("SELECT count(*) FROM schema_version").rows == [[3]]
