@@ -12,6 +12,8 @@ that happens on the event loop and in worker threads:
    label) and channel: within ``cooldown`` of the last notification sent for that pair,
    only an event that says more gets through (``notification.EVENT_RANK``: a second
    anomaly or a repeated regression does not; an escalation after the creation does).
+   A playbook's notifications are counted apart, per playbook (they also have the
+   playbook's own ``cooldown``).
    The state is rebuilt from ``alerts`` at start, so a restart does not repeat them.
 3. A bounded queue of its own (``queue_size``), worked by ``concurrency`` tasks: each
    notification is looked up (pattern, counts in 1 h and 24 h, a recent trace, the AI's
@@ -235,7 +237,11 @@ class Notifier:
             severity = event.get("severity")
             if cfg.min_severity and kind != "report" and severity and SEVERITY_ORDER.get(severity, 0) < SEVERITY_ORDER[cfg.min_severity]:
                 continue
-            key = event.get("pattern_id") or (f"label:{event.get('label')}" if kind != "report" else f"report:{event.get('report_id')}")
+            key = event.get("pattern_id") or f"label:{event.get('label')}"
+            if kind == "report":
+                key = f"report:{event.get('report_id')}"
+            elif kind == "playbook":  # a playbook's own notifications: deduplicated apart from the lifecycle's
+                key = f"{key}:playbook:{event.get('playbook')}"
             have = merged.get(key)
             if have is None:
                 merged[key] = {**event, "also": []}

@@ -477,12 +477,13 @@ def dry_run(playbooks: list[Playbook], cursor, since: float) -> list[str]:
     now = dt.datetime.now(dt.timezone.utc)
     start = now - dt.timedelta(seconds=since)
     # Errors before the period count toward the windows of the first ones in it.
-    stored = pl.from_arrow(cursor.execute(_STORED_SQL, {"start": start - dt.timedelta(seconds=stage._horizon)}).arrow())
+    stored = pl.from_arrow(cursor.execute(_STORED_SQL, {"start": start - dt.timedelta(seconds=stage._horizon)}).to_arrow_table())
+    if not stored.is_empty():
+        stored = stored.with_columns(pl.col("occurred_at").dt.convert_time_zone("UTC"))
     lines = [f"replaying {stored.filter(pl.col('occurred_at') >= start).height} stored errors since "
              f"{start:%Y-%m-%d %H:%M:%S} UTC through {len(playbooks)} playbooks"]  # fmt: skip
     if stored.is_empty():
         return lines
-    stored = stored.with_columns(pl.col("occurred_at").dt.convert_time_zone("UTC"))
     probes = stored.select("fingerprint", s=pl.col("occurred_at").dt.epoch("s"))
     history = probes.group_by("fingerprint", "s").len("n").cast({"n": pl.Int64})
     annotated, counted = stage.evaluate(stored, history)
