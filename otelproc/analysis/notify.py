@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 import polars as pl
 from prometheus_client import Counter, Gauge
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from otelproc.analysis.channels import Channel, build_channel, parse_channel_config
 from otelproc.analysis.notification import EVENT_RANK, EVENTS, Notification
@@ -87,6 +87,14 @@ class NotificationsConfig(Component):
     retry_on_failure: RetryConfig = Field(default_factory=_notify_retry)
     queue_size: int = Field(10_000, ge=1)
     concurrency: int = Field(4, ge=1, le=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``on:`` key as the boolean true."""
+        if isinstance(data, dict) and True in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
 
     def channel_configs(self) -> dict[str, Any]:
         """Each channel's typed config; ConfigError naming every bad key."""
