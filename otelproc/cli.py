@@ -1,4 +1,4 @@
-"""The `otelproc` command: serve | check-config | sql | patterns | resolve."""
+"""The `otelproc` command: serve | check-config | sql | patterns | report | resolve | playbooks test."""
 
 from __future__ import annotations
 
@@ -31,10 +31,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     from otelproc.pipeline.classify import Classifier
 
     Classifier.from_config(config.diagnostics.classify_config())  # rule files are validated too
+    from otelproc.analysis.playbooks import load as load_playbooks
+
+    playbooks = load_playbooks(config.playbooks, set(config.notifications.channels))  # and playbook files
     routes = {signal.value: names for signal, names in config.routes().items()}
     print(f"{args.path}: OK")
     for signal, names in routes.items():
         print(f"  {signal}: {', '.join(names) if names else '(not forwarded)'}")
+    if config.notifications.channels:
+        print(f"  notifications: {', '.join(config.notifications.channels)}")
+    if playbooks:
+        print(f"  playbooks: {', '.join(pb.name for pb in playbooks)}")
     return 0
 
 
@@ -59,6 +66,46 @@ def cmd_patterns(args: argparse.Namespace) -> int:
     db_path, admin_url = _store_target(args)
     columns, rows = client.top_patterns(db_path, admin_url, limit=args.limit, status=args.status, api_key=args.api_key)
     print(client.format_table(columns, rows))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from otelproc.config_types import parse_duration
+    from otelproc.store import client
+
+    config = _load(args.config)
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        raise OtelprocError(f"--since: {exc}") from None
+    report = client.report(config, since, args.service, args.format, api_key=args.api_key)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(report["body"])
+        print(f"report {report['id']} written to {args.out}", file=sys.stderr)
+    else:
+        print(report["body"])
+    return 0
+
+
+def cmd_playbooks_test(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from otelproc.config_types import parse_duration
+    from otelproc.store import client
+
+    config = _load(args.config)
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        raise OtelprocError(f"--since: {exc}") from None
+    path = Path(args.file)
+    paths = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml")) if path.is_dir() else [path]
+    try:
+        files = {str(p): p.read_text() for p in paths}
+    except OSError as exc:
+        raise ConfigError([f"{exc.filename}: cannot read: {exc.strerror}"]) from None
+    print("\n".join(client.playbooks_test(config, files, since, api_key=args.api_key)))
     return 0
 
 
@@ -99,6 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
     patterns.add_argument("--limit", type=int, default=20)
     patterns.add_argument("--status", help="only patterns with this status")
     patterns.set_defaults(func=cmd_patterns)
+
+    report = store_command("report", "a diagnostic report, stored in diagnostic_reports (works while `serve` runs)")
+    report.add_argument("--since", default="24h", help="period covered, ending now (default 24h)")
+    report.add_argument("--service", help="only this service.name")
+    report.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    report.add_argument("--out", help="write the report to this file instead of stdout")
+    report.set_defaults(func=cmd_report)
+
+    playbooks = sub.add_parser("playbooks", help="playbooks as code")
+    playbooks_sub = playbooks.add_subparsers(dest="playbooks_command", required=True)
+    test = playbooks_sub.add_parser("test", help="replay stored errors through playbooks, print what would fire")
+    test.add_argument("file", help="a playbook file or a directory of them")
+    test.add_argument("--since", default="7d", help="stored errors of this period (default 7d)")
+    test.add_argument("--config", help="config file naming the database, admin endpoint and channels")
+    test.add_argument("--api-key", help="admin API key, when the running server requires one")
+    test.set_defaults(func=cmd_playbooks_test)
 
     resolve = store_command("resolve", "mark a pattern resolved (by id or fingerprint)")
     resolve.add_argument("pattern")

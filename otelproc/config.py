@@ -17,6 +17,9 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from otelproc.analysis.ai import AIConfig
+from otelproc.analysis.feedback import FeedbackConfig
+from otelproc.analysis.notify import NotificationsConfig
+from otelproc.analysis.reports import ReportsConfig
 from otelproc.config_types import Component, Duration, split_endpoint, validation_problems
 from otelproc.errors import ConfigError
 from otelproc.exporters.runtime import ExporterConfig, parse_exporter_config
@@ -53,6 +56,7 @@ class DiagnosticsConfig(Component):
     redaction: RedactConfig = Field(default_factory=RedactConfig)
     anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
     ai: AIConfig = Field(default_factory=AIConfig)
+    feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
 
     def classify_config(self) -> ClassifyConfig:
         return ClassifyConfig(rules=self.rules)
@@ -98,6 +102,22 @@ class Config(Component):
     exporters: dict[str, ExporterConfig] = Field(default_factory=dict)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    playbooks: Path | None = Field(None, description="directory (or file) of playbook YAML files")
+
+    def channel_problems(self) -> list[str]:
+        """Channels that are not defined, or defined wrongly (each line names its key)."""
+        try:
+            self.notifications.channel_configs()
+            problems = []
+        except ConfigError as exc:
+            problems = exc.problems
+        defined = self.notifications.channels
+        named = [(f"reports.send_to[{i}]", n) for i, n in enumerate(self.reports.send_to)]
+        for i, entry in enumerate(self.reports.schedule):
+            named += [(f"reports.schedule[{i}].send_to[{j}]", n) for j, n in enumerate(entry.send_to or [])]
+        return problems + [f"{key}: {n!r} is not defined under notifications.channels" for key, n in named if n not in defined]
 
     def routes(self) -> dict[Signal, list[str]]:
         """Exporter names for each signal."""
@@ -170,6 +190,7 @@ def parse_config(data: Any) -> Config:
                 for receiver in pipeline.receivers:
                     if receiver != "otlp":
                         problems.append(f"service.pipelines.{signal.value}.receivers: unknown receiver {receiver!r}")
+        problems += config.channel_problems()
     if problems:
         raise ConfigError(problems)
     assert config is not None

@@ -16,7 +16,14 @@ import signal as os_signal
 from pathlib import Path
 
 from otelproc.admin.health import HealthReport
+from otelproc.admin.playbooks import routes as playbook_routes
+from otelproc.admin.reports import routes as report_routes
 from otelproc.analysis.ai import PatternAnalyzer
+from otelproc.analysis.feedback import FeedbackRecorder
+from otelproc.analysis.kpis import KpiGauges
+from otelproc.analysis.notify import Notifier
+from otelproc.analysis.playbooks import Firing, PlaybookStage
+from otelproc.analysis.reports import Reporter, ReportRequest
 from otelproc.admin.server import build_app
 from otelproc.admin.sql import routes as sql_routes
 from otelproc.asgi import AsgiServer
@@ -44,7 +51,9 @@ BACKPRESSURE_RETRY_AFTER = 1.0  # seconds a refused client is asked to wait
 MAX_ITEMS_AWAITING_DIAGNOSIS = 100_000
 
 
-def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | None = None) -> Pipeline:
+def build_pipeline(
+    config: Config, store: Store, analyzer: PatternAnalyzer | None = None, playbooks: PlaybookStage | None = None
+) -> Pipeline:
     diagnostics = config.diagnostics
     classifier = Classifier.from_config(diagnostics.classify_config())
     scanner = Scanner(
@@ -58,6 +67,8 @@ def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | Non
         "anomaly": AnomalyDetector.from_config(diagnostics.anomaly),
         "enrich": enrich,
     }
+    if playbooks is not None and playbooks.playbooks:
+        stages["playbooks"] = playbooks
     if analyzer is not None:
         stages["ai"] = analyzer.annotate
     return Pipeline(scanner, ordered(stages))
@@ -98,10 +109,14 @@ class Service:
         self.config = config
         self.health = HealthReport()
         self.store = Store.from_config(config.storage, config.diagnostics.thresholds)
-        self.analyzer = PatternAnalyzer.from_config(
-            config.diagnostics.ai, self.store, Redactor.from_config(config.diagnostics.redaction)
-        )
-        self.pipeline = build_pipeline(config, self.store, self.analyzer)
+        redactor = Redactor.from_config(config.diagnostics.redaction)
+        self.analyzer = PatternAnalyzer.from_config(config.diagnostics.ai, self.store, redactor)
+        self.notifier = Notifier.from_config(config.notifications, self.store, redactor, self.analyzer)
+        self.reporter = Reporter.from_config(config.reports, self.store, redactor, self.analyzer, self.notifier)
+        self.feedback = FeedbackRecorder.from_config(config.diagnostics.feedback, self.store, redactor)
+        self.kpis = KpiGauges(self.store, config.reports.kpis.interval)
+        self.playbooks = PlaybookStage.from_config(config.playbooks, set(config.notifications.channels))
+        self.pipeline = build_pipeline(config, self.store, self.analyzer, self.playbooks)
         self.exporters: dict[str, ExporterRuntime] = {
             name: build_exporter(name, cfg) for name, cfg in config.exporters.items()
         }
@@ -118,7 +133,14 @@ class Service:
         if otlp.protocols.http is not None:
             self.receivers["otlp/http"] = HttpReceiver.from_config(otlp, self)
         self.admin = AsgiServer(
-            build_app(self.health, sql_routes(self.store), config.admin.api_key), config.admin.endpoint, "admin server"
+            build_app(
+                self.health,
+                [*sql_routes(self.store), *report_routes(self.reporter),
+                 *playbook_routes(self.store, set(config.notifications.channels))],
+                config.admin.api_key,
+            ),
+            config.admin.endpoint,
+            "admin server",
         )
         self._tasks: list[asyncio.Task] = []
         self._items_awaiting_diagnosis = 0
@@ -136,6 +158,9 @@ class Service:
         self.health.components["pipeline"] = self.pipeline.health
         self.health.components["memory"] = self.memory.health
         self.health.components["ai"] = self.analyzer.health
+        self.health.components["notifications"] = self.notifier.health
+        self.health.components["reports"] = self.reporter.health
+        self.health.components["feedback"] = self.feedback.health
         self.health.ready_checks.append(lambda: self.store.is_open)
 
     # -- the data path -------------------------------------------------------------
@@ -146,6 +171,8 @@ class Service:
             return ConsumeResult()
         targets = self.routes.get(signal, [])
         self._admit(batch, targets)
+        if not batch.feedback.is_empty():
+            self.feedback.submit(batch.feedback)  # stored in a worker thread; the records go on as they are
         if not batch.service_versions <= self._releases_seen:  # a release's first traffic, errors or not
             self.store.tracker.note_releases(batch.service_versions - self._releases_seen)
             self._releases_seen |= batch.service_versions
@@ -209,6 +236,16 @@ class Service:
         if self.analyzer.enabled:
             self.store.on_alert.append(self.analyzer.notify)
             self._tasks.append(asyncio.create_task(self.analyzer.run()))
+        # Acting on what diagnosis learned: all of it background work, fed by hooks that only hand over.
+        await self.notifier.start()
+        if self.notifier.enabled:
+            self.store.on_pattern_event.append(self.notifier.on_pattern_events)
+            dict(self.pipeline.stages)["anomaly"].on_anomaly.append(self.notifier.on_anomaly)
+        self.store.on_alert.append(self.reporter.on_alert)
+        self.playbooks.on_fire.append(self._playbook_fired)
+        self._tasks += await self.reporter.start()
+        self._tasks.append(asyncio.create_task(self.feedback.run()))
+        self._tasks.append(asyncio.create_task(self.kpis.run()))
         if not self.exporters:
             log.warning("no exporters configured: data is processed and stored, nothing is forwarded")
         log.info(
@@ -231,10 +268,29 @@ class Service:
         results = await asyncio.gather(*(e.shutdown(deadline) for e in self.exporters.values()))
         for task in self._tasks:
             task.cancel()
+        await self.feedback.drain()
+        await self.notifier.close(grace=min(5.0, deadline))
+        self.reporter.close()
+        self.feedback.close()
         self.analyzer.close()
         self.store.close()
         await self.admin.stop()
         log.info("otelproc stopped", extra={"exporters": dict(zip(self.exporters, results))})
+
+    def _playbook_fired(self, firings: list[Firing]) -> None:
+        """Playbooks' notify and report actions (called in the diagnosis thread: only hands over)."""
+        for firing in firings:
+            playbook, event = firing.playbook, firing.event()
+            if playbook.notify_channels():
+                self.notifier.notify([event], playbook.notify_channels())
+            action = playbook.report()
+            if action is not None:
+                pid = event.get("pattern_id")
+                self.reporter.submit(
+                    ReportRequest(since=action.since, trigger="playbook", focus=pid,
+                                  title=f"playbook {playbook.name} on pattern {pid or event.get('label')}"),
+                    send_to=action.send_to,
+                )  # fmt: skip
 
     async def run(self) -> None:
         """Start, wait for SIGTERM or SIGINT, then stop gracefully."""

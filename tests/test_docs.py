@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from otelproc.analysis.playbooks import load as load_playbooks, parse_text
 from otelproc.config import load_config, parse_config
 from otelproc.pipeline.classify import ClassifyConfig, Classifier
 
@@ -18,6 +19,8 @@ ENV_REFERENCE = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)")
 EXAMPLE_ENVIRONMENT = {
     "LOGFIRE_TOKEN": "pylf_v1_us_" + "0" * 40,
     "SENTRY_DSN": "https://public@o0.ingest.sentry.io/1",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000/B000/XXXX",
+    "OTELPROC_FEEDBACK_KEY": "c2VjcmV0LWtleS1mb3ItdGhlLWV4YW1wbGU=",
 }
 
 
@@ -35,7 +38,9 @@ def test_readme_yaml_example_is_valid(index, tmp_path, monkeypatch):
     for name in ENV_REFERENCE.findall(text):
         monkeypatch.setenv(name, EXAMPLE_ENVIRONMENT.get(name, "example"))
     data = yaml.safe_load(text)
-    if "rules" in data and "receivers" not in data:
+    if isinstance(data.get("playbooks"), list):  # a playbook file
+        assert parse_text(text, "README.md")
+    elif "rules" in data and "receivers" not in data:
         path = tmp_path / "rules.yaml"
         path.write_text(text)
         assert Classifier.from_config(ClassifyConfig(rules=path)).ruleset.rules
@@ -50,6 +55,10 @@ def test_shipped_configs_are_valid(name):
         assert Classifier.from_config(ClassifyConfig(rules=path)).ruleset.rules
     else:
         load_config(path)
+
+
+def test_shipped_example_playbooks_are_valid():
+    assert len(load_playbooks(ROOT / "config" / "playbooks")) >= 3
 
 
 def test_embedded_default_is_the_architecture_default():

@@ -652,7 +652,14 @@ impl<'c> Scanner<'c> {
             text("comment"),
             text("contact"),
             text("error.fingerprint"),
-            Some(attrs_json(&own)),
+            // stored as it is: redacted, and without the contact (which is kept apart, sealed)
+            Some({
+                let kept: Vec<_> = own.iter().filter(|(k, _)| *k != "contact").copied().collect();
+                match self.redactor {
+                    Some(redactor) => redactor.attributes_json(&kept),
+                    None => attrs_json(&kept),
+                }
+            }),
         ];
         let mut columns = self.out.feedback.iter_mut();
         if let Some(column) = columns.next() {

@@ -513,6 +513,12 @@ class PatternAnalyzer:
         )  # fmt: skip
         return True
 
+    async def complete(self, messages: list[dict], estimate: int) -> tuple[str | None, str, int]:
+        """One budgeted call with failover, for other background work (a report's summary).
+        Raises BudgetExhausted at once when the budget has no room (it never waits for it),
+        ProviderFailure when every model failed."""
+        return await self._complete(messages, estimate)
+
     async def _complete(self, messages: list[dict], estimate: int) -> tuple[str | None, str, int]:
         """(content, model, tokens) from the first model that answers; failover through ``fallback_models``."""
         litellm = _litellm or await asyncio.to_thread(_import_litellm)

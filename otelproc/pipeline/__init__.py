@@ -40,6 +40,7 @@ STAGES = (
     "classify",  # category, label, severity: rules per distinct kind of error
     "patterns",  # windowed counts, thresholds, pattern lifecycle; stores the rows
     "anomaly",  # the label's rate against its EWMA baseline
+    "playbooks",  # the playbooks that match: severity, runbook, notifications (when configured)
     "ai",  # the AI analysis of the pattern, where one exists (when AI is enabled)
     "enrich",  # the core splices diagnostic.* into each request's bytes
 )

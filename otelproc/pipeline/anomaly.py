@@ -9,6 +9,11 @@ called anomalous, rather than the seed's "any error when the baseline is 0".
 
 Reads ``label``. Adds ``anomaly`` (Boolean) and ``anomaly_score`` (Float64: the
 z-score of the current bucket, null when there is no variance yet).
+
+``on_anomaly`` hooks get, once per label and bucket (when the label turns anomalous),
+a frame: label, anomaly_score, count (errors in the bucket so far), baseline (the mean),
+pattern_id and service_name (the label's most frequent in the batch), occurred_at.
+They are called in the diagnosis thread and must only hand the frame on.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import polars as pl
 from pydantic import Field
@@ -39,6 +45,7 @@ class _LabelRate:
     mean: float = 0.0
     variance: float = 0.0
     buckets_seen: int = 0
+    told: float | None = None  # bucket_start of the bucket whose anomaly the hooks were told of
 
 
 class AnomalyDetector:
@@ -46,6 +53,7 @@ class AnomalyDetector:
         self.config = config
         self._clock = clock
         self._rates: dict[str, _LabelRate] = {}
+        self.on_anomaly: list[Callable[[pl.DataFrame], None]] = []
 
     @classmethod
     def from_config(cls, config: AnomalyConfig) -> "AnomalyDetector":
@@ -96,4 +104,31 @@ class AnomalyDetector:
             orient="row",
         )
         batch.errors = batch.errors.join(verdicts, on="label", how="left")
+        if self.on_anomaly:
+            self._tell(batch.errors, verdicts)
         return batch
+
+    def _tell(self, errors: pl.DataFrame, verdicts: pl.DataFrame) -> None:
+        """The hooks hear of each label once per bucket, when it turns anomalous."""
+        new = []
+        for label in verdicts.filter(pl.col("anomaly")).get_column("label").to_list():
+            rate = self._rates[label]
+            if rate.told != rate.bucket_start:
+                rate.told = rate.bucket_start
+                new.append((label, rate.count, rate.mean))
+        if not new:
+            return
+        told = pl.DataFrame(new, schema={"label": pl.String, "count": pl.Int64, "baseline": pl.Float64}, orient="row")
+        rows = errors.join(told, on="label", how="semi", nulls_equal=True)
+        cols = {c: pl.col(c) for c in ("pattern_id", "service_name") if c in rows.columns}
+        frame = (
+            rows.group_by("label")
+            .agg(
+                pl.col("anomaly_score").max(),
+                pl.col("occurred_at").max(),
+                *(c.drop_nulls().mode().first().alias(name) for name, c in cols.items()),
+            )
+            .join(told, on="label", how="left", nulls_equal=True)
+        )
+        for hook in list(self.on_anomaly):
+            hook(frame)

@@ -33,6 +33,8 @@ DIAGNOSTIC_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("ai_root_cause", "diagnostic.ai.root_cause"),
     ("ai_suggested_fix", "diagnostic.ai.suggested_fix"),
     ("ai_confidence", "diagnostic.ai.confidence"),
+    ("playbook", "diagnostic.playbook"),
+    ("playbook_runbook_url", "diagnostic.playbook.runbook_url"),
 )
 
 # Set on a batch of several requests diagnosed together: which request each row is from.

@@ -30,10 +30,15 @@ TOP_PATTERNS_SQL = """
 WITH recent AS (
     SELECT fingerprint, count(*) AS n FROM error_events
     WHERE occurred_at > now() - INTERVAL '24 hours' GROUP BY fingerprint
+), feedback AS (
+    SELECT pattern_id, count(*) AS n,
+           arg_max(comment, received_at) FILTER (WHERE comment IS NOT NULL AND comment <> '') AS latest
+    FROM user_feedback WHERE pattern_id IS NOT NULL GROUP BY pattern_id
 )
 SELECT p.id, p.status, p.severity, p.total_occurrences AS total, coalesce(r.n, 0) AS last_24h,
-       p.first_seen, p.last_seen, p.first_release, p.name
-FROM error_patterns p LEFT JOIN recent r ON r.fingerprint = p.fingerprint
+       p.first_seen, p.last_seen, p.first_release, p.name,
+       coalesce(f.n, 0) AS feedback, f.latest AS latest_feedback
+FROM error_patterns p LEFT JOIN recent r ON r.fingerprint = p.fingerprint LEFT JOIN feedback f ON f.pattern_id = p.id
 WHERE $status::VARCHAR IS NULL OR p.status = $status::VARCHAR
 ORDER BY last_24h DESC, p.total_occurrences DESC, p.last_seen DESC
 LIMIT $limit
@@ -147,6 +152,72 @@ def resolve(db_path: str | Path, admin_url: str, pattern: str, *, api_key: str |
         raise QueryError(_error_of(response))
     body = response.json()
     return f"pattern {body['id']} resolved (fingerprint {body['fingerprint']})"
+
+
+def report(config, since: float, service: str | None, fmt: str, *, api_key: str | None = None) -> dict:
+    """A new manual report: made by the running server (``POST /reports``), else from the file
+    (opened read-write: the report is stored there too). Returns the stored report."""
+    admin_url = f"http://{config.admin.endpoint}"
+    try:
+        response = _post(admin_url, "/reports", {"since": since, "service": service, "format": fmt}, api_key,
+                         config.reports.summary_timeout + 60)  # fmt: skip
+    except _NoServer:
+        return _report_from_file(config, since, service, fmt, admin_url)
+    if response.status_code != 200:
+        raise QueryError(_error_of(response))
+    return response.json()
+
+
+class _DatabaseFile:
+    """The database file opened by the CLI (no server): migrated, with cursors, as the store gives them."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.is_open = True
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        return self.con.cursor()
+
+
+def _report_from_file(config, since: float, service: str | None, fmt: str, admin_url: str) -> dict:
+    import asyncio
+
+    from otelproc.analysis.ai import PatternAnalyzer
+    from otelproc.analysis.reports import Reporter, ReportRequest
+    from otelproc.pipeline.redact import Redactor
+    from otelproc.store import schema
+
+    con = _open(config.storage.path, admin_url, read_only=False)
+    try:
+        schema.migrate(con)
+        database = _DatabaseFile(con)
+        redactor = Redactor.from_config(config.diagnostics.redaction)
+        analyzer = PatternAnalyzer.from_config(config.diagnostics.ai, database, redactor)  # only its budgeted calls
+        reporter = Reporter.from_config(config.reports, database, redactor, analyzer)
+        report = asyncio.run(reporter.generate(ReportRequest(since=since, service=service, format=fmt)))
+    finally:
+        con.close()
+    return {"id": report["id"], "body": report["body"], "markdown": report["markdown"], "format": fmt}
+
+
+def playbooks_test(config, files: dict[str, str], since: float, *, api_key: str | None = None) -> list[str]:
+    """The dry run: replayed by the running server (``POST /playbooks/test``), else on the file (read-only)."""
+    from otelproc.analysis.playbooks import dry_run, parse_text
+
+    channels = set(config.notifications.channels)
+    playbooks = [pb for name, text in files.items() for pb in parse_text(text, name, channels)]  # ConfigError: exit 2
+    admin_url = f"http://{config.admin.endpoint}"
+    try:
+        response = _post(admin_url, "/playbooks/test", {"files": files, "since": since}, api_key, 300.0)
+    except _NoServer:
+        con = _open(config.storage.path, admin_url, read_only=True)
+        try:
+            return dry_run(playbooks, con.cursor(), since)
+        finally:
+            con.close()
+    if response.status_code != 200:
+        raise QueryError(_error_of(response))
+    return response.json()["lines"]
 
 
 # -- output formats ---------------------------------------------------------------------------------

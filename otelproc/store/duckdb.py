@@ -51,6 +51,7 @@ from otelproc.store.thresholds import ENGINE, PatternTracker
 log = logging.getLogger("otelproc.store")
 
 AlertHook = Callable[[dict], None]
+PatternEventHook = Callable[[pl.DataFrame], None]
 
 # Columns of a pattern that describe it when it is created; later updates never change them.
 _PATTERN_FIXED = ("name", "category", "label", "error_type", "source", "message_template", "service_name", "created_at")
@@ -65,6 +66,7 @@ class _Submission:
     patterns: pl.DataFrame | None = None
     alerts: pl.DataFrame | None = None
     releases: pl.DataFrame | None = None
+    pattern_events: pl.DataFrame | None = None  # not stored: handed to on_pattern_event after the commit
 
 
 @dataclass
@@ -99,6 +101,8 @@ class Store:
         self.tracker = PatternTracker(self, thresholds or ThresholdsConfig(), config.max_tracked_fingerprints)
         self.retention = Retention(self, config.retention, config.cold_dir())
         self.on_alert: list[AlertHook] = []  # called with each alert (a dict) after its row is committed
+        # called with the lifecycle events of committed rows (a frame: thresholds._pattern_events)
+        self.on_pattern_event: list[PatternEventHook] = []
         self.schema_version = 0
         self._root: duckdb.DuckDBPyConnection | None = None
         self._con: duckdb.DuckDBPyConnection | None = None  # the writer's
@@ -208,12 +212,15 @@ class Store:
         patterns: pl.DataFrame | None = None,
         alerts: pl.DataFrame | None = None,
         releases: pl.DataFrame | None = None,
+        pattern_events: pl.DataFrame | None = None,
     ) -> int:
         """Buffer frames for the next flush; returns the submission's sequence number (never blocks on I/O)."""
         rows = events.height if events is not None else 0
         with self._cond:
             self._seq += 1
-            self._pending.append(_Submission(self._seq, events, fingerprints, patterns, alerts, releases))
+            self._pending.append(
+                _Submission(self._seq, events, fingerprints, patterns, alerts, releases, pattern_events)
+            )
             self._pending_rows += rows
             if self._pending_rows >= self.flush_rows:
                 self._cond.notify_all()
@@ -451,14 +458,19 @@ class Store:
             for alert in pl.concat(alerts, how="diagonal_relaxed").to_dicts():
                 for hook in list(self.on_alert):
                     self._hooks.submit(self._call_hook, hook, alert)
+        pattern_events = [s.pattern_events for s in subs if s.pattern_events is not None and s.pattern_events.height]
+        if pattern_events and self.on_pattern_event:
+            frame = pl.concat(pattern_events, how="diagonal_relaxed")
+            for hook in list(self.on_pattern_event):
+                self._hooks.submit(self._call_hook, hook, frame)
         return True
 
     @staticmethod
-    def _call_hook(hook: AlertHook, alert: dict) -> None:
+    def _call_hook(hook: Callable, argument: Any) -> None:
         try:
-            hook(alert)
+            hook(argument)
         except Exception:  # noqa: BLE001 - a hook's failure is its own
-            log.exception("alert hook failed", extra={"hook": getattr(hook, "__name__", repr(hook))})
+            log.exception("store hook failed", extra={"hook": getattr(hook, "__name__", repr(hook))})
 
     # -- reads and admin -------------------------------------------------------------------------
 

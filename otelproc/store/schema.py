@@ -16,7 +16,13 @@ Tables (names and the columns the docs' SQL uses are contracts, see ARCHITECTURE
   threshold), with its lifecycle and the ``ai_*`` columns the analysis fills.
 - ``error_fingerprints``: every fingerprint ever seen, candidates included: the
   totals the window state is rebuilt from.
-- ``diagnostic_reports``, ``alerts``.
+- ``diagnostic_reports``: generated reports with their trigger (manual, alert, schedule,
+  playbook), period (``since``/``until``) and body in the asked format.
+- ``alerts``: every threshold crossing (``event`` alerted, ``channel`` null) and every
+  notification sent or attempted (``event``, ``channel``, ``status``, ``sent_at``).
+- ``user_feedback``: OTLP log records with ``event.name = user.feedback``, linked to the
+  pattern of the same trace (contact encrypted or redacted, never in clear).
+- KPI views (seed 001): ``kpis`` (one row, over the last 24 h) and ``kpi_daily``.
 - ``service_releases``: first time each (service, service.version) was seen.
 - ``telemetry_counts``: spans and log records per minute, service and signal,
   with the errors among them, for error rates.
@@ -201,7 +207,113 @@ _V2 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+_V3 = Migration(
+    3,
+    "acting on patterns: notification columns of alerts, report columns, user_feedback, KPI views",
+    (
+        # A threshold crossing (written by the tracker) is event 'alerted' with no channel;
+        # a notification has its channel and a delivery status.
+        "ALTER TABLE alerts ADD COLUMN event VARCHAR DEFAULT 'alerted'",
+        "ALTER TABLE alerts ADD COLUMN channel VARCHAR",
+        "ALTER TABLE alerts ADD COLUMN status VARCHAR DEFAULT 'recorded'",  # recorded | pending | sent | failed
+        "ALTER TABLE alerts ADD COLUMN sent_at TIMESTAMPTZ",
+        "ALTER TABLE alerts ADD COLUMN attempts INTEGER DEFAULT 0",
+        "ALTER TABLE alerts ADD COLUMN error VARCHAR",
+        "ALTER TABLE alerts ADD COLUMN playbook VARCHAR",
+        "ALTER TABLE alerts ADD COLUMN label VARCHAR",
+        "ALTER TABLE diagnostic_reports ADD COLUMN since TIMESTAMPTZ",
+        "ALTER TABLE diagnostic_reports ADD COLUMN until TIMESTAMPTZ",
+        "ALTER TABLE diagnostic_reports ADD COLUMN format VARCHAR",
+        "ALTER TABLE diagnostic_reports ADD COLUMN body VARCHAR",
+        "ALTER TABLE diagnostic_reports ADD COLUMN service_name VARCHAR",
+        "UPDATE diagnostic_reports SET since = period_start, until = period_end, format = 'markdown', body = markdown",
+        """
+        CREATE TABLE user_feedback (
+            id VARCHAR PRIMARY KEY,
+            received_at TIMESTAMPTZ NOT NULL,
+            occurred_at TIMESTAMPTZ,
+            trace_id VARCHAR, span_id VARCHAR,
+            service_name VARCHAR, service_version VARCHAR, deployment_environment VARCHAR,
+            rating VARCHAR,                      -- as sent
+            rating_value DOUBLE,                 -- the rating as a number, when it is one
+            comment VARCHAR,                     -- redacted
+            contact VARCHAR,                     -- encrypted (enc:v1:…) or [REDACTED:contact]; never in clear
+            error_fingerprint VARCHAR,           -- the error.fingerprint attribute, as sent
+            fingerprint VARCHAR,                 -- the error it concerns (given, or of the same trace)
+            pattern_id VARCHAR,                  -- that error's pattern, once there is one
+            linked_at TIMESTAMPTZ,
+            attributes JSON                      -- redacted, without contact
+        )
+        """,
+        # seed 001's KPIs over the last 24 h (error rate from the per-minute counts).
+        """
+        CREATE VIEW kpis AS
+        WITH counts AS (
+            SELECT coalesce(sum(items), 0) AS items, coalesce(sum(errors), 0) AS errors FROM telemetry_counts
+            WHERE minute > now() - INTERVAL 24 HOUR
+        ), events AS (
+            SELECT count(*) AS errors, count(p.id) AS in_patterns FROM error_events e
+            LEFT JOIN error_patterns p ON p.fingerprint = e.fingerprint
+            WHERE e.occurred_at > now() - INTERVAL 24 HOUR
+        ), resolution AS (
+            SELECT avg(epoch(resolved_at) - epoch(CASE WHEN regressed_at < resolved_at THEN regressed_at
+                                                     ELSE first_seen END)) AS seconds,
+                   count(*) AS resolved
+            FROM error_patterns WHERE resolved_at IS NOT NULL
+        ), held AS (
+            SELECT avg(epoch(CASE WHEN regressed_at > resolved_at THEN regressed_at ELSE now() END)
+                       - epoch(resolved_at)) AS seconds
+            FROM error_patterns WHERE resolved_at IS NOT NULL
+        ), ai AS (
+            SELECT count(*) AS patterns, count(ai_summary) AS analysed FROM error_patterns
+        ), feedback AS (
+            SELECT count(*) AS volume, avg(rating_value) AS rating, count(pattern_id) AS linked FROM user_feedback
+            WHERE received_at > now() - INTERVAL 24 HOUR
+        )
+        SELECT counts.items AS items_24h, counts.errors AS errors_24h,
+               CASE WHEN counts.items > 0 THEN counts.errors / counts.items END AS error_rate,
+               CASE WHEN events.errors > 0 THEN events.in_patterns / events.errors END AS pattern_detection_rate,
+               resolution.seconds AS mttr_seconds, resolution.resolved AS resolved_patterns,
+               held.seconds AS resolution_held_seconds,
+               CASE WHEN ai.patterns > 0 THEN ai.analysed / ai.patterns END AS ai_analysis_coverage,
+               ai.patterns AS patterns, ai.analysed AS patterns_analysed,
+               feedback.volume AS feedback_volume_24h, feedback.rating AS feedback_mean_rating_24h,
+               feedback.linked AS feedback_linked_24h
+        FROM counts, events, resolution, held, ai, feedback
+        """,
+        """
+        CREATE VIEW kpi_daily AS
+        WITH counts AS (
+            SELECT date_trunc('day', minute) AS day, sum(items) AS items, sum(errors) AS errors
+            FROM telemetry_counts GROUP BY ALL
+        ), events AS (
+            SELECT date_trunc('day', e.occurred_at) AS day, count(*) AS errors, count(p.id) AS in_patterns
+            FROM error_events e LEFT JOIN error_patterns p ON p.fingerprint = e.fingerprint GROUP BY ALL
+        ), created AS (
+            SELECT date_trunc('day', created_at) AS day, count(*) AS patterns_created FROM error_patterns GROUP BY ALL
+        ), resolved AS (
+            SELECT date_trunc('day', resolved_at) AS day, count(*) AS patterns_resolved,
+                   avg(epoch(resolved_at) - epoch(CASE WHEN regressed_at < resolved_at THEN regressed_at
+                                                      ELSE first_seen END)) AS mttr_seconds
+            FROM error_patterns WHERE resolved_at IS NOT NULL GROUP BY ALL
+        ), feedback AS (
+            SELECT date_trunc('day', received_at) AS day, count(*) AS feedback, avg(rating_value) AS mean_rating
+            FROM user_feedback GROUP BY ALL
+        )
+        SELECT day, coalesce(counts.items, 0) AS items, coalesce(counts.errors, 0) AS errors,
+               CASE WHEN counts.items > 0 THEN counts.errors / counts.items END AS error_rate,
+               CASE WHEN events.errors > 0 THEN events.in_patterns / events.errors END AS pattern_detection_rate,
+               coalesce(created.patterns_created, 0) AS patterns_created,
+               coalesce(resolved.patterns_resolved, 0) AS patterns_resolved, resolved.mttr_seconds,
+               coalesce(feedback.feedback, 0) AS feedback, feedback.mean_rating
+        FROM counts FULL JOIN events USING (day) FULL JOIN created USING (day) FULL JOIN resolved USING (day)
+             FULL JOIN feedback USING (day)
+        ORDER BY day
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
 LATEST = MIGRATIONS[-1].version
 
 

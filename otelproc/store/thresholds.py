@@ -356,6 +356,7 @@ class PatternTracker:
             patterns=self._pattern_rows(per_fp, now_us),
             alerts=self._alerts(per_fp, now_us),
             releases=release_info["new"],
+            pattern_events=_pattern_events(per_fp) if self.store.on_pattern_event else None,
         )
         self._update_states(per_fp, seq)
         self._evict()
@@ -958,6 +959,53 @@ class PatternTracker:
             state.seq = self.store.submit(patterns=update)
             return {"id": state.pid, "fingerprint": state.fingerprint, "status": "resolved",
                     "resolved_at": _iso(now_us)}  # fmt: skip
+
+
+# Lifecycle events of a batch (what notifications and playbooks act on), from the flags of
+# ``_per_fingerprint``; ``new_in_release`` is told when a pattern is created from a deploy's error.
+_EVENT_FLAGS = {
+    "created": pl.col("created_now"),
+    "new_in_release": pl.col("created_now") & pl.col("new_in_release").fill_null(False),
+    "escalated": pl.col("escalated_now"),
+    "regressed": pl.col("regressed_now"),
+    "alerted": pl.col("alerted_now"),
+}
+
+
+def _pattern_events(per_fp: pl.DataFrame) -> pl.DataFrame | None:
+    """One row per (pattern, event) that happened in the batch: event, pattern_id, fingerprint,
+    name, status, severity, category, label, error_type, service_name, release, occurrences,
+    occurred_at (the event time that made it happen), message_template."""
+    flagged = per_fp.filter(pl.col("has_pattern")).with_columns(**_EVENT_FLAGS)
+    events = flagged.unpivot(
+        index=[c for c in flagged.columns if c not in _EVENT_FLAGS], on=list(_EVENT_FLAGS), variable_name="event"
+    ).filter(pl.col("value"))
+    if events.is_empty():
+        return None
+    return events.select(
+        "event",
+        pattern_id=pl.col("_pid"),
+        fingerprint=pl.col("fingerprint"),
+        name=pl.concat_str(
+            pl.coalesce("label", "error_type", pl.lit("error")), pl.lit(": "),
+            pl.coalesce("message_template", "message", pl.lit("")).str.slice(0, 120),
+        ),  # fmt: skip
+        status=pl.col("status"),
+        severity=pl.col("severity"),
+        category=pl.col("category"),
+        label=pl.col("label"),
+        error_type=pl.col("error_type"),
+        service_name=pl.col("service_name"),
+        release=pl.coalesce("first_release", "service_version"),
+        occurrences=pl.col("total"),
+        occurred_at=_datetime(
+            pl.when(pl.col("event") == "escalated").then(pl.col("esc_t"))
+            .when(pl.col("event") == "alerted").then(pl.col("alert_t"))
+            .when(pl.col("event") == "regressed").then(pl.col("regress_t"))
+            .otherwise(pl.col("last_seen"))
+        ),  # fmt: skip
+        message_template=pl.col("message_template"),
+    )
 
 
 def _iso(us: int) -> str:
