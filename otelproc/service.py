@@ -104,7 +104,8 @@ class Service:
         )
         self.pipeline = build_pipeline(config, self.store, self.analyzer)
         self.exporters: dict[str, ExporterRuntime] = {
-            name: build_exporter(name, cfg) for name, cfg in config.exporters.items()
+            name: build_exporter(name, cfg, config.service.telemetry.logs.summary_interval)
+            for name, cfg in config.exporters.items()
         }
         self.routes: dict[Signal, list[ExporterRuntime]] = {
             signal: [self.exporters[name] for name in names] for signal, names in config.routes().items()

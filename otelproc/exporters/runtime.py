@@ -16,10 +16,11 @@ Each consumer takes an item from the queue and delivers it: it asks the circuit
 breaker for leave to send (waiting, without sending, while the circuit is open —
 that wait does not count toward ``max_elapsed_time``), calls ``Sender.send``, and
 on a retryable failure sleeps per ``retry.RetryState``. Permanent failures,
-exhausted retries and partial-success rejections are dropped, counted in
-``otelproc_exporter_dropped_items{reason}`` and logged with the item count, one
-line per event (never per span), on the ``otelproc.exporter`` logger with the
-fields in ``extra``.
+exhausted retries and partial-success rejections are dropped and counted in
+``otelproc_exporter_dropped_items{reason}``. Failed sends are logged as warnings
+and dropped data as errors, on the ``otelproc.exporter`` logger with the fields in
+``extra``, at most one line per ``log_interval`` for each, with the counts since the
+last line (``failure_log.FailureLog``): never one per span, nor per request.
 
 Everything here runs on one asyncio event loop: call ``room_for``, ``enqueue`` and
 ``health`` from that loop (they are cheap and never wait), not from other threads.
@@ -47,6 +48,7 @@ from otelproc.config_types import Component, Duration, validation_problems
 from otelproc.errors import ConfigError, ExportError
 from otelproc.exporters import QueueItem, Sender
 from otelproc.exporters.breaker import CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState, Permit
+from otelproc.exporters.failure_log import DEFAULT_INTERVAL, FailureLog
 from otelproc.exporters.persistent_queue import PersistentSendingQueueConfig, open_queue
 from otelproc.exporters.queue import MemoryQueue, SendingQueue, SendingQueueConfig
 from otelproc.exporters.retry import REJECTED, SHUTDOWN, RetryConfig, RetryState
@@ -119,6 +121,7 @@ class ExporterRuntime:
         breaker: CircuitBreaker | None = None,
         num_consumers: int = 10,
         timeout: float | None = 10.0,
+        log_interval: float = DEFAULT_INTERVAL,
     ):
         self.name = name
         self.sender = sender
@@ -146,12 +149,17 @@ class ExporterRuntime:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.last_success_at: float | None = None
+        self._retry_log = FailureLog(name, "retry", log_interval)
+        self._drop_log = FailureLog(name, "drop", log_interval)
+        self._warning_log = FailureLog(name, "warning", log_interval)
         self._size_gauge = QUEUE_SIZE.labels(name)
         self._size_gauge.set(queue.size)
         QUEUE_CAPACITY.labels(name).set(queue.capacity)
 
     @classmethod
-    def from_config(cls, name: str, config: ExporterConfig, sender: Sender) -> "ExporterRuntime":
+    def from_config(
+        cls, name: str, config: ExporterConfig, sender: Sender, log_interval: float = DEFAULT_INTERVAL
+    ) -> "ExporterRuntime":
         q = config.sending_queue
         queue = open_queue(name, q)
         return cls(
@@ -162,6 +170,7 @@ class ExporterRuntime:
             breaker=CircuitBreaker(name, config.circuit_breaker),
             num_consumers=q.num_consumers,
             timeout=config.timeout,
+            log_interval=log_interval,
         )
 
     # -- request path --------------------------------------------------------------
@@ -237,6 +246,8 @@ class ExporterRuntime:
             by_signal[item.signal.value] = by_signal.get(item.signal.value, 0) + item.items
             self._count_drop(item, item.items, SHUTDOWN)
         undelivered = sum(by_signal.values())
+        for failure_log in (self._retry_log, self._drop_log, self._warning_log):
+            failure_log.flush()  # the counts held for the next line
         try:
             await self.sender.close()
         except Exception:  # closing a transport must not hide the report
@@ -372,25 +383,10 @@ class ExporterRuntime:
             if delay is None:
                 self._count_drop(item, item.items, state.give_up_reason or "permanent", error, state)
                 return
-            log.info(
-                "%s: sending %d %s failed (%s); retry %d in %.2fs",
-                self.name,
-                item.items,
-                _item_name(item),
-                error,
-                state.attempts,
-                delay,
-                extra={
-                    "event": "retry_scheduled",
-                    "exporter": self.name,
-                    "signal": signal,
-                    "items": item.items,
-                    "error": str(error),
-                    "attempt": state.attempts,
-                    "delay_s": delay,
-                    "retry_after_s": error.retry_after,
-                },
-            )
+            self._retry_log.add(
+                item.signal, item.items, str(error), attempt=state.attempts, next_retry_s=round(delay, 3),
+                retry_after_s=error.retry_after,
+            )  # fmt: skip
             await self._sleep(delay)
 
     async def _send(self, item: QueueItem) -> int:
@@ -449,14 +445,7 @@ class ExporterRuntime:
         if rejected:
             self._count_drop(item, rejected, REJECTED, message=message)
         elif message:  # the spec: a message without rejections is a warning worth showing
-            log.warning(
-                "%s: backend accepted %d %s with a warning: %s",
-                self.name,
-                item.items,
-                _item_name(item),
-                message,
-                extra={"event": "partial_success_warning", "exporter": self.name, "error": message},
-            )
+            self._warning_log.add(item.signal, item.items, message)
 
     def _failed(self, item: QueueItem, permit: Permit, error: ExportError) -> None:
         self.failed += 1
@@ -481,45 +470,12 @@ class ExporterRuntime:
         EXPORTER_DROPPED.labels(self.name, item.signal.value, reason).inc(count)
         if reason == SHUTDOWN:
             return  # logged once for all leftovers by shutdown()
-        what = f"{count} {_item_name(item)}"
         if reason == REJECTED:
-            log.warning(
-                "%s: backend rejected %s of %d (partial success)%s",
-                self.name,
-                what,
-                item.items,
-                f": {message}" if message else "",
-                extra={
-                    "event": "items_rejected",
-                    "exporter": self.name,
-                    "signal": item.signal.value,
-                    "items": count,
-                    "reason": reason,
-                    "error": message,
-                },
-            )
-            return
-        tries = state.attempts if state else 1
-        elapsed = state.elapsed() if state else 0.0
-        log.error(
-            "%s: dropped %s (%s) after %d attempt%s in %.1fs: %s",
-            self.name,
-            what,
-            reason,
-            tries,
-            "" if tries == 1 else "s",
-            elapsed,
-            error,
-            extra={
-                "event": "items_dropped",
-                "exporter": self.name,
-                "signal": item.signal.value,
-                "items": count,
-                "reason": reason,
-                "error": str(error) if error else "",
-                "attempts": tries,
-            },
-        )
+            text = f"the backend rejected {count} of {item.items} (partial success)" + (f": {message}" if message else "")
+        else:
+            tries = state.attempts if state else 1
+            text = f"{error or reason} (after {tries} attempt{'' if tries == 1 else 's'} in {state.elapsed() if state else 0.0:.1f}s)"
+        self._drop_log.add(item.signal, count, text, reason)
 
 
 # -- building exporters from config ------------------------------------------------------
@@ -560,8 +516,11 @@ def parse_exporter_config(name: str, raw: Mapping[str, Any] | BaseModel | None) 
         raise ConfigError(validation_problems(err, f"exporters.{name}")) from None
 
 
-def build_exporter(name: str, raw: Mapping[str, Any] | BaseModel | None) -> ExporterRuntime:
-    """The runtime for one configured exporter, its sender picked by the type prefix of ``name``."""
+def build_exporter(
+    name: str, raw: Mapping[str, Any] | BaseModel | None, log_interval: float = DEFAULT_INTERVAL
+) -> ExporterRuntime:
+    """The runtime for one configured exporter, its sender picked by the type prefix of ``name``.
+    ``log_interval``: failures are logged at most once per this many seconds, with counts."""
     config = parse_exporter_config(name, raw)
     factory = exporter_types()[name.split("/", 1)[0]][1]
-    return ExporterRuntime.from_config(name, config, factory(name, config))
+    return ExporterRuntime.from_config(name, config, factory(name, config), log_interval)
