@@ -8,6 +8,11 @@ import sys
 
 from otelproc.errors import ConfigError, OtelprocError
 
+# gRPC's C core writes every failed TLS handshake and GOAWAY to stderr at info level, in its own
+# format; otelproc logs what matters itself (an exporter names the cause and the fix).
+# A GRPC_VERBOSITY the user set wins.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
 
 def _load(path: str | None):
     from otelproc.config import load_config
