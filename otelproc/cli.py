@@ -27,8 +27,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args.config)
     logs = config.service.telemetry.logs
     setup_logging(args.log_level or logs.level, args.log_format or logs.format)
-    serve(config)
-    return 0
+    return serve(config)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

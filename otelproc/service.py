@@ -3,7 +3,8 @@
 One asyncio loop runs the gRPC receiver, the HTTP receiver, the admin server
 and the exporters' queue consumers; the DuckDB writer has its own thread.
 SIGTERM / SIGINT stop the receivers, drain every queue within
-``service.shutdown_timeout``, flush storage, and return.
+``service.shutdown_timeout`` (a second signal ends the drain at once), flush storage,
+and return the exit status: 1 when data otelproc had accepted was dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import sys
 import signal as os_signal
+import time
 from pathlib import Path
 
 from google.protobuf.message import Message
@@ -216,31 +218,92 @@ class Service:
             },
         )
 
-    async def stop(self) -> None:
+    async def stop(self) -> int:
+        """Stop within ``service.shutdown_timeout``; the exit status: 1 when accepted data was dropped."""
         self._stopping.set()
-        deadline = self.config.service.shutdown_timeout
+        began, timeout = time.monotonic(), self.config.service.shutdown_timeout
+
+        def left() -> float:
+            return max(0.0, timeout - (time.monotonic() - began))
+
         for receiver in self.receivers.values():
-            await receiver.stop(grace=min(5.0, deadline))
+            await receiver.stop(grace=min(5.0, left()))
         await self.pipeline.drain()  # every accepted batch reaches the queues before they drain
         await asyncio.sleep(0)  # let the last diagnosed batches' delivery callbacks run
-        results = await asyncio.gather(*(e.shutdown(deadline) for e in self.exporters.values()))
+        results = await asyncio.gather(*(e.shutdown(left()) for e in self.exporters.values()))
         for task in self._tasks:
             task.cancel()
         self.analyzer.close()
         self.store.close()
         await self.admin.stop()
-        log.info("otelproc stopped", extra={"exporters": dict(zip(self.exporters, results))})
+        reports = dict(zip(self.exporters, results))
+        dropped = {name: report["dropped"] for name, report in reports.items() if sum(report["dropped"].values())}
+        if not dropped:
+            log.info("otelproc stopped", extra={"exporters": reports})
+            return 0
+        total = sum(sum(by_reason.values()) for by_reason in dropped.values())
+        lost_at_stop = sum(report["lost_items"] for report in reports.values())
+        detail = "; ".join(
+            f"{name}: " + ", ".join(f"{n} {reason}" for reason, n in by_reason.items()) for name, by_reason in dropped.items()
+        )
+        log.error(
+            "otelproc stopped; %d items it had accepted were dropped, not delivered (%s)%s; exit status 1",
+            total,
+            detail,
+            "; sending_queue.storage keeps what a stop cannot deliver on disk for the next start" if lost_at_stop else "",
+            extra={"event": "stopped_with_data_dropped", "items": total, "dropped": dropped, "exporters": reports},
+        )
+        return 1
 
-    async def run(self) -> None:
-        """Start, wait for SIGTERM or SIGINT, then stop gracefully."""
+    def announce_stop(self, signame: str) -> None:
+        """The line at the signal: what is still to be delivered, and for how long at most."""
+        timeout = self.config.service.shutdown_timeout
+        pending = {name: e.pending() for name, e in self.exporters.items() if e.pending()}
+        if not pending:
+            log.info("%s received: stopping (nothing waits to be delivered)", signame,
+                     extra={"event": "stopping", "signal": signame})  # fmt: skip
+            return
+        waiting = ", ".join(
+            f"{n} items for {name}" + (f" (last error: {self.exporters[name].last_error})" if self.exporters[name].last_error else "")
+            for name, n in pending.items()
+        )
+        if all(self.exporters[name].keeps_undelivered for name in pending):
+            then = "what is undelivered stays in the on-disk queue for the next start"
+        else:
+            then = "what is undelivered is then dropped (sending_queue.storage keeps it on disk for the next start)"
+        log.warning(
+            "%s received: stopping; delivering %s, for at most %gs (service.shutdown_timeout). "
+            "Ctrl-C again (or SIGTERM) stops at once: %s",
+            signame, waiting, timeout, then,
+            extra={"event": "stopping", "signal": signame, "pending_items": pending, "shutdown_timeout_s": timeout},
+        )  # fmt: skip
+
+    def abort_stop(self, signame: str) -> None:
+        """A second signal while stopping: end the exporters' drain now."""
+        pending = sum(e.pending() for e in self.exporters.values())
+        log.warning("%s received again: stopping at once (%d items not delivered yet)", signame, pending,
+                    extra={"event": "stopping_at_once", "signal": signame, "pending_items": pending})  # fmt: skip
+        for exporter in self.exporters.values():
+            exporter.abort_drain()
+
+    async def run(self) -> int:
+        """Start, wait for SIGTERM or SIGINT, then stop gracefully (a second signal: at once).
+        Returns the exit status."""
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
+
+        def on_signal(sig: os_signal.Signals) -> None:
+            if stop.is_set():
+                self.abort_stop(sig.name)
+            else:
+                self.announce_stop(sig.name)
+                stop.set()
+
         for sig in (os_signal.SIGTERM, os_signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         await self.start()
         await stop.wait()
-        log.info("signal received: draining")
-        await self.stop()
+        return await self.stop()
 
 
 # Diagnosis runs in a worker thread and calls polars and DuckDB hundreds of times per run,
@@ -250,7 +313,8 @@ class Service:
 GIL_SWITCH_INTERVAL = 0.0005
 
 
-def serve(config: Config) -> None:
+def serve(config: Config) -> int:
+    """Run until SIGTERM / SIGINT; returns the exit status (1 when accepted data was dropped)."""
     Path(config.storage.path).parent.mkdir(parents=True, exist_ok=True)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    asyncio.run(Service(config).run())
+    return asyncio.run(Service(config).run())

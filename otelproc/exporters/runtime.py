@@ -48,7 +48,7 @@ from otelproc.config_types import Component, Duration, validation_problems
 from otelproc.errors import ConfigError, ExportError
 from otelproc.exporters import QueueItem, Sender
 from otelproc.exporters.breaker import CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState, Permit
-from otelproc.exporters.failure_log import DEFAULT_INTERVAL, FailureLog
+from otelproc.exporters.failure_log import DEFAULT_INTERVAL, FailureLog, describe_items
 from otelproc.exporters.persistent_queue import PersistentSendingQueueConfig, open_queue
 from otelproc.exporters.queue import MemoryQueue, SendingQueue, SendingQueueConfig
 from otelproc.exporters.retry import REJECTED, SHUTDOWN, RetryConfig, RetryState
@@ -110,6 +110,17 @@ def _item_name(item: QueueItem) -> str:
     return item.signal.spec.item_name
 
 
+def _requests(n: int) -> str:
+    return f"{n} request{'' if n == 1 else 's'}"
+
+
+def _by_signal(items: list[QueueItem]) -> dict[Signal, int]:
+    out: dict[Signal, int] = {}
+    for item in items:
+        out[item.signal] = out.get(item.signal, 0) + item.items
+    return out
+
+
 class ExporterRuntime:
     def __init__(
         self,
@@ -137,6 +148,7 @@ class ExporterRuntime:
         self._held_by_circuit = 0  # items waiting for the circuit to let them through
         self._wake = asyncio.Event()  # set (then replaced) to cut retry sleeps short at shutdown
         self._breaker_changed = asyncio.Event()
+        self._abort = asyncio.Event()  # set by abort_drain: shutdown stops waiting for the queue
         self.breaker.add_listener(self._on_breaker_change)
         self._started = False
         self._stopping = False
@@ -216,10 +228,24 @@ class ExporterRuntime:
             extra={"event": "exporter_started", "exporter": self.name, "queue_capacity": self.queue.capacity},
         )
 
+    def pending(self) -> int:
+        """Items queued, being sent, or admitted and still being diagnosed: what a shutdown has to deliver."""
+        return self.queue.size + self._reserved
+
+    @property
+    def keeps_undelivered(self) -> bool:
+        """Whether what a shutdown cannot deliver stays for the next start (an on-disk queue)."""
+        return self.queue.persistent
+
+    def abort_drain(self) -> None:
+        """End a running ``shutdown``'s drain now (a second Ctrl-C): what is left is reported at once."""
+        self._abort.set()
+
     async def shutdown(self, deadline_s: float = 10.0) -> dict:
-        """Stop taking data, deliver what is queued within ``deadline_s``, then stop the
-        consumers; what is still undelivered is counted as dropped (reason ``shutdown``),
-        logged and reported. Returns the report; calling it again returns the same report."""
+        """Stop taking data, deliver what is queued within ``deadline_s`` (or until
+        ``abort_drain``), then stop the consumers. What is still undelivered is kept when the
+        queue keeps it (on disk, for the next start), else dropped (reason ``shutdown``);
+        both are logged and reported. Returns the report; calling it again returns the same report."""
         if self._report is not None:
             return self._report
         began = time.monotonic()
@@ -228,24 +254,33 @@ class ExporterRuntime:
         # items sleeping before a retry get a prompt attempt now
         wake, self._wake = self._wake, asyncio.Event()
         wake.set()
-        drained = True
-        if self._consumers:
-            drained = await self.queue.drain(deadline_s)
-        else:
+        aborted = False
+        if not self._consumers:
             drained = self.queue.size == 0
+        elif self._abort.is_set():
+            drained, aborted = self.queue.size == 0, True
+        else:
+            drain = asyncio.ensure_future(self.queue.drain(deadline_s))
+            abort = asyncio.ensure_future(self._abort.wait())
+            await asyncio.wait({drain, abort}, return_when=asyncio.FIRST_COMPLETED)
+            abort.cancel()
+            if drain.done():
+                drained = drain.result()
+            else:
+                drain.cancel()
+                drained, aborted = self.queue.size == 0, True
         # what is left: items being delivered and items no consumer took yet
         left = list(self._holding.values()) + self.queue.take_waiting()
+        kept = [item for item in left if self.queue.keeps(item)]
+        lost = [item for item in left if not self.queue.keeps(item)]
         self._size_gauge.set(0)
         for task in self._consumers:
             task.cancel()
         if self._consumers:
             await asyncio.wait(self._consumers, timeout=5.0)
         self._consumers = []
-        by_signal: dict[str, int] = {}
-        for item in left:
-            by_signal[item.signal.value] = by_signal.get(item.signal.value, 0) + item.items
+        for item in lost:
             self._count_drop(item, item.items, SHUTDOWN)
-        undelivered = sum(by_signal.values())
         for failure_log in (self._retry_log, self._drop_log, self._warning_log):
             failure_log.flush()  # the counts held for the next line
         try:
@@ -253,35 +288,51 @@ class ExporterRuntime:
         except Exception:  # closing a transport must not hide the report
             log.exception("%s: closing the sender failed", self.name, extra={"event": "sender_close_failed", "exporter": self.name})
         elapsed = time.monotonic() - began
+        lost_by_signal = _by_signal(lost)
         self._report = {
             "exporter": self.name,
             "drained": drained and not left,
+            "aborted": aborted,
             "elapsed_s": round(elapsed, 3),
-            "undelivered_items": undelivered,
+            "undelivered_items": sum(item.items for item in left),
             "undelivered_requests": len(left),
-            "undelivered_by_signal": by_signal,
+            "undelivered_by_signal": {s.value: n for s, n in _by_signal(left).items()},
+            "kept_items": sum(item.items for item in kept),
+            "lost_items": sum(lost_by_signal.values()),
+            "lost_by_signal": {s.value: n for s, n in lost_by_signal.items()},
             "sent": self.sent,
             "dropped": dict(self.dropped),
         }
-        if left:
+        when = "when otelproc was stopped at once" if aborted else "by the shutdown deadline"
+        if lost:
             log.error(
-                "%s: shutdown deadline %.1fs reached with %d items in %d requests undelivered (%s); last error: %s",
+                "%s: %s in %s not delivered %s: dropped and lost "
+                "(sending_queue.storage keeps undelivered data on disk for the next start); last error: %s",
                 self.name,
-                deadline_s,
-                undelivered,
-                len(left),
-                ", ".join(f"{n} {s}" for s, n in by_signal.items()),
+                describe_items(lost_by_signal),
+                _requests(len(lost)),
+                when,
                 self.last_error,
                 extra={
                     "event": "shutdown_undelivered",
                     "exporter": self.name,
-                    "items": undelivered,
-                    "requests": len(left),
-                    "by_signal": by_signal,
+                    "items": self._report["lost_items"],
+                    "requests": len(lost),
+                    "by_signal": self._report["lost_by_signal"],
                     "deadline_s": deadline_s,
+                    "aborted": aborted,
                 },
             )
-        else:
+        if kept:
+            log.warning(
+                "%s: %s in %s not delivered %s: kept in the on-disk queue, sent after the next start",
+                self.name,
+                describe_items(_by_signal(kept)),
+                _requests(len(kept)),
+                when,
+                extra={"event": "shutdown_kept", "exporter": self.name, "items": self._report["kept_items"]},
+            )
+        if not left:
             log.info(
                 "%s: shut down, queue drained in %.2fs",
                 self.name,
