@@ -26,6 +26,7 @@ from otelproc.admin.sql import routes as sql_routes
 from otelproc.asgi import AsgiServer
 from otelproc.config import Config, MemoryLimiterConfig
 from otelproc.errors import BackpressureError
+from otelproc.exporters.logfire import sdk_info
 from otelproc.exporters.runtime import ExporterRuntime, build_exporter
 from otelproc.pipeline import Pipeline
 from otelproc.pipeline.anomaly import AnomalyDetector
@@ -120,7 +121,7 @@ class Service:
         if otlp.protocols.grpc is not None:
             self.receivers["otlp/grpc"] = GrpcReceiver.from_config(otlp, self)
         if otlp.protocols.http is not None:
-            self.receivers["otlp/http"] = HttpReceiver.from_config(otlp, self)
+            self.receivers["otlp/http"] = HttpReceiver.from_config(otlp, self, sdk_info=sdk_info(config.exporters))
         self.admin = AsgiServer(
             build_app(self.health, sql_routes(self.store), config.admin.api_key), config.admin.endpoint, "admin server"
         )
