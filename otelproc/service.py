@@ -19,6 +19,7 @@ from pathlib import Path
 
 from google.protobuf.message import Message
 
+from otelproc.admin.access import data_closed_message, data_is_closed
 from otelproc.admin.health import HealthReport
 from otelproc.analysis.ai import PatternAnalyzer
 from otelproc.admin.server import build_app
@@ -123,7 +124,9 @@ class Service:
         if otlp.protocols.http is not None:
             self.receivers["otlp/http"] = HttpReceiver.from_config(otlp, self, sdk_info=sdk_info(config.exporters))
         self.admin = AsgiServer(
-            build_app(self.health, sql_routes(self.store), config.admin.api_key), config.admin.endpoint, "admin server"
+            build_app(self.health, sql_routes(self.store), config.admin.api_key, config.admin.endpoint),
+            config.admin.endpoint,
+            "admin server",
         )
         self._tasks: list[asyncio.Task] = []
         self._items_awaiting_diagnosis = 0
@@ -207,6 +210,9 @@ class Service:
         if self.analyzer.enabled:
             self.store.on_alert.append(self.analyzer.notify)
             self._tasks.append(asyncio.create_task(self.analyzer.run()))
+        if data_is_closed(self.config.admin.endpoint, self.config.admin.api_key):
+            log.warning(data_closed_message(self.config.admin.endpoint) + "; health probes and /metrics stay open",
+                        extra={"event": "admin_data_closed", "endpoint": self.config.admin.endpoint})  # fmt: skip
         if not self.exporters:
             log.warning("no exporters configured: data is processed and stored, nothing is forwarded")
         log.info(

@@ -61,7 +61,7 @@ def _post(admin_url: str, path: str, payload: dict | None, api_key: str | None, 
     if response.status_code == 404 and "error" not in response.text:
         raise _NoServer("no otelproc admin routes at this address")  # another server answers there
     if response.status_code == 401:
-        raise QueryError(f"the admin endpoint {admin_url} refused the request: missing or wrong API key (--api-key)")
+        raise QueryError(f"the admin endpoint {admin_url} refused the request: {_error_of(response)} (--api-key)")
     return response
 
 
