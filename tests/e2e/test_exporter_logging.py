@@ -64,7 +64,7 @@ def test_failures_are_warnings_drops_are_errors_once_per_interval_with_counts(tm
 
     # at most one line per interval: the first comes at once, the counts after it when the interval
     # ends (or at shutdown, where what is held is logged early)
-    stopping = next(datetime.fromisoformat(line["ts"]) for line in lines if line["msg"].startswith("signal received"))
+    stopping = next(datetime.fromisoformat(line["ts"]) for line in lines if line.get("event") == "stopping")
     for same_kind in (retried, dropped):
         times = [t for t in (datetime.fromisoformat(line["ts"]) for line in same_kind) if t < stopping]
         gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:])]
