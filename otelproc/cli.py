@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 from otelproc.errors import ConfigError, OtelprocError
@@ -47,13 +48,26 @@ def _store_target(args: argparse.Namespace) -> tuple[str, str]:
     return str(config.storage.path), f"http://{config.admin.endpoint}"
 
 
+def _terminal_width() -> int | None:
+    """The terminal's width when printing to one (COLUMNS, when set, says it), else None:
+    output piped into a file or another program is never cut."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _print_rows(columns: list[str], rows: list[list], output_format: str) -> None:
+    from otelproc.store import client
+
+    if output_format == "table":
+        print(client.format_table(columns, rows, width=_terminal_width()))
+    else:
+        print({"csv": client.format_csv, "json": client.format_json}[output_format](columns, rows))
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from otelproc.store import client
 
     db_path, admin_url = _store_target(args)
-    columns, rows = client.run_query(db_path, admin_url, args.query, api_key=args.api_key)
-    formatter = {"table": client.format_table, "csv": client.format_csv, "json": client.format_json}[args.format]
-    print(formatter(columns, rows))
+    _print_rows(*client.run_query(db_path, admin_url, args.query, api_key=args.api_key), args.format)
     return 0
 
 
@@ -62,7 +76,7 @@ def cmd_patterns(args: argparse.Namespace) -> int:
 
     db_path, admin_url = _store_target(args)
     columns, rows = client.top_patterns(db_path, admin_url, limit=args.limit, status=args.status, api_key=args.api_key)
-    print(client.format_table(columns, rows))
+    _print_rows(columns, rows, args.format)
     return 0
 
 
@@ -102,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     patterns = store_command("patterns", "top error patterns")
     patterns.add_argument("--limit", type=int, default=20)
     patterns.add_argument("--status", help="only patterns with this status")
+    patterns.add_argument("--format", choices=["table", "csv", "json"], default="table")
     patterns.set_defaults(func=cmd_patterns)
 
     resolve = store_command("resolve", "mark a pattern resolved (by id or fingerprint)")

@@ -37,7 +37,8 @@ from otelproc.pipeline.detect import Detector
 from otelproc.pipeline.enrich import enrich
 from otelproc.pipeline.fingerprint import fingerprint
 from otelproc.pipeline.redact import Redactor
-from otelproc.receivers import ConsumeResult
+from otelproc.config_types import split_endpoint
+from otelproc.receivers import ConsumeResult, address
 from otelproc.receivers.grpc import GrpcReceiver
 from otelproc.receivers.http import HttpReceiver
 from otelproc.signals import Signal
@@ -214,7 +215,7 @@ class Service:
             log.warning(data_closed_message(self.config.admin.endpoint) + "; health probes and /metrics stay open",
                         extra={"event": "admin_data_closed", "endpoint": self.config.admin.endpoint})  # fmt: skip
         if not self.exporters:
-            log.warning("no exporters configured: data is processed and stored, nothing is forwarded")
+            log.warning(self._next_steps(), extra={"event": "no_exporters"})
         log.info(
             "otelproc started",
             extra={
@@ -223,6 +224,26 @@ class Service:
                 "exporters": list(self.exporters),
                 "storage": str(self.config.storage.path),
             },
+        )
+
+    def _next_steps(self) -> str:
+        """What a new user does next, when nothing is forwarded: send, look, forward."""
+        hints = []
+        for name in ("otlp/http", "otlp/grpc"):
+            if (receiver := self.receivers.get(name)) is not None:
+                host = split_endpoint(receiver.cfg.endpoint)[0]
+                url = f"http://{address('localhost' if host in ('0.0.0.0', '::') else host, receiver.port)}"
+                grpc = " with OTEL_EXPORTER_OTLP_PROTOCOL=grpc" if name == "otlp/grpc" else ""
+                hints.append(f"OTEL_EXPORTER_OTLP_ENDPOINT={url}{grpc}")
+        send = f"an app's OpenTelemetry SDK ({', or '.join(hints)})" if hints else "an app (enable a receiver first)"
+        if "otlp/http" in self.receivers:
+            send += f" or its Logfire SDK (AdvancedOptions(base_url=\"{hints[0].split('=', 1)[1]}\"))"
+        return (
+            f"no exporters configured: data is diagnosed and stored in {self.config.storage.path}, nothing is forwarded. "
+            f"Next: point {send} here; "
+            "see what otelproc found with `otelproc patterns` or `otelproc sql` (with the same --config); "
+            "forward to Logfire, Sentry or any OTLP backend by adding `exporters:` to a config file "
+            "(README: Forward to your backends) and `otelproc serve --config FILE`"
         )
 
     async def stop(self) -> int:
