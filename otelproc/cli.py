@@ -40,7 +40,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{args.path}: OK")
     for signal, names in routes.items():
         print(f"  {signal}: {', '.join(names) if names else '(not forwarded)'}")
-    return 0
+    if not args.probe:
+        return 0
+    import asyncio
+
+    from otelproc.exporters.probe import probe_all
+
+    if not config.exporters:
+        print("no exporters to probe")
+        return 0
+    print("probing the exporters:")
+    results = asyncio.run(probe_all(config.exporters, config.routes()))
+    for result in results:
+        print(f"  {result.exporter} ({result.target}): {'ok' if result.ok else 'FAILED'}")
+        for step in result.steps:
+            print(f"    {step.name}: {'ok' if step.ok else 'FAILED'}: {step.detail}")
+    return 0 if all(result.ok for result in results) else 1
 
 
 def _store_target(args: argparse.Namespace) -> tuple[str, str]:
@@ -100,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("path")
+    check.add_argument("--probe", action="store_true",
+                       help="also try each exporter's endpoint: TCP connect, TLS handshake, an empty OTLP export")  # fmt: skip
     check.set_defaults(func=cmd_check_config)
 
     def store_command(name: str, help: str):
