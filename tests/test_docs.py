@@ -57,6 +57,23 @@ def test_shipped_configs_are_valid(name):
         load_config(path)
 
 
+@pytest.mark.parametrize("name", ["otelproc.yaml", "docker.yaml"])
+def test_shipped_config_comments_name_files_that_exist(name):
+    text = (ROOT / "config" / name).read_text()
+    comments = "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
+    for path in re.findall(r"(?<![\w/])((?:config|otelproc|dashboards|bench)/[\w./-]*\w)", comments):
+        assert (ROOT / path).exists(), f"config/{name} points to {path}, which does not exist"
+
+
+def test_the_default_configs_commented_exporter_works_in_place(monkeypatch):
+    monkeypatch.setenv("LOGFIRE_TOKEN", EXAMPLE_ENVIRONMENT["LOGFIRE_TOKEN"])
+    text = (ROOT / "config" / "otelproc.yaml").read_text()
+    example = re.search(r"^# exporters:\n(?:#   .*\n)+", text, re.M).group(0)
+    uncommented = "\n".join(line[2:] for line in example.splitlines())
+    config = parse_config(yaml.safe_load(text.replace("exporters: {}\n", uncommented + "\n")))
+    assert list(config.exporters) == ["logfire"]
+
+
 def test_embedded_default_is_the_architecture_default():
     config = load_config(None)
     assert config.receivers.otlp.protocols.grpc.endpoint == "0.0.0.0:4317"
