@@ -26,6 +26,7 @@ from otelproc.admin.server import build_app
 from otelproc.admin.sql import routes as sql_routes
 from otelproc.asgi import AsgiServer
 from otelproc.config import Config, MemoryLimiterConfig
+from otelproc.config_types import split_endpoint
 from otelproc.errors import BackpressureError
 from otelproc.exporters.logfire import sdk_info
 from otelproc.exporters.runtime import ExporterRuntime, build_exporter
@@ -37,7 +38,6 @@ from otelproc.pipeline.detect import Detector
 from otelproc.pipeline.enrich import enrich
 from otelproc.pipeline.fingerprint import fingerprint
 from otelproc.pipeline.redact import Redactor
-from otelproc.config_types import split_endpoint
 from otelproc.receivers import ConsumeResult, address
 from otelproc.receivers.grpc import GrpcReceiver
 from otelproc.receivers.http import HttpReceiver
