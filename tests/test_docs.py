@@ -120,14 +120,17 @@ def test_readme_python_examples_and_commands_run(tmp_path):
     # as a user's app runs: no SDK settings from this shell, not under pytest (Logfire sends nothing there)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LOGFIRE_", "PYTEST_"))}
     with Otelproc(tmp_path, storage={"path": str(work / "data" / "otelproc.duckdb")}) as proc:
-        for index, block in enumerate(blocks):
+        running = []
+        for index, block in enumerate(blocks):  # side by side: each is mostly a Python start-up
             code = block.replace("http://otelproc:4318", proc.http_url).replace("otelproc:4317", proc.grpc_endpoint)
             script = tmp_path / f"example_{index}.py"
             script.write_text(code)
-            result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
-                                    text=True, timeout=60)  # fmt: skip
-            assert result.returncode == 0, (code, result.stderr)
-            assert "Warning" not in result.stderr, result.stderr
+            running.append((code, subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, text=True,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)))  # fmt: skip
+        for code, example in running:
+            _, stderr = example.communicate(timeout=60)
+            assert example.returncode == 0, (code, stderr)
+            assert "Warning" not in stderr, stderr
         deadline = time.monotonic() + 15
         while (found := admin_sql(proc, "SELECT count(*) FROM error_events")[1][0][0]) < 3:
             assert time.monotonic() < deadline, f"{found} errors stored from README's examples"
@@ -137,12 +140,14 @@ def test_readme_python_examples_and_commands_run(tmp_path):
     for name in ("otelproc.yaml", "rules.yaml"):
         text = (ROOT / "config" / name).read_text()
         (work / "config" / name).write_text(text.replace("127.0.0.1:13133", f"127.0.0.1:{proc.admin_port}"))
+    commands = {line: subprocess.Popen(otelproc_command() + shlex.split(line)[1:], cwd=work, env=env, text=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for line in readme_commands()}  # fmt: skip
     outputs = {}
-    for line in readme_commands():
-        argv = otelproc_command() + shlex.split(line)[1:]
-        result = subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, (line, result.stderr)
-        outputs[line] = result.stdout
+    for line, command in commands.items():
+        stdout, stderr = command.communicate(timeout=60)
+        assert command.returncode == 0, (line, stderr)
+        outputs[line] = stdout
     sql = next(out for line, out in outputs.items() if line.startswith("otelproc sql"))
     rows = {line.split("|")[0].strip(): line.split("|")[1].strip() for line in sql.splitlines()[2:-1]}
     assert rows == {"CONNECTION_REFUSED": "1", "UNKNOWN_ERROR": "2"}, sql  # the span; the log record and Logfire's

@@ -17,9 +17,10 @@ import sys
 import termios
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from tests.e2e.harness import ROOT, Otelproc
-from tests.e2e.patterns_helpers import cli, wait_committed
+from tests.e2e.patterns_helpers import cli_many, wait_committed
 
 APP = textwrap.dedent(
     '''
@@ -98,7 +99,8 @@ def test_first_start_next_steps_and_patterns_with_service_and_type(tmp_path):
         wait_committed(proc, 3)
 
         config = proc.config_path
-        patterns = json.loads(cli("patterns", "--format", "json", config=config).stdout)
+        as_json, piped = cli_many([("patterns", "--format", "json"), ("patterns",)], config=config)
+        patterns = json.loads(as_json.stdout)
         assert len(patterns) == 1
         pattern = patterns[0]
         assert (pattern["service"], pattern["exception_type"], pattern["total"]) == ("warehouse", "__main__.ReservationTimedOut", 3)
@@ -107,19 +109,18 @@ def test_first_start_next_steps_and_patterns_with_service_and_type(tmp_path):
 
         terminal_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
         command = [sys.executable, "-m", "otelproc", "patterns", "--config", str(config)]
-        wide = run_in_terminal(command, 300, terminal_env).splitlines()
+        with ThreadPoolExecutor(2) as pool:
+            wide, narrow = (out.splitlines() for out in pool.map(lambda columns: run_in_terminal(command, columns, terminal_env), (300, 200)))
         header = [cell.strip() for cell in wide[0].split("|")]
         assert header[5:7] == ["service", "exception_type"] and header[-1] == "name", header
         row = [cell.strip() for cell in wide[2].split("|")]
         assert row[5:7] == ["warehouse", "__main__.ReservationTimedOut"] and row[-1] == name, row  # whole
         assert all(len(line) <= 300 for line in wide)
 
-        narrow = run_in_terminal(command, 200, terminal_env).splitlines()
         assert all(len(line) <= 200 for line in narrow), narrow
         row = [cell.strip() for cell in narrow[2].split("|")]
         assert row[0] == pattern["id"] and row[6] == "__main__.ReservationTimedOut"  # ids and short columns stay whole
         assert row[-1].endswith("…") and name.startswith(row[-1][:-1]), row  # the name gives way
 
-        piped = cli("patterns", config=config).stdout  # into a pipe: nothing is cut
-        assert name in piped
+        assert name in piped.stdout  # into a pipe: nothing is cut
         assert proc.stop() == 0
