@@ -2,6 +2,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 .PHONY: run test bench proto clean
 
@@ -9,29 +10,30 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Installing builds the Rust core (core/, with cargo) into otelproc/_core.
-$(STAMP): pyproject.toml core/Cargo.toml core/Cargo.lock | $(BIN)/python
+# Installing builds the Rust core (core/, with cargo) into otelproc/_core, again whenever
+# its sources change. `run` installs what running needs; the test and dev extras are a
+# superset of it.
+CORE_SOURCES := core/Cargo.toml core/Cargo.lock $(wildcard core/src/*.rs core/src/*/*.rs)
+$(RUN_STAMP): pyproject.toml $(CORE_SOURCES) | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml $(CORE_SOURCES) | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test,dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
-# The core again whenever its sources change (an editable install does not notice).
-CORE_STAMP := $(VENV)/.core-built
-$(CORE_STAMP): $(STAMP) $(wildcard core/src/*.rs core/src/*/*.rs)
-	$(BIN)/maturin develop --release --quiet
-	touch $(CORE_STAMP)
-
-## run: set up .venv and start otelproc on its embedded default config
-run: $(CORE_STAMP)
+## run: set up .venv with what running needs and start otelproc on its embedded default config
+run: $(RUN_STAMP)
 	$(BIN)/otelproc serve
 
 ## test: set up .venv with the test extras, then the core's tests and lints, then the whole suite
-test: $(CORE_STAMP)
+test: $(STAMP)
 	cd core && cargo test --quiet --release
 	cd core && cargo clippy --quiet --release --all-targets --features python -- -D warnings
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 ## bench: throughput and fingerprint benchmarks (prints figures, asserts nothing)
-bench: $(CORE_STAMP)
+bench: $(STAMP)
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/fingerprint.py
 

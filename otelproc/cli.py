@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 from otelproc.errors import ConfigError, OtelprocError
+
+# gRPC's C core writes every failed TLS handshake and GOAWAY to stderr at info level, in its own
+# format; otelproc logs what matters itself (an exporter names the cause and the fix).
+# A GRPC_VERBOSITY the user set wins.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 
 def _load(path: str | None):
@@ -22,8 +28,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = _load(args.config)
     logs = config.service.telemetry.logs
     setup_logging(args.log_level or logs.level, args.log_format or logs.format)
-    serve(config)
-    return 0
+    return serve(config)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -42,7 +47,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"  notifications: {', '.join(config.notifications.channels)}")
     if playbooks:
         print(f"  playbooks: {', '.join(pb.name for pb in playbooks)}")
-    return 0
+    if not args.probe:
+        return 0
+    import asyncio
+
+    from otelproc.exporters.probe import probe_all
+
+    if not config.exporters:
+        print("no exporters to probe")
+        return 0
+    print("probing the exporters:")
+    results = asyncio.run(probe_all(config.exporters, config.routes()))
+    for result in results:
+        print(f"  {result.exporter} ({result.target}): {'ok' if result.ok else 'FAILED'}")
+        for step in result.steps:
+            print(f"    {step.name}: {'ok' if step.ok else 'FAILED'}: {step.detail}")
+    return 0 if all(result.ok for result in results) else 1
 
 
 def _store_target(args: argparse.Namespace) -> tuple[str, str]:
@@ -50,13 +70,26 @@ def _store_target(args: argparse.Namespace) -> tuple[str, str]:
     return str(config.storage.path), f"http://{config.admin.endpoint}"
 
 
+def _terminal_width() -> int | None:
+    """The terminal's width when printing to one (COLUMNS, when set, says it), else None:
+    output piped into a file or another program is never cut."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _print_rows(columns: list[str], rows: list[list], output_format: str) -> None:
+    from otelproc.store import client
+
+    if output_format == "table":
+        print(client.format_table(columns, rows, width=_terminal_width()))
+    else:
+        print({"csv": client.format_csv, "json": client.format_json}[output_format](columns, rows))
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from otelproc.store import client
 
     db_path, admin_url = _store_target(args)
-    columns, rows = client.run_query(db_path, admin_url, args.query, api_key=args.api_key)
-    formatter = {"table": client.format_table, "csv": client.format_csv, "json": client.format_json}[args.format]
-    print(formatter(columns, rows))
+    _print_rows(*client.run_query(db_path, admin_url, args.query, api_key=args.api_key), args.format)
     return 0
 
 
@@ -65,7 +98,11 @@ def cmd_patterns(args: argparse.Namespace) -> int:
 
     db_path, admin_url = _store_target(args)
     columns, rows = client.top_patterns(db_path, admin_url, limit=args.limit, status=args.status, api_key=args.api_key)
-    print(client.format_table(columns, rows))
+    if args.format == "table" and rows:
+        # On screen, a column empty in every row (no feedback yet, say) only takes room.
+        keep = [i for i in range(len(columns)) if any(row[i] not in (None, "") for row in rows)]
+        columns, rows = [columns[i] for i in keep], [[row[i] for i in keep] for row in rows]
+    _print_rows(columns, rows, args.format)
     return 0
 
 
@@ -129,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file")
     check.add_argument("path")
+    check.add_argument("--probe", action="store_true",
+                       help="also try each exporter's endpoint: TCP connect, TLS handshake, an empty OTLP export")  # fmt: skip
     check.set_defaults(func=cmd_check_config)
 
     def store_command(name: str, help: str):
@@ -145,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     patterns = store_command("patterns", "top error patterns")
     patterns.add_argument("--limit", type=int, default=20)
     patterns.add_argument("--status", help="only patterns with this status")
+    patterns.add_argument("--format", choices=["table", "csv", "json"], default="table")
     patterns.set_defaults(func=cmd_patterns)
 
     report = store_command("report", "a diagnostic report, stored in diagnostic_reports (works while `serve` runs)")

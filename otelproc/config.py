@@ -70,6 +70,9 @@ class PipelineConfig(Component):
 class TelemetryLogsConfig(Component):
     level: str = Field("info", pattern="^(?i:debug|info|warning|error)$")
     format: str = Field("logfmt", pattern="^(logfmt|json)$")
+    summary_interval: Duration = Field(
+        10.0, gt=0, description="repeated events (failed sends, dropped data) are logged once per interval, with counts"
+    )
 
 
 class TelemetryConfig(Component):

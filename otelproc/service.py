@@ -3,7 +3,8 @@
 One asyncio loop runs the gRPC receiver, the HTTP receiver, the admin server
 and the exporters' queue consumers; the DuckDB writer has its own thread.
 SIGTERM / SIGINT stop the receivers, drain every queue within
-``service.shutdown_timeout``, flush storage, and return.
+``service.shutdown_timeout`` (a second signal ends the drain at once), flush storage,
+and return the exit status: 1 when data otelproc had accepted was dropped.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import logging
 import os
 import sys
 import signal as os_signal
+import time
 from pathlib import Path
 
+from otelproc.admin.access import data_closed_message, data_is_closed
 from otelproc.admin.health import HealthReport
 from otelproc.admin.playbooks import routes as playbook_routes
 from otelproc.admin.reports import routes as report_routes
@@ -28,7 +31,9 @@ from otelproc.admin.server import build_app
 from otelproc.admin.sql import routes as sql_routes
 from otelproc.asgi import AsgiServer
 from otelproc.config import Config, MemoryLimiterConfig
+from otelproc.config_types import split_endpoint
 from otelproc.errors import BackpressureError
+from otelproc.exporters.logfire import sdk_info
 from otelproc.exporters.runtime import ExporterRuntime, build_exporter
 from otelproc.pipeline import Pipeline, ordered
 from otelproc.pipeline.anomaly import AnomalyDetector
@@ -37,7 +42,7 @@ from otelproc.pipeline.classify import Classifier
 from otelproc.pipeline.enrich import enrich
 from otelproc.pipeline.redact import Redactor
 from otelproc.pipeline.scan import Scanner
-from otelproc.receivers import ConsumeResult
+from otelproc.receivers import ConsumeResult, address
 from otelproc.receivers.grpc import GrpcReceiver
 from otelproc.receivers.http import HttpReceiver
 from otelproc.signals import Signal
@@ -118,7 +123,8 @@ class Service:
         self.playbooks = PlaybookStage.from_config(config.playbooks, set(config.notifications.channels))
         self.pipeline = build_pipeline(config, self.store, self.analyzer, self.playbooks)
         self.exporters: dict[str, ExporterRuntime] = {
-            name: build_exporter(name, cfg) for name, cfg in config.exporters.items()
+            name: build_exporter(name, cfg, config.service.telemetry.logs.summary_interval)
+            for name, cfg in config.exporters.items()
         }
         self.routes: dict[Signal, list[ExporterRuntime]] = {
             signal: [self.exporters[name] for name in names] for signal, names in config.routes().items()
@@ -131,13 +137,14 @@ class Service:
         if otlp.protocols.grpc is not None:
             self.receivers["otlp/grpc"] = GrpcReceiver.from_config(otlp, self)
         if otlp.protocols.http is not None:
-            self.receivers["otlp/http"] = HttpReceiver.from_config(otlp, self)
+            self.receivers["otlp/http"] = HttpReceiver.from_config(otlp, self, sdk_info=sdk_info(config.exporters))
         self.admin = AsgiServer(
             build_app(
                 self.health,
                 [*sql_routes(self.store), *report_routes(self.reporter),
                  *playbook_routes(self.store, set(config.notifications.channels))],
                 config.admin.api_key,
+                config.admin.endpoint,
             ),
             config.admin.endpoint,
             "admin server",
@@ -246,8 +253,11 @@ class Service:
         self._tasks += await self.reporter.start()
         self._tasks.append(asyncio.create_task(self.feedback.run()))
         self._tasks.append(asyncio.create_task(self.kpis.run()))
+        if data_is_closed(self.config.admin.endpoint, self.config.admin.api_key):
+            log.warning(data_closed_message(self.config.admin.endpoint) + "; health probes and /metrics stay open",
+                        extra={"event": "admin_data_closed", "endpoint": self.config.admin.endpoint})  # fmt: skip
         if not self.exporters:
-            log.warning("no exporters configured: data is processed and stored, nothing is forwarded")
+            log.warning(self._next_steps(), extra={"event": "no_exporters"})
         log.info(
             "otelproc started",
             extra={
@@ -258,24 +268,66 @@ class Service:
             },
         )
 
-    async def stop(self) -> None:
+    def _next_steps(self) -> str:
+        """What a new user does next, when nothing is forwarded: send, look, forward."""
+        hints = []
+        for name in ("otlp/http", "otlp/grpc"):
+            if (receiver := self.receivers.get(name)) is not None:
+                host = split_endpoint(receiver.cfg.endpoint)[0]
+                url = f"http://{address('localhost' if host in ('0.0.0.0', '::') else host, receiver.port)}"
+                grpc = " with OTEL_EXPORTER_OTLP_PROTOCOL=grpc" if name == "otlp/grpc" else ""
+                hints.append(f"OTEL_EXPORTER_OTLP_ENDPOINT={url}{grpc}")
+        send = f"an app's OpenTelemetry SDK ({', or '.join(hints)})" if hints else "an app (enable a receiver first)"
+        if "otlp/http" in self.receivers:
+            send += f" or its Logfire SDK (AdvancedOptions(base_url=\"{hints[0].split('=', 1)[1]}\"))"
+        return (
+            f"no exporters configured: data is diagnosed and stored in {self.config.storage.path}, nothing is forwarded. "
+            f"Next: point {send} here; "
+            "see what otelproc found with `otelproc patterns` or `otelproc sql` (with the same --config); "
+            "forward to Logfire, Sentry or any OTLP backend by adding `exporters:` to a config file "
+            "(README: Forward to your backends) and `otelproc serve --config FILE`"
+        )
+
+    async def stop(self) -> int:
+        """Stop within ``service.shutdown_timeout``; the exit status: 1 when accepted data was dropped."""
         self._stopping.set()
-        deadline = self.config.service.shutdown_timeout
+        began, timeout = time.monotonic(), self.config.service.shutdown_timeout
+
+        def left() -> float:
+            return max(0.0, timeout - (time.monotonic() - began))
+
         for receiver in self.receivers.values():
-            await receiver.stop(grace=min(5.0, deadline))
+            await receiver.stop(grace=min(5.0, left()))
         await self.pipeline.drain()  # every accepted batch reaches the queues before they drain
         await asyncio.sleep(0)  # let the last diagnosed batches' delivery callbacks run
-        results = await asyncio.gather(*(e.shutdown(deadline) for e in self.exporters.values()))
+        results = await asyncio.gather(*(e.shutdown(left()) for e in self.exporters.values()))
         for task in self._tasks:
             task.cancel()
         await self.feedback.drain()
-        await self.notifier.close(grace=min(5.0, deadline))
+        await self.notifier.close(grace=min(5.0, left()))
         self.reporter.close()
         self.feedback.close()
         self.analyzer.close()
         self.store.close()
         await self.admin.stop()
-        log.info("otelproc stopped", extra={"exporters": dict(zip(self.exporters, results))})
+        reports = dict(zip(self.exporters, results))
+        dropped = {name: report["dropped"] for name, report in reports.items() if sum(report["dropped"].values())}
+        if not dropped:
+            log.info("otelproc stopped", extra={"exporters": reports})
+            return 0
+        total = sum(sum(by_reason.values()) for by_reason in dropped.values())
+        lost_at_stop = sum(report["lost_items"] for report in reports.values())
+        detail = "; ".join(
+            f"{name}: " + ", ".join(f"{n} {reason}" for reason, n in by_reason.items()) for name, by_reason in dropped.items()
+        )
+        log.error(
+            "otelproc stopped; %d items it had accepted were dropped, not delivered (%s)%s; exit status 1",
+            total,
+            detail,
+            "; sending_queue.storage keeps what a stop cannot deliver on disk for the next start" if lost_at_stop else "",
+            extra={"event": "stopped_with_data_dropped", "items": total, "dropped": dropped, "exporters": reports},
+        )
+        return 1
 
     def _playbook_fired(self, firings: list[Firing]) -> None:
         """Playbooks' notify and report actions (called in the diagnosis thread: only hands over)."""
@@ -292,16 +344,55 @@ class Service:
                     send_to=action.send_to,
                 )  # fmt: skip
 
-    async def run(self) -> None:
-        """Start, wait for SIGTERM or SIGINT, then stop gracefully."""
+    def announce_stop(self, signame: str) -> None:
+        """The line at the signal: what is still to be delivered, and for how long at most."""
+        timeout = self.config.service.shutdown_timeout
+        pending = {name: e.pending() for name, e in self.exporters.items() if e.pending()}
+        if not pending:
+            log.info("%s received: stopping (nothing waits to be delivered)", signame,
+                     extra={"event": "stopping", "signal": signame})  # fmt: skip
+            return
+        waiting = ", ".join(
+            f"{n} items for {name}" + (f" (last error: {self.exporters[name].last_error})" if self.exporters[name].last_error else "")
+            for name, n in pending.items()
+        )
+        if all(self.exporters[name].keeps_undelivered for name in pending):
+            then = "what is undelivered stays in the on-disk queue for the next start"
+        else:
+            then = "what is undelivered is then dropped (sending_queue.storage keeps it on disk for the next start)"
+        log.warning(
+            "%s received: stopping; delivering %s, for at most %gs (service.shutdown_timeout). "
+            "Ctrl-C again (or SIGTERM) stops at once: %s",
+            signame, waiting, timeout, then,
+            extra={"event": "stopping", "signal": signame, "pending_items": pending, "shutdown_timeout_s": timeout},
+        )  # fmt: skip
+
+    def abort_stop(self, signame: str) -> None:
+        """A second signal while stopping: end the exporters' drain now."""
+        pending = sum(e.pending() for e in self.exporters.values())
+        log.warning("%s received again: stopping at once (%d items not delivered yet)", signame, pending,
+                    extra={"event": "stopping_at_once", "signal": signame, "pending_items": pending})  # fmt: skip
+        for exporter in self.exporters.values():
+            exporter.abort_drain()
+
+    async def run(self) -> int:
+        """Start, wait for SIGTERM or SIGINT, then stop gracefully (a second signal: at once).
+        Returns the exit status."""
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
+
+        def on_signal(sig: os_signal.Signals) -> None:
+            if stop.is_set():
+                self.abort_stop(sig.name)
+            else:
+                self.announce_stop(sig.name)
+                stop.set()
+
         for sig in (os_signal.SIGTERM, os_signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         await self.start()
         await stop.wait()
-        log.info("signal received: draining")
-        await self.stop()
+        return await self.stop()
 
 
 # Diagnosis runs in a worker thread and calls polars and DuckDB hundreds of times per run,
@@ -311,7 +402,8 @@ class Service:
 GIL_SWITCH_INTERVAL = 0.0005
 
 
-def serve(config: Config) -> None:
+def serve(config: Config) -> int:
+    """Run until SIGTERM / SIGINT; returns the exit status (1 when accepted data was dropped)."""
     Path(config.storage.path).parent.mkdir(parents=True, exist_ok=True)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL)
-    asyncio.run(Service(config).run())
+    return asyncio.run(Service(config).run())

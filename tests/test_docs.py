@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,6 +66,23 @@ def test_shipped_example_playbooks_are_valid():
     assert len(load_playbooks(ROOT / "config" / "playbooks")) >= 3
 
 
+@pytest.mark.parametrize("name", ["otelproc.yaml", "docker.yaml"])
+def test_shipped_config_comments_name_files_that_exist(name):
+    text = (ROOT / "config" / name).read_text()
+    comments = "\n".join(line.split("#", 1)[1] for line in text.splitlines() if "#" in line)
+    for path in re.findall(r"(?<![\w/])((?:config|otelproc|dashboards|bench)/[\w./-]*\w)", comments):
+        assert (ROOT / path).exists(), f"config/{name} points to {path}, which does not exist"
+
+
+def test_the_default_configs_commented_exporter_works_in_place(monkeypatch):
+    monkeypatch.setenv("LOGFIRE_TOKEN", EXAMPLE_ENVIRONMENT["LOGFIRE_TOKEN"])
+    text = (ROOT / "config" / "otelproc.yaml").read_text()
+    example = re.search(r"^# exporters:\n(?:#   .*\n)+", text, re.M).group(0)
+    uncommented = "\n".join(line[2:] for line in example.splitlines())
+    config = parse_config(yaml.safe_load(text.replace("exporters: {}\n", uncommented + "\n")))
+    assert list(config.exporters) == ["logfire"]
+
+
 def test_embedded_default_is_the_architecture_default():
     config = load_config(None)
     assert config.receivers.otlp.protocols.grpc.endpoint == "0.0.0.0:4317"
@@ -68,3 +90,74 @@ def test_embedded_default_is_the_architecture_default():
     assert str(config.storage.path) == "data/otelproc.duckdb"
     assert config.admin.endpoint == "127.0.0.1:13133"
     assert config.exporters == {}
+
+
+# -- README's code is run, not only read ------------------------------------------------------------
+
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+SH_BLOCK = re.compile(r"```sh\n(.*?)```", re.S)
+PLACEHOLDER = re.compile(r"[<\[…]")
+
+
+def readme_commands() -> list[str]:
+    """The `otelproc …` command lines of README's sh blocks that need nothing filled in."""
+    commands = []
+    for block in SH_BLOCK.findall((ROOT / "README.md").read_text()):
+        for line in block.splitlines():
+            line = line.split("  #", 1)[0].strip()
+            if re.match(r"^(\.venv/bin/)?otelproc ", line) and not PLACEHOLDER.search(line):
+                commands.append(line)
+    return commands
+
+
+def otelproc_command() -> list[str]:
+    """The console script `make run` installs (this virtualenv's), else the module."""
+    script = Path(sys.prefix) / "bin" / "otelproc"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "otelproc"]
+
+
+def test_readme_python_examples_and_commands_run(tmp_path):
+    """Each Python example of README sends to a running otelproc (host names pointed at it), and
+    each `otelproc` command line then runs as written, from a directory laid out as this one."""
+    from tests.e2e.harness import Otelproc
+    from tests.e2e.patterns_helpers import admin_sql
+
+    blocks = PYTHON_BLOCK.findall((ROOT / "README.md").read_text())
+    assert len(blocks) >= 3
+    work = tmp_path / "checkout"
+    (work / "config").mkdir(parents=True)
+    # as a user's app runs: no SDK settings from this shell, not under pytest (Logfire sends nothing there)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LOGFIRE_", "PYTEST_"))}
+    with Otelproc(tmp_path, storage={"path": str(work / "data" / "otelproc.duckdb")}) as proc:
+        running = []
+        for index, block in enumerate(blocks):  # side by side: each is mostly a Python start-up
+            code = block.replace("http://otelproc:4318", proc.http_url).replace("otelproc:4317", proc.grpc_endpoint)
+            script = tmp_path / f"example_{index}.py"
+            script.write_text(code)
+            running.append((code, subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, text=True,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)))  # fmt: skip
+        for code, example in running:
+            _, stderr = example.communicate(timeout=60)
+            assert example.returncode == 0, (code, stderr)
+            assert "Warning" not in stderr, stderr
+        deadline = time.monotonic() + 15
+        while (found := admin_sql(proc, "SELECT count(*) FROM error_events")[1][0][0]) < 3:
+            assert time.monotonic() < deadline, f"{found} errors stored from README's examples"
+            time.sleep(0.1)
+        assert proc.stop() == 0
+    # the commands: config/ as in this repository (its admin endpoint moved to a free port)
+    for name in ("otelproc.yaml", "rules.yaml"):
+        text = (ROOT / "config" / name).read_text()
+        (work / "config" / name).write_text(text.replace("127.0.0.1:13133", f"127.0.0.1:{proc.admin_port}"))
+    commands = {line: subprocess.Popen(otelproc_command() + shlex.split(line)[1:], cwd=work, env=env, text=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                for line in readme_commands()}  # fmt: skip
+    outputs = {}
+    for line, command in commands.items():
+        stdout, stderr = command.communicate(timeout=60)
+        assert command.returncode == 0, (line, stderr)
+        outputs[line] = stdout
+    sql = next(out for line, out in outputs.items() if line.startswith("otelproc sql"))
+    rows = {line.split("|")[0].strip(): line.split("|")[1].strip() for line in sql.splitlines()[2:-1]}
+    assert rows == {"CONNECTION_REFUSED": "1", "UNKNOWN_ERROR": "2"}, sql  # the span; the log record and Logfire's
+    assert any(line.endswith("otelproc patterns") for line in outputs), outputs

@@ -12,12 +12,17 @@ use regex::{Captures, Regex, RegexSet};
 pub enum Check {
     /// the match's digits pass the Luhn checksum (card numbers)
     Luhn,
+    /// the match is an email address, not a URL's user (`ssh://git@host`) nor an scp-style
+    /// remote (`git@host:org/repo`): the pattern takes a scheme before and a `:path` after
+    /// into the match so that this can tell
+    Email,
 }
 
 impl Check {
     pub fn parse(name: &str) -> Option<Check> {
         match name {
             "luhn" => Some(Check::Luhn),
+            "email" => Some(Check::Email),
             _ => None,
         }
     }
@@ -25,6 +30,10 @@ impl Check {
     fn passes(self, matched: &str) -> bool {
         match self {
             Check::Luhn => luhn_valid(matched),
+            Check::Email => {
+                let remote = matched.rsplit_once('@').is_some_and(|(_, host)| host.contains(':'));
+                !matched.contains("://") && !remote
+            }
         }
     }
 }

@@ -1,8 +1,10 @@
-"""The admin HTTP server: /health*, /metrics, and the read-only SQL endpoint."""
+"""The admin HTTP server: /health*, /metrics, and the routes over stored data (SQL, patterns…).
+
+Who may call what is ``admin.access``'s rule, applied to every route here and to those
+added later through ``extra_routes``."""
 
 from __future__ import annotations
 
-import hmac
 import json
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -11,32 +13,19 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from otelproc.admin.access import AdminAccess
 from otelproc.admin.health import HealthReport
 
-# Probes must work without the key (orchestrators call them unauthenticated).
-OPEN_PATHS = ("/health/live", "/health/ready")
 
+def build_app(
+    health: HealthReport,
+    extra_routes: list[BaseRoute] = (),
+    api_key: str | None = None,
+    endpoint: str = "127.0.0.1:13133",
+) -> Starlette:
+    """The admin app; ``endpoint`` (where it listens) and ``api_key`` decide who may call what."""
 
-class ApiKeyMiddleware:
-    def __init__(self, app: ASGIApp, api_key: str):
-        self.app = app
-        self.expected = api_key.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
-            headers = dict(scope["headers"])
-            given = headers.get(b"authorization", b"").removeprefix(b"Bearer ").strip() or headers.get(b"x-api-key", b"")
-            if not hmac.compare_digest(given, self.expected):
-                response = JSONResponse({"error": "missing or wrong API key"}, status_code=401,
-                                        headers={"WWW-Authenticate": "Bearer"})
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def build_app(health: HealthReport, extra_routes: list[BaseRoute] = (), api_key: str | None = None) -> Starlette:
     async def overall(request: Request) -> Response:
         report = health.deep()
         code = 503 if report["status"] == "unhealthy" else 200
@@ -65,5 +54,4 @@ def build_app(health: HealthReport, extra_routes: list[BaseRoute] = (), api_key:
         Route("/metrics", metrics),
         *extra_routes,
     ]
-    middleware = [Middleware(ApiKeyMiddleware, api_key=api_key)] if api_key else []
-    return Starlette(routes=routes, middleware=middleware)
+    return Starlette(routes=routes, middleware=[Middleware(AdminAccess, endpoint=endpoint, api_key=api_key)])

@@ -33,7 +33,7 @@ import asyncio
 import hashlib
 import re
 from collections import OrderedDict
-from typing import Literal
+from typing import Literal, Mapping
 
 from google.protobuf.message import Message
 from pydantic import AliasChoices, Field, field_validator
@@ -65,6 +65,23 @@ def base_url_from_token(token: str) -> str:
     match = _TOKEN_REGION.match(token.strip())
     region = match.group("region") if match else DEFAULT_REGION
     return REGIONS.get(region, REGIONS[DEFAULT_REGION])
+
+
+def sdk_info(exporters: Mapping[str, ExporterConfig]) -> dict[str, str]:
+    """otelproc's answer to the Logfire SDK's ``GET /v1/info``.
+
+    ``logfire.configure()`` checks its token there (in a thread) and warns unless it gets
+    200 with ``project_name`` and ``project_url``; it prints ``project_url`` as the
+    project's link. otelproc forwards with its own exporter's token, so it describes the
+    first ``logfire`` exporter: its name, and the Logfire it sends to (the token's region,
+    or its ``endpoint``). A write token tells nothing more (no organization, no project
+    name), and otelproc does not ask Logfire's API. Without a Logfire exporter the
+    link is empty, which the SDK does not print.
+    """
+    for name, config in exporters.items():
+        if isinstance(config, LogfireExporterConfig):
+            return {"project_name": f"otelproc exporter {name}", "project_url": config.base_url}
+    return {"project_name": "otelproc (not forwarding to Logfire)", "project_url": ""}
 
 
 class LogfireExporterConfig(ExporterConfig):

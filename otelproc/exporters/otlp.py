@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import logging
 import ssl
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -63,6 +64,30 @@ RETRYABLE_GRPC = frozenset(
 )
 _GZIP_IN_THREAD = 256 * 1024  # bodies this large are compressed off the event loop
 _SIGNAL_KEYS = {Signal.TRACES: "traces_endpoint", Signal.LOGS: "logs_endpoint", Signal.METRICS: "metrics_endpoint"}
+
+log = logging.getLogger("otelproc.exporter")
+
+
+def plaintext_answer(error_text: str) -> bool:
+    """Whether a failed TLS handshake got a plaintext answer: OpenSSL and BoringSSL (gRPC) call
+    a first record that is not TLS (an HTTP/2 or HTTP/1 server speaking in clear) a wrong version."""
+    text = error_text.lower()
+    return "wrong_version_number" in text or "wrong version number" in text
+
+
+def plaintext_hint(name: str, endpoint: str, protocol: str) -> str:
+    """What to tell the user whose TLS exporter reached a plaintext server."""
+    if protocol == "grpc":
+        host_port = endpoint.split("://", 1)[-1].rstrip("/")
+        return (
+            f"{host_port} answered in plaintext, not TLS. A gRPC endpoint written as host:port uses TLS "
+            f"(as the Collector's otlp exporter does); for a plaintext server set `tls: {{insecure: true}}` "
+            f"on exporters.{name}, or write the endpoint as http://{host_port}"
+        )
+    return (
+        f"{endpoint} answered in plaintext, not TLS: for a plaintext server write the endpoint of "
+        f"exporters.{name} with http:// instead of https://"
+    )
 
 
 class TLSConfig(Component):
@@ -273,6 +298,7 @@ class OTLPHttpSender:
         if self._gzip:
             self._headers["Content-Encoding"] = "gzip"
         self._client: httpx.AsyncClient | None = None
+        self._plaintext = _PlaintextPeer(name, config.endpoint or next(filter(None, self.urls.values()), ""), "http")
 
     @classmethod
     def from_config(cls, name: str, config: OTLPExporterConfig) -> "OTLPHttpSender":
@@ -320,7 +346,10 @@ class OTLPHttpSender:
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
             raise ExportError(f"POST {url}: {exc}", retryable=False) from exc
         except httpx.TransportError as exc:
-            raise ExportError(f"POST {url}: {type(exc).__name__}: {exc}", retryable=True) from exc
+            text = f"POST {url}: {type(exc).__name__}: {exc}"
+            if plaintext_answer(str(exc)):
+                text = self._plaintext.note(text)
+            raise ExportError(text, retryable=True) from exc
         code = response.status_code
         if 200 <= code < 300:
             if "json" in response.headers.get("content-type", ""):
@@ -376,6 +405,7 @@ class OTLPGrpcSender:
         self._compression = grpc.Compression.Gzip if config.compression == "gzip" else grpc.Compression.NoCompression
         self._channel: grpc.aio.Channel | None = None
         self._methods: dict[Signal, grpc.aio.UnaryUnaryMultiCallable] = {}
+        self._plaintext = _PlaintextPeer(name, self.target, "grpc")
 
     @classmethod
     def from_config(cls, name: str, config: OTLPExporterConfig) -> "OTLPGrpcSender":
@@ -420,6 +450,8 @@ class OTLPGrpcSender:
             text = f"gRPC {code.name} from {self.target}{item.signal.spec.grpc_method}"
             if exc.details():
                 text += f": {exc.details()}"
+            if self.secure and plaintext_answer(exc.details() or ""):
+                text = self._plaintext.note(text)
             raise ExportError(text, retryable=retryable, retry_after=retry_after) from exc
         return _partial_success(item.signal, answer)
 
@@ -427,6 +459,25 @@ class OTLPGrpcSender:
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
+
+
+class _PlaintextPeer:
+    """Tells once, as an error, that the TLS exporter reached a plaintext server and how to fix it;
+    every failed send's error then starts with the hint (it shows in the retry lines and /health/deep)."""
+
+    def __init__(self, name: str, endpoint: str, protocol: str):
+        self.name = name
+        self.hint = plaintext_hint(name, endpoint, protocol)
+        self.told = False
+
+    def note(self, error_text: str) -> str:
+        if not self.told:
+            self.told = True
+            log.error(
+                "%s: %s", self.name, self.hint,
+                extra={"event": "tls_to_plaintext_peer", "exporter": self.name, "error": error_text},
+            )  # fmt: skip
+        return f"{self.hint} ({error_text})"
 
 
 def sender_from_config(name: str, config: OTLPExporterConfig) -> OTLPHttpSender | OTLPGrpcSender:

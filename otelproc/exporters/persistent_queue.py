@@ -142,6 +142,8 @@ class PersistentQueue(SendingQueue):
     synchronously (one short transaction).
     """
 
+    persistent = True
+
     def __init__(self, path: str | os.PathLike, capacity: int, *, max_bytes: int = DEFAULT_MAX_BYTES,
                  fsync: bool = True, name: str = ""):
         self.path = Path(path)
@@ -168,6 +170,7 @@ class PersistentQueue(SendingQueue):
         self._disk_error: str | None = None
         self._disk_error_at = 0.0
         self.memory_only = 0  # requests held in memory because the disk refused them
+        self._lost_at_shutdown: set[int] = set()  # ids of items take_waiting returned that were in memory only
         self._idle_getters = 0
         self._ready = asyncio.Event()
         self._empty = asyncio.Event()
@@ -302,6 +305,7 @@ class PersistentQueue(SendingQueue):
         the next start. The returned items carry no payload."""
         self._detached = True
         taken = [QueueItem(e.signal, b"", e.items) for e in self._waiting]
+        self._lost_at_shutdown = {id(item) for item, e in zip(taken, self._waiting) if e.rowid is None}
         for entry in self._waiting:
             self._forget(entry)
         self._waiting.clear()
@@ -313,6 +317,13 @@ class PersistentQueue(SendingQueue):
                 extra={"event": "queue_kept", "exporter": self.name, "requests": len(taken)},
             )
         return taken
+
+    def keeps(self, item: QueueItem) -> bool:
+        """On disk: kept for the next start, unless the disk refused it (held in memory only)."""
+        entry = self._taken.get(id(item))
+        if entry is not None:  # being sent
+            return entry.rowid is not None
+        return id(item) not in self._lost_at_shutdown
 
     def release(self) -> None:
         """Close the file and its lock (tests, or after shutdown)."""

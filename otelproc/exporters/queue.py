@@ -76,6 +76,7 @@ class SendingQueue(abc.ABC):
     """What the runtime needs of a queue. Implementations: ``MemoryQueue`` (a persistent one can follow)."""
 
     capacity: int  # items; 0 when the queue does not buffer (handoff)
+    persistent = False  # whether what is held survives a restart (see ``keeps``)
     # State every implementation keeps, for the shared size / closed / drain below.
     _size: int  # items held
     _closed: bool
@@ -131,6 +132,11 @@ class SendingQueue(abc.ABC):
     @abc.abstractmethod
     def take_waiting(self) -> list[QueueItem]:
         """Remove and return the items no consumer has taken yet (for shutdown accounting)."""
+
+    def keeps(self, item: QueueItem) -> bool:
+        """Whether ``item``, undelivered at shutdown (waiting or being sent), stays for the next
+        start instead of being lost. Call before its consumer's ``done``. Memory: never."""
+        return False
 
     @property
     def size(self) -> int:

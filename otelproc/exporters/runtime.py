@@ -16,10 +16,11 @@ Each consumer takes an item from the queue and delivers it: it asks the circuit
 breaker for leave to send (waiting, without sending, while the circuit is open —
 that wait does not count toward ``max_elapsed_time``), calls ``Sender.send``, and
 on a retryable failure sleeps per ``retry.RetryState``. Permanent failures,
-exhausted retries and partial-success rejections are dropped, counted in
-``otelproc_exporter_dropped_items{reason}`` and logged with the item count, one
-line per event (never per span), on the ``otelproc.exporter`` logger with the
-fields in ``extra``.
+exhausted retries and partial-success rejections are dropped and counted in
+``otelproc_exporter_dropped_items{reason}``. Failed sends are logged as warnings
+and dropped data as errors, on the ``otelproc.exporter`` logger with the fields in
+``extra``, at most one line per ``log_interval`` for each, with the counts since the
+last line (``failure_log.FailureLog``): never one per span, nor per request.
 
 Everything here runs on one asyncio event loop: call ``room_for``, ``enqueue`` and
 ``health`` from that loop (they are cheap and never wait), not from other threads.
@@ -47,6 +48,7 @@ from otelproc.config_types import Component, Duration, validation_problems
 from otelproc.errors import ConfigError, ExportError
 from otelproc.exporters import QueueItem, Sender
 from otelproc.exporters.breaker import CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState, Permit
+from otelproc.exporters.failure_log import DEFAULT_INTERVAL, FailureLog, describe_items
 from otelproc.exporters.persistent_queue import PersistentSendingQueueConfig, open_queue
 from otelproc.exporters.queue import MemoryQueue, SendingQueue, SendingQueueConfig
 from otelproc.exporters.retry import REJECTED, SHUTDOWN, RetryConfig, RetryState
@@ -108,6 +110,17 @@ def _item_name(item: QueueItem) -> str:
     return item.signal.spec.item_name
 
 
+def _requests(n: int) -> str:
+    return f"{n} request{'' if n == 1 else 's'}"
+
+
+def _by_signal(items: list[QueueItem]) -> dict[Signal, int]:
+    out: dict[Signal, int] = {}
+    for item in items:
+        out[item.signal] = out.get(item.signal, 0) + item.items
+    return out
+
+
 class ExporterRuntime:
     def __init__(
         self,
@@ -119,6 +132,7 @@ class ExporterRuntime:
         breaker: CircuitBreaker | None = None,
         num_consumers: int = 10,
         timeout: float | None = 10.0,
+        log_interval: float = DEFAULT_INTERVAL,
     ):
         self.name = name
         self.sender = sender
@@ -134,6 +148,7 @@ class ExporterRuntime:
         self._held_by_circuit = 0  # items waiting for the circuit to let them through
         self._wake = asyncio.Event()  # set (then replaced) to cut retry sleeps short at shutdown
         self._breaker_changed = asyncio.Event()
+        self._abort = asyncio.Event()  # set by abort_drain: shutdown stops waiting for the queue
         self.breaker.add_listener(self._on_breaker_change)
         self._started = False
         self._stopping = False
@@ -146,12 +161,17 @@ class ExporterRuntime:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.last_success_at: float | None = None
+        self._retry_log = FailureLog(name, "retry", log_interval)
+        self._drop_log = FailureLog(name, "drop", log_interval)
+        self._warning_log = FailureLog(name, "warning", log_interval)
         self._size_gauge = QUEUE_SIZE.labels(name)
         self._size_gauge.set(queue.size)
         QUEUE_CAPACITY.labels(name).set(queue.capacity)
 
     @classmethod
-    def from_config(cls, name: str, config: ExporterConfig, sender: Sender) -> "ExporterRuntime":
+    def from_config(
+        cls, name: str, config: ExporterConfig, sender: Sender, log_interval: float = DEFAULT_INTERVAL
+    ) -> "ExporterRuntime":
         q = config.sending_queue
         queue = open_queue(name, q)
         return cls(
@@ -162,6 +182,7 @@ class ExporterRuntime:
             breaker=CircuitBreaker(name, config.circuit_breaker),
             num_consumers=q.num_consumers,
             timeout=config.timeout,
+            log_interval=log_interval,
         )
 
     # -- request path --------------------------------------------------------------
@@ -207,10 +228,24 @@ class ExporterRuntime:
             extra={"event": "exporter_started", "exporter": self.name, "queue_capacity": self.queue.capacity},
         )
 
+    def pending(self) -> int:
+        """Items queued, being sent, or admitted and still being diagnosed: what a shutdown has to deliver."""
+        return self.queue.size + self._reserved
+
+    @property
+    def keeps_undelivered(self) -> bool:
+        """Whether what a shutdown cannot deliver stays for the next start (an on-disk queue)."""
+        return self.queue.persistent
+
+    def abort_drain(self) -> None:
+        """End a running ``shutdown``'s drain now (a second Ctrl-C): what is left is reported at once."""
+        self._abort.set()
+
     async def shutdown(self, deadline_s: float = 10.0) -> dict:
-        """Stop taking data, deliver what is queued within ``deadline_s``, then stop the
-        consumers; what is still undelivered is counted as dropped (reason ``shutdown``),
-        logged and reported. Returns the report; calling it again returns the same report."""
+        """Stop taking data, deliver what is queued within ``deadline_s`` (or until
+        ``abort_drain``), then stop the consumers. What is still undelivered is kept when the
+        queue keeps it (on disk, for the next start), else dropped (reason ``shutdown``);
+        both are logged and reported. Returns the report; calling it again returns the same report."""
         if self._report is not None:
             return self._report
         began = time.monotonic()
@@ -219,58 +254,85 @@ class ExporterRuntime:
         # items sleeping before a retry get a prompt attempt now
         wake, self._wake = self._wake, asyncio.Event()
         wake.set()
-        drained = True
-        if self._consumers:
-            drained = await self.queue.drain(deadline_s)
-        else:
+        aborted = False
+        if not self._consumers:
             drained = self.queue.size == 0
+        elif self._abort.is_set():
+            drained, aborted = self.queue.size == 0, True
+        else:
+            drain = asyncio.ensure_future(self.queue.drain(deadline_s))
+            abort = asyncio.ensure_future(self._abort.wait())
+            await asyncio.wait({drain, abort}, return_when=asyncio.FIRST_COMPLETED)
+            abort.cancel()
+            if drain.done():
+                drained = drain.result()
+            else:
+                drain.cancel()
+                drained, aborted = self.queue.size == 0, True
         # what is left: items being delivered and items no consumer took yet
         left = list(self._holding.values()) + self.queue.take_waiting()
+        kept = [item for item in left if self.queue.keeps(item)]
+        lost = [item for item in left if not self.queue.keeps(item)]
         self._size_gauge.set(0)
         for task in self._consumers:
             task.cancel()
         if self._consumers:
             await asyncio.wait(self._consumers, timeout=5.0)
         self._consumers = []
-        by_signal: dict[str, int] = {}
-        for item in left:
-            by_signal[item.signal.value] = by_signal.get(item.signal.value, 0) + item.items
+        for item in lost:
             self._count_drop(item, item.items, SHUTDOWN)
-        undelivered = sum(by_signal.values())
+        for failure_log in (self._retry_log, self._drop_log, self._warning_log):
+            failure_log.flush()  # the counts held for the next line
         try:
             await self.sender.close()
         except Exception:  # closing a transport must not hide the report
             log.exception("%s: closing the sender failed", self.name, extra={"event": "sender_close_failed", "exporter": self.name})
         elapsed = time.monotonic() - began
+        lost_by_signal = _by_signal(lost)
         self._report = {
             "exporter": self.name,
             "drained": drained and not left,
+            "aborted": aborted,
             "elapsed_s": round(elapsed, 3),
-            "undelivered_items": undelivered,
+            "undelivered_items": sum(item.items for item in left),
             "undelivered_requests": len(left),
-            "undelivered_by_signal": by_signal,
+            "undelivered_by_signal": {s.value: n for s, n in _by_signal(left).items()},
+            "kept_items": sum(item.items for item in kept),
+            "lost_items": sum(lost_by_signal.values()),
+            "lost_by_signal": {s.value: n for s, n in lost_by_signal.items()},
             "sent": self.sent,
             "dropped": dict(self.dropped),
         }
-        if left:
+        when = "when otelproc was stopped at once" if aborted else "by the shutdown deadline"
+        if lost:
             log.error(
-                "%s: shutdown deadline %.1fs reached with %d items in %d requests undelivered (%s); last error: %s",
+                "%s: %s in %s not delivered %s: dropped and lost "
+                "(sending_queue.storage keeps undelivered data on disk for the next start); last error: %s",
                 self.name,
-                deadline_s,
-                undelivered,
-                len(left),
-                ", ".join(f"{n} {s}" for s, n in by_signal.items()),
+                describe_items(lost_by_signal),
+                _requests(len(lost)),
+                when,
                 self.last_error,
                 extra={
                     "event": "shutdown_undelivered",
                     "exporter": self.name,
-                    "items": undelivered,
-                    "requests": len(left),
-                    "by_signal": by_signal,
+                    "items": self._report["lost_items"],
+                    "requests": len(lost),
+                    "by_signal": self._report["lost_by_signal"],
                     "deadline_s": deadline_s,
+                    "aborted": aborted,
                 },
             )
-        else:
+        if kept:
+            log.warning(
+                "%s: %s in %s not delivered %s: kept in the on-disk queue, sent after the next start",
+                self.name,
+                describe_items(_by_signal(kept)),
+                _requests(len(kept)),
+                when,
+                extra={"event": "shutdown_kept", "exporter": self.name, "items": self._report["kept_items"]},
+            )
+        if not left:
             log.info(
                 "%s: shut down, queue drained in %.2fs",
                 self.name,
@@ -372,25 +434,10 @@ class ExporterRuntime:
             if delay is None:
                 self._count_drop(item, item.items, state.give_up_reason or "permanent", error, state)
                 return
-            log.info(
-                "%s: sending %d %s failed (%s); retry %d in %.2fs",
-                self.name,
-                item.items,
-                _item_name(item),
-                error,
-                state.attempts,
-                delay,
-                extra={
-                    "event": "retry_scheduled",
-                    "exporter": self.name,
-                    "signal": signal,
-                    "items": item.items,
-                    "error": str(error),
-                    "attempt": state.attempts,
-                    "delay_s": delay,
-                    "retry_after_s": error.retry_after,
-                },
-            )
+            self._retry_log.add(
+                item.signal, item.items, str(error), attempt=state.attempts, next_retry_s=round(delay, 3),
+                retry_after_s=error.retry_after,
+            )  # fmt: skip
             await self._sleep(delay)
 
     async def _send(self, item: QueueItem) -> int:
@@ -449,14 +496,7 @@ class ExporterRuntime:
         if rejected:
             self._count_drop(item, rejected, REJECTED, message=message)
         elif message:  # the spec: a message without rejections is a warning worth showing
-            log.warning(
-                "%s: backend accepted %d %s with a warning: %s",
-                self.name,
-                item.items,
-                _item_name(item),
-                message,
-                extra={"event": "partial_success_warning", "exporter": self.name, "error": message},
-            )
+            self._warning_log.add(item.signal, item.items, message)
 
     def _failed(self, item: QueueItem, permit: Permit, error: ExportError) -> None:
         self.failed += 1
@@ -481,45 +521,12 @@ class ExporterRuntime:
         EXPORTER_DROPPED.labels(self.name, item.signal.value, reason).inc(count)
         if reason == SHUTDOWN:
             return  # logged once for all leftovers by shutdown()
-        what = f"{count} {_item_name(item)}"
         if reason == REJECTED:
-            log.warning(
-                "%s: backend rejected %s of %d (partial success)%s",
-                self.name,
-                what,
-                item.items,
-                f": {message}" if message else "",
-                extra={
-                    "event": "items_rejected",
-                    "exporter": self.name,
-                    "signal": item.signal.value,
-                    "items": count,
-                    "reason": reason,
-                    "error": message,
-                },
-            )
-            return
-        tries = state.attempts if state else 1
-        elapsed = state.elapsed() if state else 0.0
-        log.error(
-            "%s: dropped %s (%s) after %d attempt%s in %.1fs: %s",
-            self.name,
-            what,
-            reason,
-            tries,
-            "" if tries == 1 else "s",
-            elapsed,
-            error,
-            extra={
-                "event": "items_dropped",
-                "exporter": self.name,
-                "signal": item.signal.value,
-                "items": count,
-                "reason": reason,
-                "error": str(error) if error else "",
-                "attempts": tries,
-            },
-        )
+            text = f"the backend rejected {count} of {item.items} (partial success)" + (f": {message}" if message else "")
+        else:
+            tries = state.attempts if state else 1
+            text = f"{error or reason} (after {tries} attempt{'' if tries == 1 else 's'} in {state.elapsed() if state else 0.0:.1f}s)"
+        self._drop_log.add(item.signal, count, text, reason)
 
 
 # -- building exporters from config ------------------------------------------------------
@@ -560,8 +567,11 @@ def parse_exporter_config(name: str, raw: Mapping[str, Any] | BaseModel | None) 
         raise ConfigError(validation_problems(err, f"exporters.{name}")) from None
 
 
-def build_exporter(name: str, raw: Mapping[str, Any] | BaseModel | None) -> ExporterRuntime:
-    """The runtime for one configured exporter, its sender picked by the type prefix of ``name``."""
+def build_exporter(
+    name: str, raw: Mapping[str, Any] | BaseModel | None, log_interval: float = DEFAULT_INTERVAL
+) -> ExporterRuntime:
+    """The runtime for one configured exporter, its sender picked by the type prefix of ``name``.
+    ``log_interval``: failures are logged at most once per this many seconds, with counts."""
     config = parse_exporter_config(name, raw)
     factory = exporter_types()[name.split("/", 1)[0]][1]
-    return ExporterRuntime.from_config(name, config, factory(name, config))
+    return ExporterRuntime.from_config(name, config, factory(name, config), log_interval)

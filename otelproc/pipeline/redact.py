@@ -53,13 +53,14 @@ class SecretPattern:
     """One redactor: what to find, and what to put in its place.
 
     ``check="luhn"``: a match is a card number, and replaced, only if its digits
-    pass the Luhn checksum.
+    pass the Luhn checksum. ``check="email"``: a match is an address, and replaced, only
+    if it is no URL's user (``ssh://git@host``) and no scp-style remote (``git@host:org/repo``).
     """
 
     name: str
     pattern: str  # Rust regex, usually verbose: (?x)
     replacement: str  # ${1} puts a captured group back
-    check: Literal["luhn"] | None = None
+    check: Literal["luhn", "email"] | None = None
 
 
 def _token(kind: str) -> str:
@@ -168,6 +169,28 @@ REDACTORS: tuple[SecretPattern, ...] = (
     SecretPattern("logfire_token", r"""(?x) \bpylf_v[0-9]+_[A-Za-z0-9_]{20,}   # pylf_v1_us_…""", _token("logfire_token")),
     SecretPattern("huggingface_token", r"""(?x) \bhf_[A-Za-z0-9]{30,}""", _token("api_key")),
     SecretPattern(
+        "gitlab_token",
+        r"""(?x) \bgl(?:pat|dt|rt|cbt|ptt|oas)-[A-Za-z0-9_-]{20,}   # personal, deploy, runner, CI job, trigger, OAuth""",
+        _token("api_key"),
+    ),
+    SecretPattern("npm_token", r"""(?x) \bnpm_[A-Za-z0-9]{36}\b""", _token("api_key")),
+    SecretPattern(
+        "azure_key",
+        r"""(?xi)
+        \b((?:Account|SharedAccess)Key=)   # 1: kept: storage and Service Bus connection strings
+        [A-Za-z0-9+/]{20,}={0,2}
+        """,
+        "${1}" + _token("api_key"),
+    ),
+    SecretPattern(
+        "cli_password",
+        r"""(?x)
+        (\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n]*?\ -p)   # 1: kept: the client and its -p
+        [^\s-][^\s]*                                           # the password glued to it (-p alone prompts)
+        """,
+        "${1}" + _token("password"),
+    ),
+    SecretPattern(
         "authorization",
         r"""(?xi)
         (                               # 1: the header name and separator, kept
@@ -193,17 +216,20 @@ REDACTORS: tuple[SecretPattern, ...] = (
         "${1} " + _token("token"),
     ),
     _field("aws_secret", r"aws_secret_access_key|secret_access_key|secretaccesskey|aws_session_token|sessiontoken", "aws_secret"),
-    _field("password_field", r"password|passwd|passphrase", "password"),
+    _field("password_field", r"password|passwd|passphrase|pwd", "password"),
     _field("secret_field", r"secret|secret[_-]?key|private[_-]?key|signing[_-]?key|encryption[_-]?key", "secret"),
     _field("token_field", r"token|access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token", "token"),
     _field("api_key_field", r"api[_-]?key|apikey|access[_-]?key|subscription[_-]?key", "api_key"),
     SecretPattern(
         "email",
         r"""(?x)
-        \b[A-Za-z0-9._%+-]+             # local part
+        (?:\b[A-Za-z][A-Za-z0-9+.-]*://)?    # a URL's scheme: ssh://git@host is a user, not an address
+        \b[A-Za-z0-9._%+-]+                  # local part
         @[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b   # domain with a TLD (user@localhost stays)
+        (?::[^\s:])?                         # a path after a colon: git@host:org/repo is a remote
         """,
         _token("email"),
+        check="email",
     ),
     SecretPattern(
         "card_number",

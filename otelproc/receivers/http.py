@@ -17,6 +17,12 @@ Every answer is in the request's encoding (protobuf unless the request was
 JSON): the Export…ServiceResponse with ``partial_success`` on 200, a
 ``google.rpc.Status`` otherwise, as the OTLP specification says.
 
+``GET /v1/info`` answers the Logfire SDK, which checks its token there when
+``logfire.configure()`` runs and warns on anything but 200 with ``project_name`` and
+``project_url`` (``sdk_info``, see ``exporters.logfire.sdk_info``); with ``auth``
+configured, a request without the credential gets 401 with a ``detail``, which the
+SDK shows.
+
 ``HttpReceiver.start()`` runs ``uvicorn.Server`` as a task of the running event
 loop (next to gRPC and admin), on a socket it binds itself, so a port in use is
 an ``OSError`` here rather than uvicorn's ``sys.exit``, and port 0 is known at once.
@@ -36,7 +42,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -85,17 +91,29 @@ class HttpReceiver(Receiver):
 
     protocol = "http"
 
-    def __init__(self, cfg: HttpConfig, consumer: Consumer, *, auth: Authenticator | None = None, name: str = "otlp"):
+    def __init__(
+        self,
+        cfg: HttpConfig,
+        consumer: Consumer,
+        *,
+        auth: Authenticator | None = None,
+        name: str = "otlp",
+        sdk_info: dict[str, str] | None = None,
+    ):
         super().__init__(cfg, consumer, auth=auth, name=name)
+        # the Logfire SDK's token check (GET /v1/info): the project otelproc forwards to, if any
+        self.sdk_info = sdk_info or {"project_name": "otelproc", "project_url": ""}
         self.app = self._build_app()
         self._server = AsgiServer(self.app, cfg.endpoint, "OTLP/HTTP receiver")
 
     @classmethod
-    def from_config(cls, cfg: OTLPReceiverConfig, consumer: Consumer, *, name: str = "otlp") -> HttpReceiver:
+    def from_config(
+        cls, cfg: OTLPReceiverConfig, consumer: Consumer, *, name: str = "otlp", sdk_info: dict[str, str] | None = None
+    ) -> HttpReceiver:
         """The HTTP half of ``receivers.otlp``; ``cfg.protocols.http`` must be set."""
         if cfg.protocols.http is None:
             raise ValueError("receivers.otlp.protocols.http is not configured")
-        return cls(cfg.protocols.http, consumer, auth=Authenticator.from_config(cfg.auth), name=name)
+        return cls(cfg.protocols.http, consumer, auth=Authenticator.from_config(cfg.auth), name=name, sdk_info=sdk_info)
 
     # ------------------------------------------------------------ the app
 
@@ -105,6 +123,7 @@ class HttpReceiver(Receiver):
             Route(self.cfg.traces_url_path, _SignalEndpoint(self, Signal.TRACES)),
             Route(self.cfg.logs_url_path, _SignalEndpoint(self, Signal.LOGS)),
             Route(self.cfg.metrics_url_path, _SignalEndpoint(self, Signal.METRICS)),
+            Route("/v1/info", self._info, methods=["GET", "HEAD"]),
         ]
         middleware = []
         cors = self.cfg.cors
@@ -124,6 +143,12 @@ class HttpReceiver(Receiver):
                 )
             )
         return Starlette(routes=routes, middleware=middleware)
+
+    async def _info(self, request: Request) -> Response:
+        """The Logfire SDK's token check: 200 with the project otelproc forwards to."""
+        if self.auth is not None and not self.auth.check(_raw_header(request, self.auth.header)):
+            return JSONResponse({"detail": "otelproc refused the credential: missing or invalid"}, 401)
+        return JSONResponse(self.sdk_info)
 
     async def _export(self, signal: Signal, request: Request) -> Response:
         started = time.perf_counter()

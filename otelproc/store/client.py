@@ -36,8 +36,10 @@ WITH recent AS (
     FROM user_feedback WHERE pattern_id IS NOT NULL GROUP BY pattern_id
 )
 SELECT p.id, p.status, p.severity, p.total_occurrences AS total, coalesce(r.n, 0) AS last_24h,
-       p.first_seen, p.last_seen, p.first_release, p.name,
-       coalesce(f.n, 0) AS feedback, f.latest AS latest_feedback
+       p.service_name AS service, p.error_type AS exception_type,
+       strftime(timezone('UTC', p.first_seen), '%Y-%m-%dT%H:%M:%SZ') AS first_seen,
+       strftime(timezone('UTC', p.last_seen), '%Y-%m-%dT%H:%M:%SZ') AS last_seen,
+       p.first_release, coalesce(f.n, 0) AS feedback, f.latest AS latest_feedback, p.name
 FROM error_patterns p LEFT JOIN recent r ON r.fingerprint = p.fingerprint LEFT JOIN feedback f ON f.pattern_id = p.id
 WHERE $status::VARCHAR IS NULL OR p.status = $status::VARCHAR
 ORDER BY last_24h DESC, p.total_occurrences DESC, p.last_seen DESC
@@ -66,7 +68,7 @@ def _post(admin_url: str, path: str, payload: dict | None, api_key: str | None, 
     if response.status_code == 404 and "error" not in response.text:
         raise _NoServer("no otelproc admin routes at this address")  # another server answers there
     if response.status_code == 401:
-        raise QueryError(f"the admin endpoint {admin_url} refused the request: missing or wrong API key (--api-key)")
+        raise QueryError(f"the admin endpoint {admin_url} refused the request: {_error_of(response)} (--api-key)")
     return response
 
 
@@ -231,19 +233,41 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def format_table(columns: list[str], rows: list[list[Any]], max_width: int = 60) -> str:
-    """An aligned text table; long cells are cut at ``max_width`` characters, newlines shown as ⏎."""
+# Only columns wider than this are cut to fit a terminal, and not below it: ids, numbers and
+# timestamps stay whole; when the short columns alone do not fit, the terminal wraps the lines.
+MIN_COLUMN_WIDTH = 20
 
-    def clip(text: str) -> str:
-        text = text.replace("\n", "⏎")
-        return text if len(text) <= max_width else text[: max_width - 1] + "…"
 
-    cells = [[clip(_cell(v)) for v in row] for row in rows]
+def _fit(widths: list[int], width: int) -> list[int]:
+    """Column widths that fit a line of ``width`` characters if they can: the widest give way first."""
+    over = sum(widths) + 3 * (len(widths) - 1) - width
+    fitted = list(widths)
+    for i in sorted(range(len(widths)), key=lambda i: -widths[i]):
+        if over <= 0:
+            break
+        cut = min(over, fitted[i] - MIN_COLUMN_WIDTH)
+        if cut > 0:
+            fitted[i] -= cut
+            over -= cut
+    return fitted
+
+
+def format_table(columns: list[str], rows: list[list[Any]], width: int | None = None) -> str:
+    """An aligned text table, newlines shown as ⏎. With ``width`` (a terminal's), the widest
+    columns are cut (…) until a line fits in it (see ``MIN_COLUMN_WIDTH``); without, nothing is cut."""
+    cells = [[_cell(v).replace("\n", "⏎") for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    if width is not None:
+        widths = _fit(widths, width)
     numeric = [bool(rows) and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) for i in range(len(columns))]
 
+    def clip(text: str, w: int) -> str:
+        return text if len(text) <= w else text[: w - 1] + "…"
+
     def line(values: list[str]) -> str:
-        return " | ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+        return " | ".join(
+            clip(v, w).rjust(w) if num else clip(v, w).ljust(w) for v, w, num in zip(values, widths, numeric)
+        ).rstrip()
 
     out = [line(list(columns)), "-+-".join("-" * w for w in widths)]
     out.extend(line(r) for r in cells)

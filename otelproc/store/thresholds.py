@@ -644,7 +644,8 @@ class PatternTracker:
         start = pl.col("_start")
 
         def group_ffill(expr: pl.Expr) -> pl.Expr:
-            """Value at the group's first row, carried down the group."""
+            """Value at the group's first row, carried down the group. Only for values that are
+            never null: forward_fill would carry the previous fingerprint's value over a null."""
             return pl.when(start).then(expr).forward_fill()
 
         def so_far(cond: pl.Expr) -> pl.Expr:
@@ -674,13 +675,14 @@ class PatternTracker:
                 maintain_order="left",
             )
             .with_columns(_start=(pl.col("_code") != pl.col("_code").shift(1)).fill_null(True))
+            .with_columns(_group_row=group_ffill(pos))
             .with_columns(
-                _rank=pos - group_ffill(pos),
+                _rank=pos - pl.col("_group_row"),
                 _c_pat=pl.col(f"_c{self.pattern_w}"),
                 _c_esc=pl.col(f"_c{self.escalate_w}"),
                 _resolved=pl.col("_status") == "resolved",
                 _batch_first=group_ffill(pl.col("_t")),
-                _first_version=group_ffill(pl.col("service_version")),
+                _first_version=pl.col("service_version").gather(pl.col("_group_row")),  # may be null
             )
             .with_columns(
                 occurrences=pl.when(tracked).then(pl.col("_total") + pl.col("_rank") + 1),
@@ -767,15 +769,19 @@ class PatternTracker:
     def _per_fingerprint(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """One row per fingerprint of the batch: its last row, which carries the state after the batch."""
         is_last = (pl.col("_code") != pl.col("_code").shift(-1)).fill_null(True)
-        describe = {
-            c: pl.when(pl.col("_n_create") >= 1)
-            .then(pl.when(pl.col("_n_create") == 1).then(pl.col(c)).forward_fill())
-            .otherwise(pl.when(pl.col("_start")).then(pl.col(c)).forward_fill())
-            for c in _DESCRIBE
-            if c != "severity"
-        }
+        # The row that describes the fingerprint: the one that created its pattern, else its first
+        # in the batch. Its position is carried down, not its values: they may be null (no
+        # exception type), and a null must not take the value of the fingerprint before.
+        pos = pl.int_range(pl.len(), dtype=pl.Int64)
+        describing_row = (
+            pl.when(pl.col("_n_create") >= 1)
+            .then(pl.when(pl.col("_n_create") == 1).then(pos).forward_fill())
+            .otherwise(pl.when(pl.col("_start")).then(pos).forward_fill())
+        )
+        describe = {c: pl.col(c).gather(pl.col("_describing_row")) for c in _DESCRIBE if c != "severity"}
         return (
-            rows.with_columns(**describe)
+            rows.with_columns(_describing_row=describing_row)
+            .with_columns(**describe)
             .filter(pl.col("_code").is_not_null() & is_last)
             .select(
                 "fingerprint",

@@ -139,7 +139,7 @@ def test_notifications_reports_playbooks_feedback_through_serve(tmp_path):
                     assert time.time() < deadline, metrics[-2000:]
                     time.sleep(0.1)
                 assert "otelproc_kpi_feedback_volume 1.0" in metrics
-                assert proc.stop() == 0
+                assert proc.stop() == 0, proc.log()[-3000:]
         # After stop: the CLI reads and writes the file itself.
         out = cli("report", "--since", "1h", "--format", "json", config=proc.config_path).stdout
         body = json.loads(out)

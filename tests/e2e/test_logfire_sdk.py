@@ -14,6 +14,8 @@ import subprocess
 import sys
 import textwrap
 
+import httpx
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.otel_helpers import attributes_dict
@@ -193,3 +195,52 @@ def test_logfire_sdk_errors_are_diagnosed_and_the_rest_arrives_intact(tmp_path, 
     assert failed[0]["diagnostic.fingerprint"] and failed[0]["diagnostic.message_template"]
     assert fine[0][0].body.string_value == "refund queue drained"
     assert not any(k.startswith("diagnostic.") for k in fine[0][1])
+
+
+# `logfire.configure()` checks its token with GET <base_url>/v1/info in a thread, and warns unless the
+# answer is 200 with project_name and project_url; it keeps project_url as the project's link.
+CONFIGURE_ONLY = textwrap.dedent(
+    '''
+    import sys
+    import threading
+    import warnings
+
+    import logfire
+
+    warnings.simplefilter("always")
+    logfire.configure(
+        send_to_logfire=True,
+        token="pylf_v1_us_" + "x" * 40,
+        advanced=logfire.AdvancedOptions(base_url=sys.argv[1]),
+        console=False,
+        metrics=False,
+    )
+    for thread in threading.enumerate():
+        if thread.name == "check_logfire_token":
+            thread.join(30)
+    print("project_url=" + repr(logfire.DEFAULT_LOGFIRE_INSTANCE.config._project_url))
+    '''
+)
+
+
+@pytest.mark.parametrize(
+    "exporters, project_url",
+    [
+        ({}, ""),  # nothing forwarded to Logfire: an empty link, which the SDK does not show
+        ({"logfire": {"token": "pylf_v1_eu_" + "0" * 40}}, "https://logfire-eu.pydantic.dev"),  # the token's region
+    ],
+    ids=["no-logfire-exporter", "logfire-exporter"],
+)
+def test_logfire_sdk_token_check_gets_an_answer_and_no_warning(tmp_path, exporters, project_url):
+    script = tmp_path / "configure_only.py"
+    script.write_text(CONFIGURE_ONLY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LOGFIRE_"))}
+    with Otelproc(tmp_path, exporters=exporters) as proc:
+        result = subprocess.run([sys.executable, str(script), proc.http_url], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        info = httpx.get(f"{proc.http_url}/v1/info", headers={"Authorization": "pylf_v1_us_" + "x" * 40}, timeout=5)
+        proc.stop()
+    assert result.returncode == 0, result.stderr
+    assert "Logfire API" not in result.stderr and "Warning" not in result.stderr, result.stderr
+    assert f"project_url={project_url!r}" in result.stdout, result.stdout
+    assert info.status_code == 200 and info.json()["project_url"] == project_url

@@ -139,8 +139,9 @@ async def test_bad_request_is_dropped_counted_logged_not_retried(sink, exporter_
     assert "span name too long" in health["last_error"]
     dropped = [r for r in caplog.records if getattr(r, "event", None) == "items_dropped"]
     assert len(dropped) == 1
-    assert dropped[0].items == 7 and dropped[0].reason == "permanent" and dropped[0].levelno == logging.ERROR
-    assert "dropped 7 spans (permanent)" in dropped[0].getMessage()
+    assert dropped[0].items == 7 and dropped[0].by_reason == {"permanent": 7} and dropped[0].levelno == logging.ERROR
+    assert "dropped 7 spans (permanent: 7) in 1 request" in dropped[0].getMessage()
+    assert "span name too long" in dropped[0].getMessage()
     metric = REGISTRY.get_sample_value(
         "otelproc_exporter_dropped_items_total", {"exporter": exporter.name, "signal": "traces", "reason": "permanent"}
     )
@@ -159,8 +160,9 @@ async def test_partial_success_is_counted_and_not_retried(sink, exporter_for, pr
     health = exporter.health()
     assert health["sent"] == 4 and health["dropped_by_reason"] == {"rejected": 2}
     assert len(sink.requests) == 1
-    rejected = [r for r in caplog.records if getattr(r, "event", None) == "items_rejected"]
-    assert rejected and rejected[0].items == 2 and "no trace id" in rejected[0].getMessage()
+    rejected = [r for r in caplog.records if getattr(r, "event", None) == "items_dropped"]
+    assert len(rejected) == 1 and rejected[0].items == 2 and rejected[0].by_reason == {"rejected": 2}
+    assert rejected[0].levelno == logging.ERROR and "no trace id" in rejected[0].getMessage()
     await exporter.shutdown(1)
 
 

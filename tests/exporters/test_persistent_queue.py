@@ -176,6 +176,7 @@ async def test_shutdown_keeps_undelivered_items_and_the_next_start_sends_them(pa
         await asyncio.sleep(0.3)  # consumers are retrying two of them
         report = await first.shutdown(0.2)
         assert report["undelivered_items"] == 30
+        assert (report["kept_items"], report["lost_items"]) == (30, 0) and "shutdown" not in report["dropped"]
         first.queue.release()
 
         sink.up()

@@ -292,16 +292,20 @@ async def test_max_elapsed_time_exhausted_drops_and_counts(sink, exporter_for, c
     assert health["dropped_by_reason"] == {"retry_exhausted": 6}
     assert health["retried"] >= 2 and len(sink.requests) == health["retried"] + 1
     dropped = [r for r in caplog.records if getattr(r, "event", None) == "items_dropped"]
-    assert len(dropped) == 1 and dropped[0].items == 6 and dropped[0].reason == "retry_exhausted"
-    assert "dropped 6 spans (retry_exhausted)" in dropped[0].getMessage()
-    retries = [r for r in caplog.records if getattr(r, "event", None) == "retry_scheduled"]
-    assert len(retries) == health["retried"]  # one line per attempt, never per span
+    assert len(dropped) == 1 and dropped[0].items == 6 and dropped[0].by_reason == {"retry_exhausted": 6}
+    assert "dropped 6 spans (retry_exhausted: 6)" in dropped[0].getMessage() and dropped[0].levelno == logging.ERROR
     metric = REGISTRY.get_sample_value(
         "otelproc_exporter_dropped_items_total",
         {"exporter": exporter.name, "signal": "traces", "reason": "retry_exhausted"},
     )
     assert metric == 6
     await exporter.shutdown(1)
+    # every failed attempt that was retried is counted, in at most one line per interval (10 s here):
+    # the first at once, the rest when the interval ends (here: at shutdown)
+    retries = [r for r in caplog.records if getattr(r, "event", None) == "export_failed_will_retry"]
+    assert len(retries) == 2 and all(r.levelno == logging.WARNING for r in retries)
+    assert [r.requests for r in retries] == [1, health["retried"] - 1]
+    assert retries[1].items == 6 * (health["retried"] - 1) and "HTTP 503" in retries[1].getMessage()
 
 
 async def test_retry_disabled_drops_retryable_failures(sink, exporter_for):

@@ -432,6 +432,18 @@ async def test_api_key_auth(consumer):
             assert response.status_code == 200
 
 
+async def test_logfire_info_answers_and_checks_the_credential_when_auth_is_on(consumer):
+    """GET /v1/info is the Logfire SDK's token check (the end-to-end test runs the SDK itself)."""
+    async with running(consumer, auth={"api_key": {"header": "Authorization", "value": "pylf_v1_us_abc"}}) as (_, http_receiver):
+        async with httpx.AsyncClient() as client:
+            refused = await client.get(url(http_receiver, "/v1/info"), headers={"authorization": "pylf_v1_us_other"})
+            assert refused.status_code == 401 and "detail" in refused.json()  # the SDK shows the detail
+            answer = await client.get(url(http_receiver, "/v1/info"), headers={"authorization": "pylf_v1_us_abc"})
+            assert answer.status_code == 200
+            assert answer.json() == {"project_name": "otelproc", "project_url": ""}
+    assert consumer.received == []
+
+
 async def test_cors_preflight_and_response(consumer):
     cors = {"allowed_origins": ["https://app.example.com", "https://*.example.org"], "max_age": 120}
     async with running(consumer, http={"cors": cors}, auth={"api_key": {"value": "k"}}) as (_, http_receiver):
