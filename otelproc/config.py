@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from otelproc.admin.postgres import PostgresConfig
 from otelproc.analysis.ai import AIConfig
 from otelproc.config_types import Component, Duration, split_endpoint, validation_problems
 from otelproc.errors import ConfigError
@@ -90,6 +91,10 @@ class AdminConfig(Component):
         return self
 
 
+class SqlConfig(Component):
+    postgres: PostgresConfig | None = Field(None, description="read-only SQL over the PostgreSQL protocol; off when absent")
+
+
 class Config(Component):
     receivers: ReceiversConfig = Field(default_factory=ReceiversConfig)
     processors: ProcessorsConfig = Field(default_factory=ProcessorsConfig)
@@ -98,6 +103,7 @@ class Config(Component):
     exporters: dict[str, ExporterConfig] = Field(default_factory=dict)
     service: ServiceConfig = Field(default_factory=ServiceConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
+    sql: SqlConfig = Field(default_factory=SqlConfig)
 
     def routes(self) -> dict[Signal, list[str]]:
         """Exporter names for each signal."""

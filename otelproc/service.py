@@ -18,6 +18,8 @@ from pathlib import Path
 from google.protobuf.message import Message
 
 from otelproc.admin.health import HealthReport
+from otelproc.admin.metrics import HEALTH_METRICS
+from otelproc.admin.postgres import PostgresServer
 from otelproc.analysis.ai import PatternAnalyzer
 from otelproc.admin.server import build_app
 from otelproc.admin.sql import routes as sql_routes
@@ -38,6 +40,7 @@ from otelproc.receivers.grpc import GrpcReceiver
 from otelproc.receivers.http import HttpReceiver
 from otelproc.signals import Signal
 from otelproc.store import Store
+from otelproc.store.anomalies import AnomalyLog
 
 log = logging.getLogger("otelproc.service")
 
@@ -58,6 +61,7 @@ def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | Non
             ("classify", classifier),
             ("patterns", store.tracker),
             ("anomaly", AnomalyDetector.from_config(diagnostics.anomaly)),
+            ("anomaly_log", AnomalyLog(store, diagnostics.anomaly.bucket)),
             *([("ai", analyzer.annotate)] if analyzer is not None else []),
             ("enrich", enrich),
         ]
@@ -121,6 +125,7 @@ class Service:
         self.admin = AsgiServer(
             build_app(self.health, sql_routes(self.store), config.admin.api_key), config.admin.endpoint, "admin server"
         )
+        self.postgres = PostgresServer.from_config(config.sql.postgres, self.store) if config.sql.postgres else None
         self._tasks: list[asyncio.Task] = []
         self._items_awaiting_diagnosis = 0
         self._releases_seen: set[tuple[str, str]] = set()
@@ -138,6 +143,9 @@ class Service:
         self.health.components["memory"] = self.memory.health
         self.health.components["ai"] = self.analyzer.health
         self.health.ready_checks.append(lambda: self.store.is_open)
+        if self.postgres is not None:
+            self.health.components["sql"] = self.postgres.health
+            self.health.ready_checks.append(lambda: self.postgres.listening)
 
     # -- the data path -------------------------------------------------------------
 
@@ -196,6 +204,9 @@ class Service:
         for exporter in self.exporters.values():
             await exporter.start()
         await self.admin.start()
+        if self.postgres is not None:
+            await self.postgres.start()
+        HEALTH_METRICS.watch(self.health)
         for receiver in self.receivers.values():
             await receiver.start()
         self._tasks.append(asyncio.create_task(self.memory.watch()))
@@ -210,6 +221,7 @@ class Service:
             extra={
                 "receivers": {name: r.port for name, r in self.receivers.items()},
                 "admin": self.admin.port,
+                "sql": self.postgres.port if self.postgres is not None else None,
                 "exporters": list(self.exporters),
                 "storage": str(self.config.storage.path),
             },
@@ -226,6 +238,8 @@ class Service:
         for task in self._tasks:
             task.cancel()
         self.analyzer.close()
+        if self.postgres is not None:
+            await self.postgres.stop()
         self.store.close()
         await self.admin.stop()
         log.info("otelproc stopped", extra={"exporters": dict(zip(self.exporters, results))})

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from otelproc.errors import OtelprocError
 
@@ -181,7 +182,17 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def run_read_only(
+@dataclass
+class ArrowResult:
+    """A read-only query's result as DuckDB gave it: column names and types, and the rows as Arrow."""
+
+    columns: list[str]
+    types: list[duckdb.DuckDBPyType]
+    table: pa.Table
+    truncated: bool = False
+
+
+def execute_read_only(
     con: duckdb.DuckDBPyConnection,
     query: str,
     params: list | dict | None = None,
@@ -189,8 +200,8 @@ def run_read_only(
     max_rows: int = 100_000,
     timeout: float | None = 60.0,
     rollback: bool = True,
-) -> QueryResult:
-    """Check ``query`` against the rules and run it on ``con`` (a cursor of its own); rows are JSON-ready."""
+) -> ArrowResult:
+    """Check ``query`` against the rules and run it on ``con`` (a cursor of its own), at most ``max_rows`` rows."""
     text = check_read_only(con, query)
     con.execute("SET python_enable_replacements = false").fetchall()
     timer = threading.Timer(timeout, con.interrupt) if timeout else None
@@ -202,19 +213,16 @@ def run_read_only(
         try:
             relation = con.sql(text, params=params or None)
             columns = list(relation.columns)
-            types = [str(t) for t in relation.types]
+            types = list(relation.types)
             reader = relation.to_arrow_reader(batch_size=min(max_rows + 1, 65536))
-            rows: list[list[Any]] = []
-            truncated = False
+            batches: list[pa.RecordBatch] = []
+            rows = 0
             for record_batch in reader:
-                values = [column.to_pylist() for column in record_batch.columns]
-                for record in zip(*values):
-                    if len(rows) >= max_rows:
-                        truncated = True
-                        break
-                    rows.append([jsonable(v) for v in record])
-                if truncated:
+                batches.append(record_batch)
+                rows += record_batch.num_rows
+                if rows > max_rows:
                     break
+            table = pa.Table.from_batches(batches, schema=reader.schema)
         except duckdb.InterruptException as exc:
             raise QueryError(f"query interrupted after {timeout:g} s") from exc
         except duckdb.Error as exc:
@@ -227,4 +235,21 @@ def run_read_only(
                 con.execute("ROLLBACK").fetchall()
             except duckdb.Error:
                 pass
-    return QueryResult(columns, rows, truncated, types)
+    truncated = table.num_rows > max_rows
+    return ArrowResult(columns, types, table.slice(0, max_rows) if truncated else table, truncated)
+
+
+def run_read_only(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    params: list | dict | None = None,
+    *,
+    max_rows: int = 100_000,
+    timeout: float | None = 60.0,
+    rollback: bool = True,
+) -> QueryResult:
+    """``execute_read_only`` with JSON-ready rows (what ``otelproc sql`` and ``POST /sql`` answer)."""
+    result = execute_read_only(con, query, params, max_rows=max_rows, timeout=timeout, rollback=rollback)
+    values = [column.to_pylist() for column in result.table.columns]
+    rows = [[jsonable(v) for v in record] for record in zip(*values)]
+    return QueryResult(result.columns, rows, result.truncated, [str(t) for t in result.types])
