@@ -69,8 +69,9 @@ def _attributes(message: str) -> dict[str, str]:
 class ScramExchange:
     """One SCRAM-SHA-256 conversation: ``first()`` answers the client-first message, ``final()`` the client-final."""
 
-    def __init__(self, secret: ScramSecret):
+    def __init__(self, secret: ScramSecret, server_nonce: str | None = None):
         self.secret = secret
+        self._server_nonce = server_nonce or base64.b64encode(secrets.token_bytes(18)).decode()
         self._client_first_bare = ""
         self._server_first = ""
         self._nonce = ""
@@ -89,7 +90,7 @@ class ScramExchange:
         client_nonce = _attributes(bare).get("r")
         if not client_nonce:
             raise AuthError("SCRAM client-first message without a nonce")
-        self._nonce = client_nonce + base64.b64encode(secrets.token_bytes(18)).decode()
+        self._nonce = client_nonce + self._server_nonce
         salt = base64.b64encode(self.secret.salt).decode()
         self._server_first = f"r={self._nonce},s={salt},i={self.secret.iterations}"
         return self._server_first.encode()
