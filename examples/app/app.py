@@ -111,7 +111,7 @@ def main() -> None:
             providers["checkout"], tracers["checkout"] = tracer_for("checkout", "1.5.0")
             FAILURES["checkout"].append(new_release_bug)
             released = True
-        burst = int(elapsed) % 300 < 10  # ten seconds of database trouble every five minutes
+        burst = 120 <= int(elapsed) % 300 < 130  # ten seconds of database trouble every five minutes
         for service in ("checkout", "payments"):
             n += 1
             failure = None
