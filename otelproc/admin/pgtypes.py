@@ -120,18 +120,21 @@ def pg_type_of(duck: duckdb.DuckDBPyType) -> PgType:
 
 
 # -- text format ----------------------------------------------------------------------------
+#
+# Encoders return a pa.BinaryArray (NULL for NULL): common types are formatted by Arrow kernels, with no
+# Python object per value; the rest (intervals, arrays, structs, bytea) value by value.
 
 _SPECIAL_FLOATS = {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}
 _EPOCH_2000_DAYS = 10957
 _EPOCH_2000_US = 946_684_800_000_000
 
 
-def _utf8(values: list[str | None]) -> list[bytes | None]:
-    return [None if v is None else v.encode() for v in values]
+def _binary(strings: pa.Array) -> pa.Array:
+    return pc.cast(strings, pa.binary())
 
 
-def _strings(array: pa.Array) -> list[bytes | None]:
-    return _utf8(pc.cast(array, pa.string()).to_pylist())
+def _from_values(values: list[bytes | None]) -> pa.Array:
+    return pa.array(values, type=pa.binary())
 
 
 def _trim_fraction(strings: pa.Array) -> pa.Array:
@@ -140,15 +143,15 @@ def _trim_fraction(strings: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(strings, pattern=r"\.0+$", replacement="")
 
 
-def _text_float(array: pa.Array) -> list[bytes | None]:
-    return [None if v is None else _SPECIAL_FLOATS.get(v, v).encode() for v in pc.cast(array, pa.string()).to_pylist()]
+def _text_float(array: pa.Array) -> pa.Array:
+    strings = pc.cast(array, pa.string())
+    if pc.any(pc.invert(pc.is_finite(array))).as_py():
+        for arrow, postgres in _SPECIAL_FLOATS.items():
+            strings = pc.replace_substring_regex(strings, pattern=f"^{arrow}$", replacement=postgres)
+    return _binary(strings)
 
 
-def _text_bool(array: pa.Array) -> list[bytes | None]:
-    return [None if v is None else (b"t" if v else b"f") for v in array.to_pylist()]
-
-
-def _text_timestamp(array: pa.Array, tz: bool) -> list[bytes | None]:
+def _text_timestamp(array: pa.Array, tz: bool) -> pa.Array:
     array = pc.cast(array, pa.timestamp("us", "UTC" if tz else None))
     strings = pc.cast(array, pa.string())
     if tz:
@@ -156,13 +159,14 @@ def _text_timestamp(array: pa.Array, tz: bool) -> list[bytes | None]:
     strings = _trim_fraction(strings)
     if tz:
         strings = pc.binary_join_element_wise(strings, pa.scalar("+00"), "")
-    return _utf8(strings.to_pylist())
+    return _binary(strings)
 
 
-def _text_time(array: pa.Array, tz: bool) -> list[bytes | None]:
+def _text_time(array: pa.Array, tz: bool) -> pa.Array:
     strings = _trim_fraction(pc.cast(pc.cast(array, pa.time64("us")), pa.string()))
-    values = strings.to_pylist()
-    return [None if v is None else (v + "+00" if tz else v).encode() for v in values]
+    if tz:
+        strings = pc.binary_join_element_wise(strings, pa.scalar("+00"), "")
+    return _binary(strings)
 
 
 def _interval_text(value: Any) -> str:
@@ -220,35 +224,40 @@ def _scalar_text(value: Any, name: str) -> str:
     return str(value)
 
 
-def encode_text(array: pa.Array, pg: PgType) -> list[bytes | None]:
-    """A column's values in PostgreSQL's text format (None for NULL)."""
+def _plain(array: pa.Array) -> pa.Array:
+    """A column as a flat array: chunks combined, dictionaries (ENUM) decoded."""
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if pa.types.is_dictionary(array.type):
         array = array.dictionary_decode()
+    return array
+
+
+def encode_text(array: pa.Array, pg: PgType) -> pa.Array:
+    """A column's values in PostgreSQL's text format."""
+    array = _plain(array)
     name = pg.name
     if pg.element is not None:
-        return [
+        return _from_values([
             None if v is None else ("{" + ",".join(_array_element(x, pg.element) for x in v) + "}").encode()
             for v in array.to_pylist()
-        ]
-    if name in ("int2", "int4", "int8", "text", "varchar", "date", "uuid") or (
-        name == "numeric" and pa.types.is_decimal(array.type)
-    ):
-        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-            return _utf8(array.to_pylist())
-        return _strings(array)
-    if name == "json" and pa.types.is_string(array.type):
-        return _utf8(array.to_pylist())
+        ])  # fmt: skip
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.binary())
+    if name in ("int2", "int4", "int8", "text", "varchar", "date", "uuid", "json") and (
+        pa.types.is_integer(array.type) or pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+        or pa.types.is_date(array.type)
+    ) or (name == "numeric" and pa.types.is_decimal(array.type)):  # fmt: skip
+        return _binary(pc.cast(array, pa.string()))
     if name in ("float4", "float8"):
         return _text_float(array)
     if name == "bool":
-        return _text_bool(array)
+        return pc.if_else(array, pa.scalar(b"t"), pa.scalar(b"f"))
     if name in ("timestamp", "timestamptz"):
         return _text_timestamp(array, name == "timestamptz")
     if name in ("time", "timetz"):
         return _text_time(array, name == "timetz")
-    return [None if v is None else _scalar_text(v, name).encode() for v in array.to_pylist()]
+    return _from_values([None if v is None else _scalar_text(v, name).encode() for v in array.to_pylist()])
 
 
 # -- binary format --------------------------------------------------------------------------
@@ -262,7 +271,26 @@ _PACK = {
     "float8": struct.Struct("!d").pack,
     "oid": struct.Struct("!I").pack,
 }
+# Fixed-width types whose binary format is the big-endian value: (Arrow type, width).
+_FIXED = {
+    "int2": (pa.int16(), 2), "int4": (pa.int32(), 4), "int8": (pa.int64(), 8),
+    "float4": (pa.float32(), 4), "float8": (pa.float64(), 8),
+}  # fmt: skip
 _NUMERIC_POS, _NUMERIC_NEG, _NUMERIC_NAN = 0x0000, 0x4000, 0xC000
+
+
+def big_endian(array: pa.Array, arrow_type: pa.DataType, width: int) -> pa.Array:
+    """Fixed-width numbers as big-endian bytes, one binary value each (NULL kept), without a Python object per value."""
+    values = pc.cast(array, arrow_type)
+    filled = pc.fill_null(values, 0) if values.null_count else values
+    data = filled.buffers()[1]
+    swapped = bytearray(data.to_pybytes()[filled.offset * width : (filled.offset + len(filled)) * width])
+    for i in range(width // 2):  # reverse the bytes of every value: slices move whole columns of bytes in C
+        low, high = swapped[i::width], swapped[width - 1 - i :: width]
+        swapped[i::width], swapped[width - 1 - i :: width] = high, low
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(filled), [None, pa.py_buffer(bytes(swapped))])
+    out = pc.cast(fixed, pa.binary())
+    return pc.if_else(pc.is_null(values), pa.scalar(None, pa.binary()), out) if values.null_count else out
 
 
 def _numeric_binary(value: Any) -> bytes:
@@ -333,28 +361,30 @@ def _binary_array(values: list, element: str) -> bytes:
     return b"".join(parts)
 
 
-def encode_binary(array: pa.Array, pg: PgType) -> list[bytes | None]:
-    """A column's values in PostgreSQL's binary format (None for NULL)."""
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary_decode()
-    if pg.name in ("timestamp", "timestamptz"):
-        micros = pc.cast(pc.cast(array, pa.timestamp("us", array.type.tz)), pa.int64()).to_pylist()
-        pack = _PACK["int8"]
-        return [None if v is None else pack(v - _EPOCH_2000_US) for v in micros]
-    if pg.name == "date":
-        days = pc.cast(array, pa.int32()).to_pylist()
-        return [None if v is None else struct.pack("!i", v - _EPOCH_2000_DAYS) for v in days]
+def encode_binary(array: pa.Array, pg: PgType) -> pa.Array:
+    """A column's values in PostgreSQL's binary format."""
+    array = _plain(array)
+    name = pg.name
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), pa.binary())
+    if pg.element is None and name in _FIXED and (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
+        return big_endian(array, *_FIXED[name])
+    if name in ("timestamp", "timestamptz"):
+        micros = pc.cast(pc.cast(array, pa.timestamp("us", array.type.tz)), pa.int64())
+        return big_endian(pc.subtract(micros, _EPOCH_2000_US), pa.int64(), 8)
+    if name == "date":
+        return big_endian(pc.subtract(pc.cast(array, pa.int32()), _EPOCH_2000_DAYS), pa.int32(), 4)
+    if name == "bool" and pg.element is None:
+        return pc.if_else(array, pa.scalar(b"\x01"), pa.scalar(b"\x00"))
+    if name in ("text", "json", "varchar") and pg.element is None:
+        return encode_text(array, pg)
     values = array.to_pylist()
     if pg.element is not None:
-        return [None if v is None else _binary_array(v, pg.element) for v in values]
-    if pg.name in ("text", "json", "varchar"):
-        return encode_text(array, pg)
-    return [None if v is None else _binary_scalar(v, pg.name) for v in values]
+        return _from_values([None if v is None else _binary_array(v, pg.element) for v in values])
+    return _from_values([None if v is None else _binary_scalar(v, name) for v in values])
 
 
-def encode_column(array: pa.Array, pg: PgType, fmt: int) -> list[bytes | None]:
+def encode_column(array: pa.Array, pg: PgType, fmt: int) -> pa.Array:
     return encode_binary(array, pg) if fmt == 1 else encode_text(array, pg)
 
 

@@ -35,6 +35,9 @@ import asyncio
 import struct
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 FRONTEND = {
     b"p": "PasswordMessage",
     b"Q": "Query",
@@ -325,15 +328,34 @@ def parameter_description(oids: list[int]) -> bytes:
     return message("ParameterDescription", struct.pack(f"!h{len(oids)}i", len(oids), *oids))
 
 
-def data_rows(columns: list[list[bytes | None]], n_rows: int) -> list[bytes]:
-    """DataRow messages for ``n_rows`` rows given column-wise encoded values (None = NULL)."""
-    count = struct.pack("!h", len(columns))
-    framed = [[NULL_LENGTH if v is None else struct.pack("!i", len(v)) + v for v in values] for values in columns]
-    out = []
-    for cells in zip(*framed) if columns else ([()] * n_rows):
-        body = count + b"".join(cells)
-        out.append(b"D" + struct.pack("!i", len(body) + 4) + body)
-    return out
+def _int32_be(values: pa.Array) -> pa.Array:
+    """int32 values as 4 big-endian bytes each, by Arrow kernels (no Python object per value)."""
+    data = bytearray(pc.cast(values, pa.int32()).buffers()[1].to_pybytes()[values.offset * 4 : (values.offset + len(values)) * 4])
+    data[0::4], data[1::4], data[2::4], data[3::4] = data[3::4], data[2::4], data[1::4], data[0::4]
+    return pc.cast(pa.FixedSizeBinaryArray.from_buffers(pa.binary(4), len(values), [None, pa.py_buffer(bytes(data))]), pa.binary())
+
+
+def data_rows(columns: list[pa.Array], n_rows: int) -> pa.Array:
+    """DataRow messages, one binary value per row, from column-wise encoded values (NULL for NULL)."""
+    count = pa.scalar(b"D"), pa.scalar(struct.pack("!h", len(columns)))
+    if n_rows == 0:
+        return pa.array([], pa.binary())
+    total = pa.repeat(pa.scalar(6, pa.int32()), n_rows)  # the length field itself and the column count
+    framed = []
+    for values in columns:
+        lengths = pc.binary_length(values)
+        framed.append(pc.binary_join_element_wise(_int32_be(pc.fill_null(lengths, -1)), pc.fill_null(values, b""), b""))
+        total = pc.add(total, pc.add(pc.fill_null(lengths, 0), 4))
+    return pc.binary_join_element_wise(count[0], _int32_be(total), count[1], *framed, b"")
+
+
+def concatenated(rows: pa.Array, start: int, end: int) -> bytes:
+    """Rows ``start`` to ``end`` of ``data_rows`` as one bytes object, ready to send."""
+    if end <= start:
+        return b""
+    _, offsets, data = rows.buffers()
+    first, last = struct.unpack_from("<i", offsets, (rows.offset + start) * 4)[0], struct.unpack_from("<i", offsets, (rows.offset + end) * 4)[0]
+    return data[first:last].to_pybytes()
 
 
 def _fields(error: SqlError) -> bytes:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
+import pyarrow as pa
 from pydantic import Field, model_validator
 
 from otelproc.admin import pgcompat, pgwire
@@ -48,7 +49,7 @@ from otelproc.admin.pgtypes import PgType, decode_parameter, encode_column, pg_t
 from otelproc.admin.pgwire import Column, ProtocolError, SqlError
 from otelproc.asgi import bind
 from otelproc.config_types import ByteSize, Component, Duration, parse_duration, split_endpoint
-from otelproc.store.query import QueryError, ReadOnlyError, check_read_only, execute_read_only
+from otelproc.store.query import QueryError, ReadOnlyError, catalog, check_read_only, execute_read_only
 
 if TYPE_CHECKING:
     from otelproc.store import Store
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("otelproc.sql")
 
 STARTUP_TIMEOUT = 10.0  # seconds a client has to authenticate (PostgreSQL's authentication_timeout)
+CATALOG_TTL = 10.0  # a session reads the list of tables and views the rules allow at most this often
 TEXT_OID = 25  # parameters whose type neither the client nor the statement says are sent as text
 
 
@@ -107,7 +109,7 @@ class _Statement:
 @dataclass
 class _Result:
     columns: list[Column]
-    rows: list[bytes]  # DataRow messages
+    rows: pa.Array  # DataRow messages, one binary value each
     tag: str
     truncated: bool = False
 
@@ -195,6 +197,7 @@ class _Session:
         self.portals: dict[str, _Portal] = {}
         self.skip_to_sync = False
         self._cursor: duckdb.DuckDBPyConnection | None = None
+        self._known: tuple[float, set] = (0.0, set())  # (when read, catalog) for the read-only rules
         self._running = False
         self._cancelled = False
         self.peer = writer.get_extra_info("peername")
@@ -369,7 +372,7 @@ class _Session:
     # -- simple protocol
 
     async def simple_query(self, sql: str) -> None:
-        statement = await self.prepare(sql, [])
+        statement = await self.prepare(sql, [], check=False)  # checked once, when it runs
         if statement.command is not None and statement.command.kind == "empty":
             self.send(pgwire.message("EmptyQueryResponse"), pgwire.ready_for_query(self.status))
             return
@@ -385,8 +388,8 @@ class _Session:
 
     # -- extended protocol
 
-    async def prepare(self, sql: str, declared: list[int]) -> _Statement:
-        """Classify, rewrite and check a statement (what Parse does), in a worker for the check."""
+    async def prepare(self, sql: str, declared: list[int], check: bool = True) -> _Statement:
+        """Classify, rewrite and (``check``) check a statement in a worker: what Parse does."""
         if self.status == "E":
             command = pgcompat.classify(sql, self._showable())
             if command is None or command.kind not in ("commit", "rollback"):
@@ -398,7 +401,8 @@ class _Session:
         query = pgcompat.rewrite(sql, self.parameters)
         count = max(len(declared), _parameter_count(query))
         types = [(declared[i] if i < len(declared) else 0) or TEXT_OID for i in range(count)]
-        await self.in_worker(lambda cursor: check_read_only(cursor, query))
+        if check:  # errors at Parse, as PostgreSQL reports them; the statement is checked again when it runs
+            await self.in_worker(lambda cursor: check_read_only(cursor, query, self._catalog(cursor)))
         return _Statement(sql, None, query, types)
 
     async def parse(self, message: pgwire.Parse) -> None:
@@ -460,7 +464,7 @@ class _Session:
         result = portal.result
         assert result is not None
         end = len(result.rows) if limit <= 0 else min(len(result.rows), portal.sent + limit)
-        self.writer.writelines(result.rows[portal.sent : end])
+        self.writer.write(pgwire.concatenated(result.rows, portal.sent, end))
         portal.sent = end
         if end < len(result.rows):
             self.send(pgwire.message("PortalSuspended"))
@@ -507,7 +511,8 @@ class _Session:
             timeout = min(timeout, session_timeout)
 
         def execute(cursor: duckdb.DuckDBPyConnection) -> _Result:
-            result = execute_read_only(cursor, query, params or None, max_rows=self.config.max_rows, timeout=timeout)
+            result = execute_read_only(cursor, query, params or None, max_rows=self.config.max_rows, timeout=timeout,
+                                       known=self._catalog(cursor))
             n = len(result.columns)
             try:
                 fmts = pgwire.formats_for(formats, n, "result column")
@@ -570,14 +575,14 @@ class _Session:
                 values = [[k, v, ""] for k, v in sorted(self.parameters.items(), key=lambda kv: kv[0].lower())]
             else:
                 values = [[self.parameters.get(command.name or "", "")]]
-            encoded = [[row[i].encode() for row in values] for i in range(len(columns))]
+            encoded = [pa.array([row[i].encode() for row in values], pa.binary()) for i in range(len(columns))]
             try:  # text's binary format is its text: only the format code differs
                 fmts = pgwire.formats_for(list(formats), len(columns), "result column")
             except ProtocolError as exc:
                 raise SqlError(pgwire.PROTOCOL_VIOLATION, str(exc)) from None
             columns = [Column(c.name, c.type_oid, c.type_size, f) for c, f in zip(columns, fmts)]
             return _Result(columns, pgwire.data_rows(encoded, len(values)), "SHOW")
-        return _Result([], [], tag)
+        return _Result([], pa.array([], pa.binary()), tag)
 
     def _set(self, name: str | None, value: str | None) -> None:
         if name is None:  # SET TRANSACTION / SESSION CHARACTERISTICS: read only, any isolation level
@@ -615,6 +620,14 @@ class _Session:
                 cursor.execute(statement).fetchall()
             self._cursor = cursor
         return self._cursor
+
+    def _catalog(self, cursor: duckdb.DuckDBPyConnection) -> set:
+        """The tables and views queries may read, kept for ``CATALOG_TTL`` (reading it costs about a millisecond)."""
+        read_at, known = self._known
+        if time.monotonic() - read_at > CATALOG_TTL:
+            known = catalog(cursor)
+            self._known = (time.monotonic(), known)
+        return known
 
     async def in_worker(self, work, timeout: float | None = None) -> Any:
         """Run ``work(cursor)`` on this session's cursor in the server's worker pool."""
@@ -738,6 +751,9 @@ class PostgresServer:
             session.send_error(SqlError(pgwire.PROTOCOL_VIOLATION, "authentication timed out", severity="FATAL"))
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass  # the client went away
+        except Exception as exc:  # noqa: BLE001 - a bug here ends this session, never the server
+            log.exception("sql: session failed", extra={"peer": str(session.peer)})
+            session.send_error(SqlError(pgwire.INTERNAL_ERROR, f"internal error: {exc!r}", severity="FATAL"))
         finally:
             self.sessions.discard(session)
             SQL_CONNECTIONS.set(len(self.sessions))
