@@ -1,4 +1,7 @@
-"""Read-only SQL for users: the rules, and one function that runs a query under them.
+"""Read-only SQL for users: the rules, and the function that runs a query under them.
+
+``execute_read_only`` returns Arrow (the PostgreSQL endpoint encodes it), ``run_read_only`` JSON-ready rows
+(``otelproc sql`` and ``POST /sql``).
 
 The same rules apply whether the query reaches the running server (``POST /sql``
 on the admin port) or ``otelproc sql`` opens the file itself:
