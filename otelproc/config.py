@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from otelproc.admin.postgres import PostgresConfig
 from otelproc.analysis.ai import AIConfig
 from otelproc.analysis.feedback import FeedbackConfig
 from otelproc.analysis.notify import NotificationsConfig
@@ -97,6 +98,10 @@ class AdminConfig(Component):
         return self
 
 
+class SqlConfig(Component):
+    postgres: PostgresConfig | None = Field(None, description="read-only SQL over the PostgreSQL protocol; off when absent")
+
+
 class Config(Component):
     receivers: ReceiversConfig = Field(default_factory=ReceiversConfig)
     processors: ProcessorsConfig = Field(default_factory=ProcessorsConfig)
@@ -108,6 +113,7 @@ class Config(Component):
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     playbooks: Path | None = Field(None, description="directory (or file) of playbook YAML files")
+    sql: SqlConfig = Field(default_factory=SqlConfig)
 
     def channel_problems(self) -> list[str]:
         """Channels that are not defined, or defined wrongly (each line names its key)."""

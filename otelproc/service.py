@@ -21,6 +21,8 @@ from otelproc.admin.access import data_closed_message, data_is_closed
 from otelproc.admin.health import HealthReport
 from otelproc.admin.playbooks import routes as playbook_routes
 from otelproc.admin.reports import routes as report_routes
+from otelproc.admin.metrics import HEALTH_METRICS
+from otelproc.admin.postgres import PostgresServer
 from otelproc.analysis.ai import PatternAnalyzer
 from otelproc.analysis.feedback import FeedbackRecorder
 from otelproc.analysis.kpis import KpiGauges
@@ -47,6 +49,7 @@ from otelproc.receivers.grpc import GrpcReceiver
 from otelproc.receivers.http import HttpReceiver
 from otelproc.signals import Signal
 from otelproc.store import Store
+from otelproc.store.anomalies import AnomalyLog
 
 log = logging.getLogger("otelproc.service")
 
@@ -149,6 +152,7 @@ class Service:
             config.admin.endpoint,
             "admin server",
         )
+        self.postgres = PostgresServer.from_config(config.sql.postgres, self.store) if config.sql.postgres else None
         self._tasks: list[asyncio.Task] = []
         self._items_awaiting_diagnosis = 0
         self._releases_seen: set[tuple[str, str]] = set()
@@ -169,6 +173,9 @@ class Service:
         self.health.components["reports"] = self.reporter.health
         self.health.components["feedback"] = self.feedback.health
         self.health.ready_checks.append(lambda: self.store.is_open)
+        if self.postgres is not None:
+            self.health.components["sql"] = self.postgres.health
+            self.health.ready_checks.append(lambda: self.postgres.listening)
 
     # -- the data path -------------------------------------------------------------
 
@@ -236,6 +243,9 @@ class Service:
         for exporter in self.exporters.values():
             await exporter.start()
         await self.admin.start()
+        if self.postgres is not None:
+            await self.postgres.start()
+        HEALTH_METRICS.watch(self.health)
         for receiver in self.receivers.values():
             await receiver.start()
         self._tasks.append(asyncio.create_task(self.memory.watch()))
@@ -245,9 +255,11 @@ class Service:
             self._tasks.append(asyncio.create_task(self.analyzer.run()))
         # Acting on what diagnosis learned: all of it background work, fed by hooks that only hand over.
         await self.notifier.start()
+        anomaly = dict(self.pipeline.stages)["anomaly"]
+        anomaly.on_anomaly.append(AnomalyLog(self.store))  # the dashboards read anomalies from `alerts`
         if self.notifier.enabled:
             self.store.on_pattern_event.append(self.notifier.on_pattern_events)
-            dict(self.pipeline.stages)["anomaly"].on_anomaly.append(self.notifier.on_anomaly)
+            anomaly.on_anomaly.append(self.notifier.on_anomaly)
         self.store.on_alert.append(self.reporter.on_alert)
         self.playbooks.on_fire.append(self._playbook_fired)
         self._tasks += await self.reporter.start()
@@ -263,6 +275,7 @@ class Service:
             extra={
                 "receivers": {name: r.port for name, r in self.receivers.items()},
                 "admin": self.admin.port,
+                "sql": self.postgres.port if self.postgres is not None else None,
                 "exporters": list(self.exporters),
                 "storage": str(self.config.storage.path),
             },
@@ -308,6 +321,8 @@ class Service:
         self.reporter.close()
         self.feedback.close()
         self.analyzer.close()
+        if self.postgres is not None:
+            await self.postgres.stop()
         self.store.close()
         await self.admin.stop()
         reports = dict(zip(self.exporters, results))

@@ -1,4 +1,7 @@
-"""Read-only SQL for users: the rules, and one function that runs a query under them.
+"""Read-only SQL for users: the rules, and the function that runs a query under them.
+
+``execute_read_only`` returns Arrow (the PostgreSQL endpoint encodes it), ``run_read_only`` JSON-ready rows
+(``otelproc sql`` and ``POST /sql``).
 
 The same rules apply whether the query reaches the running server (``POST /sql``
 on the admin port) or ``otelproc sql`` opens the file itself:
@@ -28,15 +31,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import heapq
 import json
 import math
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from otelproc.errors import OtelprocError
 
@@ -76,7 +82,48 @@ class QueryResult:
         return {"columns": self.columns, "rows": self.rows, "truncated": self.truncated, "types": self.types}
 
 
-def _catalog(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
+class _Watchdog:
+    """Interrupts queries that outlive their timeout: one thread for all of them (a Timer each costs a thread start)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._deadlines: list[tuple[float, int, duckdb.DuckDBPyConnection]] = []
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, con: duckdb.DuckDBPyConnection, timeout: float) -> int:
+        with self._cond:
+            self._next += 1
+            heapq.heappush(self._deadlines, (time.monotonic() + timeout, self._next, con))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="otelproc-sql-watchdog", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+            return self._next
+
+    def disarm(self, token: int) -> None:
+        with self._cond:
+            self._deadlines = [d for d in self._deadlines if d[1] != token]
+            heapq.heapify(self._deadlines)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                while self._deadlines and self._deadlines[0][0] <= now:
+                    _, _, con = heapq.heappop(self._deadlines)
+                    try:
+                        con.interrupt()
+                    except duckdb.Error:
+                        pass
+                self._cond.wait(self._deadlines[0][0] - now if self._deadlines else None)
+
+
+_WATCHDOG = _Watchdog()
+
+
+def catalog(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str, str]]:
+    """(database, schema, name) of every table and view ``con`` sees: what a query may read."""
     rows = con.execute(
         "SELECT database_name, schema_name, table_name FROM duckdb_tables() "
         "UNION ALL SELECT database_name, schema_name, view_name FROM duckdb_views()"
@@ -132,8 +179,11 @@ def _cte_names(node: Any, out: set[str]) -> set[str]:
     return out
 
 
-def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> str:
-    """The one statement of ``query`` if the read-only rules allow it, else ReadOnlyError (QueryError on bad SQL)."""
+def check_read_only(con: duckdb.DuckDBPyConnection, query: str, known: set[tuple[str, str, str]] | None = None) -> str:
+    """The one statement of ``query`` if the read-only rules allow it, else ReadOnlyError (QueryError on bad SQL).
+
+    ``known`` is ``catalog(con)`` when the caller keeps it (a session that runs many queries); by default it is read.
+    """
     try:
         statements = duckdb.extract_statements(query)
     except duckdb.Error as exc:
@@ -156,7 +206,7 @@ def check_read_only(con: duckdb.DuckDBPyConnection, query: str) -> str:
     serialized = json.loads(con.execute("SELECT json_serialize_sql($1)", [inner]).fetchall()[0][0])
     if serialized.get("error"):
         raise ReadOnlyError(f"cannot check this statement: {serialized.get('error_message')}")
-    _check_tree(serialized["statements"], _catalog(con), _cte_names(serialized["statements"], set()))
+    _check_tree(serialized["statements"], known if known is not None else catalog(con), _cte_names(serialized["statements"], set()))
     return text
 
 
@@ -181,6 +231,62 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+@dataclass
+class ArrowResult:
+    """A read-only query's result as DuckDB gave it: column names and types, and the rows as Arrow."""
+
+    columns: list[str]
+    types: list[duckdb.DuckDBPyType]
+    table: pa.Table
+    truncated: bool = False
+
+
+def execute_read_only(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    params: list | dict | None = None,
+    *,
+    max_rows: int = 100_000,
+    timeout: float | None = 60.0,
+    rollback: bool = True,
+    known: set[tuple[str, str, str]] | None = None,
+) -> ArrowResult:
+    """Check ``query`` against the rules and run it on ``con`` (a cursor of its own), at most ``max_rows`` rows."""
+    text = check_read_only(con, query, known)
+    con.execute("SET python_enable_replacements = false").fetchall()
+    if rollback:
+        con.execute("BEGIN TRANSACTION").fetchall()
+    token = _WATCHDOG.arm(con, timeout) if timeout else None
+    try:
+        try:
+            relation = con.sql(text, params=params or None)
+            columns = list(relation.columns)
+            types = list(relation.types)
+            reader = relation.to_arrow_reader(batch_size=min(max_rows + 1, 65536))
+            batches: list[pa.RecordBatch] = []
+            rows = 0
+            for record_batch in reader:
+                batches.append(record_batch)
+                rows += record_batch.num_rows
+                if rows > max_rows:
+                    break
+            table = pa.Table.from_batches(batches, schema=reader.schema)
+        except duckdb.InterruptException as exc:
+            raise QueryError(f"query interrupted after {timeout:g} s") from exc
+        except duckdb.Error as exc:
+            raise QueryError(str(exc).strip()) from exc
+    finally:
+        if token is not None:
+            _WATCHDOG.disarm(token)
+        if rollback:
+            try:
+                con.execute("ROLLBACK").fetchall()
+            except duckdb.Error:
+                pass
+    truncated = table.num_rows > max_rows
+    return ArrowResult(columns, types, table.slice(0, max_rows) if truncated else table, truncated)
+
+
 def run_read_only(
     con: duckdb.DuckDBPyConnection,
     query: str,
@@ -190,41 +296,8 @@ def run_read_only(
     timeout: float | None = 60.0,
     rollback: bool = True,
 ) -> QueryResult:
-    """Check ``query`` against the rules and run it on ``con`` (a cursor of its own); rows are JSON-ready."""
-    text = check_read_only(con, query)
-    con.execute("SET python_enable_replacements = false").fetchall()
-    timer = threading.Timer(timeout, con.interrupt) if timeout else None
-    if rollback:
-        con.execute("BEGIN TRANSACTION").fetchall()
-    try:
-        if timer:
-            timer.start()
-        try:
-            relation = con.sql(text, params=params or None)
-            columns = list(relation.columns)
-            types = [str(t) for t in relation.types]
-            reader = relation.to_arrow_reader(batch_size=min(max_rows + 1, 65536))
-            rows: list[list[Any]] = []
-            truncated = False
-            for record_batch in reader:
-                values = [column.to_pylist() for column in record_batch.columns]
-                for record in zip(*values):
-                    if len(rows) >= max_rows:
-                        truncated = True
-                        break
-                    rows.append([jsonable(v) for v in record])
-                if truncated:
-                    break
-        except duckdb.InterruptException as exc:
-            raise QueryError(f"query interrupted after {timeout:g} s") from exc
-        except duckdb.Error as exc:
-            raise QueryError(str(exc).strip()) from exc
-    finally:
-        if timer:
-            timer.cancel()
-        if rollback:
-            try:
-                con.execute("ROLLBACK").fetchall()
-            except duckdb.Error:
-                pass
-    return QueryResult(columns, rows, truncated, types)
+    """``execute_read_only`` with JSON-ready rows (what ``otelproc sql`` and ``POST /sql`` answer)."""
+    result = execute_read_only(con, query, params, max_rows=max_rows, timeout=timeout, rollback=rollback)
+    values = [column.to_pylist() for column in result.table.columns]
+    rows = [[jsonable(v) for v in record] for record in zip(*values)]
+    return QueryResult(result.columns, rows, result.truncated, [str(t) for t in result.types])

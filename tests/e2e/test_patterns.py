@@ -349,7 +349,7 @@ def test_configured_thresholds_escalate_and_alert(tmp_path, sink):
     assert read_db(db, "SELECT id, status, total_occurrences, epoch_ns(escalated_at), epoch_ns(alerted_at) FROM error_patterns") == [
         (pid, "alerted", 7, times[3], times[5])
     ]  # fmt: skip
-    assert read_db(db, "SELECT pattern_id, threshold, occurrences, epoch_ns(occurred_at), severity FROM alerts") == [
+    assert read_db(db, "SELECT pattern_id, threshold, occurrences, epoch_ns(occurred_at), severity FROM alerts WHERE kind = 'occurrences'") == [
         (pid, 6, 6, times[5], STEP_UP[sev])
     ]  # fmt: skip
     assert "pattern alerted" in proc.log()
