@@ -1,0 +1,101 @@
+"""The classify stage: each error row gets a category, a label, a severity and where they came from.
+
+See the package docstring for what it reads and adds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from pydantic import Field, field_validator
+
+from otelproc.config_types import Component
+from otelproc.pipeline.batch import ATTRIBUTE_COLUMN_PREFIX, ERROR_SCHEMA, RAW_COLUMN_PREFIX, Batch
+from otelproc.pipeline.classify.compiler import attr_from_json, compile_plan, working_column
+from otelproc.pipeline.classify.ruleset import RuleSet, load_rules
+from otelproc.pipeline.classify.schema import Outcome, literal_outcome
+from otelproc.pipeline.memo import Remembered
+
+class ClassifyConfig(Component):
+    """How errors are classified (the `diagnostics.rules` file and defaults)."""
+
+    rules: Path | None = Field(None, description="user rules file; extends and overrides the built-in rules")
+    builtin_rules: bool = Field(True, description="start from the built-in rules (config/rules.yaml)")
+    default: Outcome | None = Field(None, description="category, label and severity when no rule matches")
+
+    @field_validator("default")
+    @classmethod
+    def _literal_default(cls, value: Outcome | None) -> Outcome | None:
+        return literal_outcome(value)
+
+
+class Classifier:
+    """The classify stage: rules compiled once, applied to whole frames.
+
+    Reads the columns named in the module docstring; adds ``category``,
+    ``label``, ``severity`` and ``rule`` to ``batch.errors``.
+    """
+
+    OUTPUT_COLUMNS = ("category", "label", "severity", "rule")
+    MAX_REMEMBERED = 100_000  # kinds of error whose outcome is kept; the older half goes beyond
+
+    def __init__(self, ruleset: RuleSet):
+        self.ruleset = ruleset
+        self._plan = compile_plan(ruleset)
+        referenced = {name for step in self._plan.steps for e in step for name in e.meta.root_names()}
+        referenced |= {name for e in self._plan.outputs for name in e.meta.root_names()}
+        referenced -= {name for name in referenced if working_column(name)}
+        self.attribute_keys = frozenset(
+            name.removeprefix(ATTRIBUTE_COLUMN_PREFIX) for name in referenced if name.startswith(ATTRIBUTE_COLUMN_PREFIX)
+        )
+        # What makes two rows of one fingerprint the same kind for the rules: everything they
+        # read but the message and stack trace, which the fingerprint stands for.
+        context = sorted(referenced - {"message", "stack_trace", "attributes"})
+        self._context = tuple(context)
+        self._kinds = Remembered(
+            ["fingerprint", *context], list(self.OUTPUT_COLUMNS), self.classify, limit=self.MAX_REMEMBERED
+        )
+
+    @classmethod
+    def from_config(cls, cfg: ClassifyConfig | None = None) -> Classifier:
+        cfg = cfg or ClassifyConfig()
+        ruleset = load_rules(cfg.rules, builtins=cfg.builtin_rules)
+        if cfg.default is not None:
+            ruleset = RuleSet(ruleset.rules, ruleset.conditions, cfg.default)
+        return cls(ruleset)
+
+    def classify(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with ``category``, ``label``, ``severity`` and ``rule`` added (or replaced)."""
+        keep = [c for c in frame.columns if c not in self.OUTPUT_COLUMNS]
+        work = self._with_inputs(frame.rechunk() if frame.n_chunks() > 1 else frame)
+        # Eager steps on purpose: the lazy optimizer's passes over ~100 rule expressions cost more than they save.
+        for step in self._plan.steps:
+            work = work.with_columns(step)
+        return work.with_columns(self._plan.outputs).select([*keep, *self.OUTPUT_COLUMNS])
+
+    def __call__(self, batch: Batch) -> Batch:
+        frame = batch.errors
+        raw = [c for c in frame.columns if c.startswith(RAW_COLUMN_PREFIX)]
+        as_received = frame.with_columns(pl.col(c).alias(c.removeprefix(RAW_COLUMN_PREFIX)) for c in raw)
+        if "fingerprint" in frame.columns:
+            outcome = self._by_kind(as_received)
+        else:
+            outcome = self.classify(as_received).select(self.OUTPUT_COLUMNS)
+        keep = [c for c in frame.columns if c not in self.OUTPUT_COLUMNS and c not in raw]
+        batch.errors = pl.concat([frame.select(keep), outcome], how="horizontal")
+        return batch
+
+    def _with_inputs(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with every column the rules read: ERROR_SCHEMA's (null where absent) and
+        ``attr.<key>`` (from the attributes JSON where detect did not extract it)."""
+        missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in ERROR_SCHEMA.items() if name not in frame.columns]
+        if missing:
+            frame = frame.with_columns(missing)
+        from_json = [attr_from_json(k) for k in self.attribute_keys if ATTRIBUTE_COLUMN_PREFIX + k not in frame.columns]
+        return frame.with_columns(from_json) if from_json else frame
+
+    def _by_kind(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The outcome columns for ``frame``: remembered kinds joined, new kinds run through the rules."""
+        return self._kinds(self._with_inputs(frame))
+
