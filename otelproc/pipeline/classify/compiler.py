@@ -25,6 +25,10 @@ _STATUS_IN_MESSAGE = r"(?:^|HTTP Error |[Ee]rror '|Error code: |[Ss]tatus(?: cod
 # The host of a URL; in a message also urllib3's host='…' and aiohttp's "connect to host …".
 _URL_HOST = r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^\s/@]*@)?([a-z0-9_.-]*[a-z0-9])"
 _MESSAGE_HOST = r"(?i)(?:\b[a-z][a-z0-9+.-]*://(?:[^\s/@]*@)?|\bhost[=: ]+[\"']?)([a-z0-9_.-]*[a-z0-9])"
+# The exception line of a Python stack trace: the first line after the last frame ("  File ...",
+# then its indented source and caret lines) that is not indented, as traceback prints it:
+# "module.Class: message" (the module left out for builtins), the message to the end.
+_EXCEPTION_LINE = r"(?s)^.*\n  File [^\n]*\n(?:[ \t][^\n]*\n|\n)*(?P<type>[A-Za-z_][A-Za-z0-9_.]*)(?:: (?P<message>.*?))?\s*$"
 
 
 def _null_false(expr: pl.Expr) -> pl.Expr:
@@ -90,6 +94,16 @@ def upstream_expr() -> pl.Expr:
     return pl.coalesce(_attr("peer.service"), pl.when(~is_ip.fill_null(False)).then(name))
 
 
+# The attributes each template variable reads (see _variable and upstream_expr).
+VARIABLE_ATTRIBUTES: dict[str, set[str]] = {
+    "upstream": {"server.address", "net.peer.name", "url.full", "http.url", "peer.service"},
+    "messaging_system": {"messaging.system"},
+    "rpc_system": {"rpc.system.name", "rpc.system"},
+    "rpc_service": {"rpc.service", "rpc.method"},
+    "faas_invoked": {"faas.invoked_name"},
+}
+
+
 def _variable(name: str) -> pl.Expr:
     """One template variable (all but stage_suffix, which depends on the rule), identifier-safe."""
     if name == "stage":
@@ -107,20 +121,29 @@ def _variable(name: str) -> pl.Expr:
     elif name == "service":
         raw = pl.col("service_name")
     elif name == "error_type":
-        raw = (
-            pl.col("error_type")
-            .str.extract(r"([^.]+)$", 1)
-            .str.replace_all(r"([A-Z]+)([A-Z][a-z])", "${1}_${2}")
-            .str.replace_all(r"([a-z0-9])([A-Z])", "${1}_${2}")
-        )
+        raw = _snake(pl.col("error_type").str.extract(r"([^.]+)$", 1))
+    elif name == "messaging_system":
+        raw = _attr("messaging.system")
+    elif name == "rpc_system":
+        raw = pl.coalesce(_attr("rpc.system.name"), _attr("rpc.system"))
+    elif name == "rpc_service":
+        service = pl.coalesce(_attr("rpc.service"), _attr("rpc.method").str.extract(r"^([^/]+)/", 1))
+        raw = _snake(service.str.extract(r"([^.]+)$", 1))
+    elif name == "faas_invoked":
+        raw = _attr("faas.invoked_name")
     else:  # guarded by validation
         raise ValueError(f"unknown template variable {name!r}")
     return _identifier(raw)
 
 
 
+def _snake(expr: pl.Expr) -> pl.Expr:
+    """CamelCase words split by underscores (UniqueViolation -> Unique_Violation)."""
+    return expr.str.replace_all(r"([A-Z]+)([A-Z][a-z])", "${1}_${2}").str.replace_all(r"([a-z0-9])([A-Z])", "${1}_${2}")
+
+
 def _type_expr(names: list[str]) -> pl.Expr:
-    """Whether error_type is one of the classes of a `type:` list (no regex).
+    """Whether the exception's class is one of the classes of a `type:` list (no regex).
 
     ``Name`` matches ``Name`` in any module (``OperationalError`` and
     ``psycopg.OperationalError``); ``pkg.Name`` matches ``pkg.Name`` and
@@ -133,15 +156,43 @@ def _type_expr(names: list[str]) -> pl.Expr:
     for n in names:
         if "." in n:
             module, _, cls = n.rpartition(".")
-            parts.append((pl.col(_TYPE_NAME) == cls) & pl.col("error_type").str.starts_with(module + "."))
+            parts.append((pl.col(_TYPE_NAME) == cls) & pl.col(_QUALIFIED).str.starts_with(module + "."))
     return _null_false(_any(parts))
+
+
+def _package_expr(packages: list[str]) -> pl.Expr:
+    """Whether the exception's module is one of ``packages`` or inside one (no regex)."""
+    return _null_false(_any([pl.col(_QUALIFIED).str.starts_with(p + ".") for p in packages]))
+
+
+def exception_line_expr() -> pl.Expr:
+    """The stack trace's exception line as a struct of ``type`` and ``message`` (null without frames)."""
+    return pl.col("stack_trace").str.extract_groups(_EXCEPTION_LINE)
+
+
+def qualified_type_expr(line: pl.Expr) -> pl.Expr:
+    """The exception's class, module-qualified where the row allows: error_type when it has a
+    module, else the stack trace's class when it names the same class (or error_type is absent)."""
+    sent, traced = pl.col("error_type"), line.struct.field("type")
+    return (
+        pl.when(sent.str.contains(".", literal=True)).then(sent)
+        .when(sent.is_null() | (traced.str.extract(r"([^.]+)$", 1) == sent)).then(traced)
+        .otherwise(sent)
+    )  # fmt: skip
 
 
 # Working columns of a classification, dropped before the frame is returned.
 _PREFIX = "__classify_"
 _STATUS = f"{_PREFIX}status"
-_TYPE_NAME = f"{_PREFIX}type_name"  # error_type without its module
-_LOWER = {"message": f"{_PREFIX}message_lc", "stack_trace": f"{_PREFIX}stack_trace_lc"}
+_LINE = f"{_PREFIX}exception_line"  # the stack trace's exception line: struct of type, message
+_QUALIFIED = f"{_PREFIX}qualified_type"  # see qualified_type_expr
+_TYPE_NAME = f"{_PREFIX}type_name"  # the class without its module
+_LINE_MESSAGE = f"{_PREFIX}line_message"  # the exception line's message where it differs from message
+_LOWER = {
+    "message": f"{_PREFIX}message_lc",
+    "stack_trace": f"{_PREFIX}stack_trace_lc",
+    _LINE_MESSAGE: f"{_PREFIX}line_message_lc",
+}
 _INDEX = f"{_PREFIX}rule_index"
 
 
@@ -171,6 +222,9 @@ class Plan:
 
     steps: tuple[tuple[pl.Expr, ...], ...]
     outputs: tuple[pl.Expr, ...]
+    # Attributes the rules only ask the presence of (``exists``): the stage keys kinds on whether
+    # they are there, not on their values (db.query.text, url.full ... differ on every call).
+    presence_only: frozenset[str] = frozenset()
 
 
 class _Compiler:
@@ -178,7 +232,11 @@ class _Compiler:
         self.ruleset = ruleset
         self.uses_status = False
         self.uses_type_name = False
+        self.uses_qualified = False  # type, type_regex or package: the class as qualified as known
+        self.uses_line_message = False
         self.lowered: set[str] = set()
+        self.present_attributes: set[str] = set()  # attributes asked about with `exists` only
+        self.valued_attributes: set[str] = set()  # attributes whose values a condition or a label reads
         self.levels: dict[str, int] = {}  # named condition -> step it is computed in (0-based)
         self.cond_exprs: dict[str, pl.Expr] = {}
 
@@ -199,6 +257,12 @@ class _Compiler:
             self.levels[name] = 1 + max((self._schedule(ref) for ref in self._refs(cond)), default=-1)
             self.cond_exprs[name] = self.match(cond)
         return self.levels[name]
+
+    def _text(self, m: Match, column: str, pattern: str) -> pl.Expr:
+        if m.ignore_case:
+            self.lowered.add(column)
+            return _null_false(pl.col(_LOWER[column]).str.contains(lower_pattern(pattern)))
+        return _null_false(pl.col(column).str.contains(pattern))
 
     def value(self, expr: pl.Expr, vm: ValueMatch) -> pl.Expr:
         text = expr.cast(pl.String)
@@ -222,19 +286,21 @@ class _Compiler:
     def match(self, m: Match) -> pl.Expr:
         parts: list[pl.Expr] = []
         if m.type:
-            self.uses_type_name = True
+            self.uses_type_name = self.uses_qualified = True
             parts.append(_type_expr(m.type))
         if m.type_regex is not None:
-            parts.append(_null_false(pl.col("error_type").str.contains(m.type_regex)))
-        for column in ("message", "stack_trace"):
-            pattern = getattr(m, column)
-            if pattern is None:
-                continue
-            if m.ignore_case:
-                self.lowered.add(column)
-                parts.append(_null_false(pl.col(_LOWER[column]).str.contains(lower_pattern(pattern))))
-            else:
-                parts.append(_null_false(pl.col(column).str.contains(pattern)))
+            self.uses_qualified = True
+            parts.append(_null_false(pl.col(_QUALIFIED).str.contains(m.type_regex)))
+        if m.package:
+            self.uses_qualified = True
+            parts.append(_package_expr(m.package))
+        if m.message is not None:
+            # Also the exception line: a log record from logging's handler carries only the first
+            # argument as exception.message ("111" for "[Errno 111] Connection refused").
+            self.uses_line_message = True
+            parts.append(self._text(m, "message", m.message) | self._text(m, _LINE_MESSAGE, m.message))
+        if m.stack_trace is not None:
+            parts.append(self._text(m, "stack_trace", m.stack_trace))
         if m.stage:
             parts.append(_null_false(pl.col("stage").is_in(m.stage)))
         if m.stage_prefix:
@@ -248,6 +314,7 @@ class _Compiler:
         for name, vm in (m.columns or {}).items():
             parts.append(self.value(pl.col(name), vm))
         for key, vm in (m.attributes or {}).items():
+            (self.present_attributes if vm.model_fields_set == {"exists"} else self.valued_attributes).add(key)
             parts.append(self.value(_attr(key), vm))
         for name in m.condition or []:
             self._schedule(name)
@@ -294,13 +361,25 @@ class _Compiler:
         if {"status", "status_class"} & set(variables):
             self.uses_status = True
 
+        steps: list[list[pl.Expr]] = []
+        if self.uses_qualified or self.uses_line_message:
+            line = pl.col(_LINE)
+            steps.append([exception_line_expr().alias(_LINE)])
+            derived = []
+            if self.uses_qualified:
+                derived.append(qualified_type_expr(line).alias(_QUALIFIED))
+            if self.uses_line_message:
+                text = line.struct.field("message")
+                derived.append(pl.when(text != pl.col("message").str.strip_chars()).then(text).alias(_LINE_MESSAGE))
+            steps.append(derived)
         first: list[pl.Expr] = []
         if self.uses_status:
             first.append(status_expr().alias(_STATUS))
         if self.uses_type_name:
-            first.append(pl.col("error_type").str.split(".").list.last().alias(_TYPE_NAME))
+            first.append(pl.col(_QUALIFIED).str.split(".").list.last().alias(_TYPE_NAME))
         first += [pl.col(column).str.to_lowercase().alias(_LOWER[column]) for column in sorted(self.lowered)]
-        steps: list[list[pl.Expr]] = [first] if first else []
+        if first:
+            steps.append(first)
         depth = max(self.levels.values(), default=-1) + 1
         for level in range(depth):
             steps.append([self.cond_exprs[n].alias(_cond_col(n)) for n, lv in self.levels.items() if lv == level])
@@ -323,8 +402,12 @@ class _Compiler:
             (label.otherwise(static) if label is not None else static).alias("label"),
             _lookup(idx, [r.severity for r in rules], default.severity).alias("severity"),
             _lookup(idx, [r.name for r in rules], None).alias("rule"),
+            _lookup(idx, self.ruleset.category_sources(), None).alias("category_source"),
         )
-        return Plan(tuple(tuple(step) for step in steps if step), outputs)
+        for name in variables:
+            self.valued_attributes |= VARIABLE_ATTRIBUTES.get(name, set())
+        presence_only = frozenset(self.present_attributes - self.valued_attributes)
+        return Plan(tuple(tuple(step) for step in steps if step), outputs, presence_only)
 
 
 def _lookup(idx: pl.Expr, values: list[str], fallback: str | None) -> pl.Expr:

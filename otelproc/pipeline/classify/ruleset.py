@@ -16,21 +16,49 @@ import yaml
 from pydantic import ValidationError
 
 from otelproc.errors import ConfigError
-from otelproc.pipeline.classify.schema import DEFAULT_OUTCOME, Match, Outcome, Rule, RulesFile
+from otelproc.pipeline.classify.schema import DEFAULT_OUTCOME, INFERENCE_TIERS, Match, Outcome, Rule, RulesFile
 
 BUILTIN_RULES = Path(__file__).resolve().parents[2] / "defaults" / "rules.yaml"
 
 
 @dataclass(frozen=True)
 class RuleSet:
-    """The rules in the order they are tried, the named conditions and the default."""
+    """The rules in the order they are tried, the named conditions and the default.
+
+    ``tiers[i]`` says where ``rules[i]`` comes from: ``rule`` (the ``rules:`` list) or the
+    inference tier (``stage``, ``semantic_conventions``, ``package``, ``exception_type``);
+    the rules of ``rules:`` come first, then each tier in that order.
+    """
 
     rules: tuple[Rule, ...]
     conditions: dict[str, Match] = field(default_factory=dict)
     default: Outcome = field(default_factory=lambda: DEFAULT_OUTCOME)
+    tiers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.tiers:
+            object.__setattr__(self, "tiers", ("rule",) * len(self.rules))
 
     def names(self) -> list[str]:
         return [r.name for r in self.rules]
+
+    def category_sources(self) -> list[str]:
+        """``diagnostic.category_source`` of each rule: ``rule``, or ``inferred`` for an inference tier."""
+        return ["rule" if tier == "rule" else "inferred" for tier in self.tiers]
+
+    def literal_labels(self) -> dict[str, set[str]]:
+        """The labels the rules give without template variables, with their categories."""
+        out: dict[str, set[str]] = {}
+        for outcome in (*self.rules, self.default):
+            for label in (outcome.label, outcome.label_fallback):
+                if label and "{" not in label:
+                    out.setdefault(label, set()).add(outcome.category)
+        return out
+
+
+def where(section: str, name: str) -> str:
+    """How a problem names a rule: ``rules[NAME]`` or ``inferred.package[NAME]``."""
+    return f"rules[{name}]" if section == "rule" else f"inferred.{section}[{name}]"
 
 
 
@@ -52,7 +80,7 @@ def _loc_path(loc: tuple[Any, ...], raw: Any) -> str:
             out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
-        keyed_by_name = part == "rules" and i == 0
+        keyed_by_name = (part == "rules" and i == 0) or (part in INFERENCE_TIERS and i == 1 and loc[0] == "inferred")
         node = node.get(part) if isinstance(node, dict) else None
     return out
 
@@ -85,13 +113,16 @@ def parse_rules(data: Any, *, source: str = "rules file") -> RulesFile:
         raise ConfigError(_problems(exc, data, "")) from None
     seen: set[str] = set()
     problems = []
-    for rule in parsed.rules:
-        if rule.name in seen:
-            problems.append(f"rules[{rule.name}]: duplicate rule name")
-        seen.add(rule.name)
-        for field_name in ("label", "label_fallback"):
-            if "{stage_suffix}" in (getattr(rule, field_name) or "") and not rule.match.stage_prefix:
-                problems.append(f"rules[{rule.name}].{field_name}: {{stage_suffix}} needs match.stage_prefix (the part it removes)")
+    for section, rules in parsed.sections().items():
+        for rule in rules:
+            if rule.name in seen:
+                problems.append(f"{where(section, rule.name)}: duplicate rule name")
+            seen.add(rule.name)
+            for field_name in ("label", "label_fallback"):
+                if "{stage_suffix}" in (getattr(rule, field_name) or "") and not rule.match.stage_prefix:
+                    problems.append(
+                        f"{where(section, rule.name)}.{field_name}: {{stage_suffix}} needs match.stage_prefix (the part it removes)"
+                    )
     if problems:
         raise ConfigError(problems)
     return parsed
@@ -109,34 +140,45 @@ def _read(path: Path | Any) -> Any:
 
 
 def merge_rules(builtins: RulesFile, user: RulesFile | None) -> RuleSet:
-    """Apply a user file to the built-ins.
+    """Apply a user file to the built-ins, section by section (``rules`` and each inference tier).
 
     - a user rule whose name is a built-in's replaces it in place (or moves it, if it has a position);
-    - a new rule goes before the built-ins (in file order), unless its position says
-      ``after_builtins``, ``before:NAME`` or ``after:NAME``;
+    - a new rule goes before the built-ins of its section (in file order), unless its position
+      says ``after_builtins``, ``before:NAME`` or ``after:NAME`` (NAME in the same section);
     - ``disable`` removes built-ins by name; ``conditions`` replace or add named conditions;
       ``default`` replaces the default.
     """
-    rules: list[Rule] = list(builtins.rules)
     conditions = dict(builtins.conditions)
     default = builtins.default or DEFAULT_OUTCOME
-    if user is None:
-        return _checked(RuleSet(tuple(rules), conditions, default))
-
     problems: list[str] = []
-    builtin_names = {r.name for r in rules}
-    for name in user.disable:
-        if name not in builtin_names:
-            problems.append(f"disable[{name}]: no built-in rule named {name!r}")
-    rules = [r for r in rules if r.name not in set(user.disable)]
-    conditions.update(user.conditions)
-    if user.default is not None:
-        default = user.default
+    disabled: set[str] = set()
+    if user is not None:
+        builtin_names = {r.name for rules in builtins.sections().values() for r in rules}
+        for name in user.disable:
+            if name not in builtin_names:
+                problems.append(f"disable[{name}]: no built-in rule named {name!r}")
+        disabled = set(user.disable)
+        conditions.update(user.conditions)
+        if user.default is not None:
+            default = user.default
+    user_sections = user.sections() if user is not None else {}
+    rules: list[Rule] = []
+    tiers: list[str] = []
+    for section, builtin_rules in builtins.sections().items():
+        merged = _merge_section(section, [r for r in builtin_rules if r.name not in disabled],
+                                user_sections.get(section, []), problems)  # fmt: skip
+        rules += merged
+        tiers += [section] * len(merged)
+    if problems:
+        raise ConfigError(problems)
+    return _checked(RuleSet(tuple(rules), conditions, default, tuple(tiers)))
 
+
+def _merge_section(section: str, rules: list[Rule], user_rules: list[Rule], problems: list[str]) -> list[Rule]:
     head: list[Rule] = []
     tail: list[Rule] = []
     relative: list[Rule] = []
-    for rule in user.rules:
+    for rule in user_rules:
         index = next((i for i, r in enumerate(rules) if r.name == rule.name), None)
         if index is not None and rule.position is None:
             rules[index] = rule
@@ -151,15 +193,13 @@ def merge_rules(builtins: RulesFile, user: RulesFile | None) -> RuleSet:
             relative.append(rule)
     ordered = head + rules + tail
     for rule in relative:
-        where, _, target = (rule.position or "").partition(":")
+        side, _, target = (rule.position or "").partition(":")
         at = next((i for i, r in enumerate(ordered) if r.name == target), None)
         if at is None:
-            problems.append(f"rules[{rule.name}].position: no rule named {target!r}")
+            problems.append(f"{where(section, rule.name)}.position: no rule named {target!r} in this section")
             continue
-        ordered.insert(at if where == "before" else at + 1, rule)
-    if problems:
-        raise ConfigError(problems)
-    return _checked(RuleSet(tuple(ordered), conditions, default))
+        ordered.insert(at if side == "before" else at + 1, rule)
+    return ordered
 
 
 def _checked(ruleset: RuleSet) -> RuleSet:
@@ -174,10 +214,10 @@ def _checked(ruleset: RuleSet) -> RuleSet:
             out += refs(m.not_)
         return out
 
-    for rule in ruleset.rules:
+    for rule, tier in zip(ruleset.rules, ruleset.tiers):
         for name in refs(rule.match):
             if name not in ruleset.conditions:
-                problems.append(f"rules[{rule.name}].match.condition: unknown condition {name!r}")
+                problems.append(f"{where(tier, rule.name)}.match.condition: unknown condition {name!r}")
     for cname, cond in ruleset.conditions.items():
         for name in refs(cond):
             if name not in ruleset.conditions:

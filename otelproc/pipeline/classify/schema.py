@@ -38,6 +38,11 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "gen_ai_system": "the gen_ai_system column (OPENAI)",
     "service": "the service_name column",
     "error_type": "the exception class without its module, in SNAKE_CASE (UniqueViolation -> UNIQUE_VIOLATION)",
+    "messaging_system": "messaging.system (KAFKA, RABBITMQ, AWS_SQS)",
+    "rpc_system": "rpc.system.name, else rpc.system (GRPC, AWS_API)",
+    "rpc_service": "rpc.service, else the service part of rpc.method, without its package, in SNAKE_CASE "
+    "(inventory.v1.StockService -> STOCK_SERVICE)",
+    "faas_invoked": "faas.invoked_name, the serverless function called (RESIZE_IMAGE)",
 }
 UNAVAILABLE = "UNKNOWN"  # what a null variable becomes when the rule has no label_fallback
 
@@ -192,9 +197,13 @@ def _parse_status(value: Any) -> Any:
 class Match(Component):
     """The conditions of a rule; all that are given must hold."""
 
+    # The exception's class is read as module-qualified as the item allows: exception.type when
+    # it has a module, else the class on the stack trace's last exception line (log records
+    # from logging's handler say `Error` where the trace says `_csv.Error`).
     type: Texts = None  # exception class: "OperationalError" (any module) or "psycopg.OperationalError" (that module or a submodule)
-    type_regex: Regex | None = None  # searched in error_type as sent
-    message: Regex | None = None  # searched in message
+    type_regex: Regex | None = None  # searched in the exception class, module-qualified where known
+    package: Texts = None  # the exception's module starts with one of these packages: stripe, google.api_core
+    message: Regex | None = None  # searched in the message, and in the stack trace's exception line when it differs
     stack_trace: Regex | None = None  # searched in stack_trace
     ignore_case: bool = True  # message and stack_trace are matched case-insensitively
     stage: Texts = None  # the stage is one of these
@@ -209,12 +218,13 @@ class Match(Component):
 
     model_config = {"populate_by_name": True}
 
-    @field_validator("type")
+    @field_validator("type", "package")
     @classmethod
-    def _class_names(cls, value: list[str] | None) -> list[str] | None:
+    def _class_names(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        what = "class" if info.field_name == "type" else "package"
         for name in value or []:
             if not _CLASS_NAME.match(name):
-                raise _fail("class_name", f"{name!r} is not a class name; use type_regex for patterns")
+                raise _fail("class_name", f"{name!r} is not a {what} name; use type_regex for patterns")
         return value
 
     @field_validator("columns")
@@ -300,6 +310,20 @@ class Rule(Outcome):
         raise _fail("position", f"{value!r}: use before_builtins, after_builtins, before:RULE_NAME or after:RULE_NAME")
 
 
+# Where a class can come from besides a rule, in the order tried when no rule matched:
+# what the item says about the work that failed, not what the error is.
+INFERENCE_TIERS = ("stage", "semantic_conventions", "package", "exception_type")
+
+
+class Inferred(Component):
+    """Rules tried, tier by tier, when no rule of ``rules`` matched (``category_source: inferred``)."""
+
+    stage: list[Rule] = Field(default_factory=list)  # the stage attribute names the kind of work
+    semantic_conventions: list[Rule] = Field(default_factory=list)  # db.*, http.*, rpc.*, messaging.*, gen_ai.*, faas.*
+    package: list[Rule] = Field(default_factory=list)  # the exception's package: stripe., jwt., celery. ...
+    exception_type: list[Rule] = Field(default_factory=list)  # a built-in exception's kind: KeyError, ValueError ...
+
+
 class RulesFile(Component):
     """A rules file: the built-ins or a user file."""
 
@@ -307,7 +331,12 @@ class RulesFile(Component):
     default: Outcome | None = None  # replaces the default outcome (no templates)
     conditions: dict[str, Match] = Field(default_factory=dict)  # named conditions rules refer to with `condition:`
     rules: list[Rule] = Field(default_factory=list)
-    disable: list[str] = Field(default_factory=list)  # names of built-in rules to remove
+    inferred: Inferred = Field(default_factory=Inferred)
+    disable: list[str] = Field(default_factory=list)  # names of built-in rules (of any tier) to remove
+
+    def sections(self) -> dict[str, list[Rule]]:
+        """The rule lists in the order they are tried: ``rules``, then each inference tier."""
+        return {"rule": self.rules, **{tier: getattr(self.inferred, tier) for tier in INFERENCE_TIERS}}
 
     @field_validator("default")
     @classmethod

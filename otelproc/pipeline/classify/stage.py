@@ -5,6 +5,7 @@ See the package docstring for what it reads and adds.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +14,7 @@ from pydantic import Field, field_validator
 from otelproc.config_types import Component
 from otelproc.pipeline.batch import ATTRIBUTE_COLUMN_PREFIX, ERROR_SCHEMA, RAW_COLUMN_PREFIX, Batch
 from otelproc.pipeline.classify.compiler import attr_from_json, compile_plan, working_column
+from otelproc.pipeline.classify.learned import LearnedClasses
 from otelproc.pipeline.classify.ruleset import RuleSet, load_rules
 from otelproc.pipeline.classify.schema import Outcome, literal_outcome
 from otelproc.pipeline.memo import Remembered
@@ -33,16 +35,18 @@ class ClassifyConfig(Component):
 class Classifier:
     """The classify stage: rules compiled once, applied to whole frames.
 
-    Reads the columns named in the module docstring; adds ``category``,
-    ``label``, ``severity`` and ``rule`` to ``batch.errors``.
+    Reads the columns named in the package docstring; adds ``category``, ``label``,
+    ``severity``, ``rule`` and ``category_source`` to ``batch.errors``. ``learned`` holds
+    the classes the AI analysis gave to patterns the rules leave ``unknown``.
     """
 
-    OUTPUT_COLUMNS = ("category", "label", "severity", "rule")
+    OUTPUT_COLUMNS = ("category", "label", "severity", "rule", "category_source")
     MAX_REMEMBERED = 100_000  # kinds of error whose outcome is kept; the older half goes beyond
 
     def __init__(self, ruleset: RuleSet):
         self.ruleset = ruleset
         self._plan = compile_plan(ruleset)
+        self.learned = LearnedClasses(ruleset.literal_labels(), ruleset.default.label)
         referenced = {name for step in self._plan.steps for e in step for name in e.meta.root_names()}
         referenced |= {name for e in self._plan.outputs for name in e.meta.root_names()}
         referenced -= {name for name in referenced if working_column(name)}
@@ -62,11 +66,11 @@ class Classifier:
         cfg = cfg or ClassifyConfig()
         ruleset = load_rules(cfg.rules, builtins=cfg.builtin_rules)
         if cfg.default is not None:
-            ruleset = RuleSet(ruleset.rules, ruleset.conditions, cfg.default)
+            ruleset = dataclasses.replace(ruleset, default=cfg.default)
         return cls(ruleset)
 
     def classify(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with ``category``, ``label``, ``severity`` and ``rule`` added (or replaced)."""
+        """``frame`` with the ``OUTPUT_COLUMNS`` added (or replaced), by the rules alone."""
         keep = [c for c in frame.columns if c not in self.OUTPUT_COLUMNS]
         work = self._with_inputs(frame.rechunk() if frame.n_chunks() > 1 else frame)
         # Eager steps on purpose: the lazy optimizer's passes over ~100 rule expressions cost more than they save.
@@ -79,7 +83,7 @@ class Classifier:
         raw = [c for c in frame.columns if c.startswith(RAW_COLUMN_PREFIX)]
         as_received = frame.with_columns(pl.col(c).alias(c.removeprefix(RAW_COLUMN_PREFIX)) for c in raw)
         if "fingerprint" in frame.columns:
-            outcome = self._by_kind(as_received)
+            outcome = self.learned.apply(frame.get_column("fingerprint"), self._by_kind(as_received))
         else:
             outcome = self.classify(as_received).select(self.OUTPUT_COLUMNS)
         keep = [c for c in frame.columns if c not in self.OUTPUT_COLUMNS and c not in raw]
@@ -93,7 +97,10 @@ class Classifier:
         if missing:
             frame = frame.with_columns(missing)
         from_json = [attr_from_json(k) for k in self.attribute_keys if ATTRIBUTE_COLUMN_PREFIX + k not in frame.columns]
-        return frame.with_columns(from_json) if from_json else frame
+        if from_json:
+            frame = frame.with_columns(from_json)
+        present = [ATTRIBUTE_COLUMN_PREFIX + k for k in self._plan.presence_only]
+        return frame.with_columns(pl.when(pl.col(c).is_not_null()).then(pl.lit("1")).alias(c) for c in present) if present else frame
 
     def _by_kind(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The outcome columns for ``frame``: remembered kinds joined, new kinds run through the rules."""
