@@ -50,6 +50,8 @@ MAX_ITEMS_AWAITING_DIAGNOSIS = 100_000
 def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | None = None) -> Pipeline:
     diagnostics = config.diagnostics
     classifier = Classifier.from_config(diagnostics.classify_config())
+    if analyzer is not None:
+        analyzer.use_classes(classifier.learned)  # classes the AI gives patterns the rules leave unknown
     return Pipeline(
         detector=Detector(classifier.attribute_keys),
         stages=[
@@ -193,6 +195,7 @@ class Service:
 
     async def start(self) -> None:
         self.store.start()
+        self.analyzer.load_classes()
         for exporter in self.exporters.values():
             await exporter.start()
         await self.admin.start()

@@ -31,6 +31,11 @@ def fallback_label(category: str) -> str:
     return f"{category.upper()}_ERROR"
 
 
+def normalize_label(proposal: str) -> str:
+    """Case and separators as the naming scheme has them ("card declined" -> CARD_DECLINED)."""
+    return _SEPARATORS.sub("_", proposal.strip()).upper()
+
+
 class LearnedClasses:
     """Fingerprint -> (category, label) from the AI analysis; the frame is swapped whole (read by the
     classify stage in the diagnosis thread, written by the analysis on the event loop)."""
@@ -48,7 +53,7 @@ class LearnedClasses:
         or stored pattern gives it to another category (``taken``: label -> categories); else
         ``<CATEGORY>_ERROR``."""
         if proposal:
-            label = _SEPARATORS.sub("_", proposal.strip()).upper()
+            label = normalize_label(proposal)
             others = (self.reserved.get(label, set()) | set((taken or {}).get(label, ()))) - {category}
             if len(label) <= MAX_LABEL_CHARS and _LABEL.match(label) and label != self.default_label and not others:
                 return label
