@@ -1362,6 +1362,12 @@ RULE = "match: {message: x}\n    category: data\n    label: X\n    severity: low
         ("conditions:\n  a: {condition: b}\n  b: {condition: a}", "conditions[a].condition: refers to itself (a -> b -> a)"),
         ("default: {category: unknown, label: '{stage}_X', severity: low}", "default: the default label cannot use template variables"),
         ("rulez: []", "rulez: unknown key"),
+        ("inferred:\n  package:\n    - name: p1\n      match: {package: 'acme.*'}\n      category: data\n      label: X\n      severity: low",
+         "inferred.package[p1].match.package: 'acme.*' is not a package name"),
+        ("inferred:\n  stage:\n    - name: s1\n      position: 'after:package:redis'\n      " + RULE.replace("\n", "\n  "),
+         "inferred.stage[s1].position: no rule named 'package:redis' in this section"),
+        ("inferred:\n  packages: []", "inferred.packages: unknown key"),
+        ("rules:\n  - name: 'package:redis'\n    " + RULE, "rules[package:redis]: a built-in rule of this name is in inferred.package; replace it there"),
         ("- just a list", "expected a mapping with a `rules:` list, got list"),
         ("rules: [", "is not valid YAML"),
     ],
@@ -1388,6 +1394,100 @@ def test_pointing_rules_at_the_full_copy_changes_nothing() -> None:
     again = load_rules(REPO / "config" / "rules.yaml")
     assert again.names() == builtin.names()
     assert again.rules == builtin.rules and again.default == builtin.default
+
+
+# --------------------------------------------------------------------------- inference tiers in user files
+
+
+def test_user_file_extends_an_inference_tier(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        inferred:
+          package:
+            - {name: "package:acme", match: {package: acme_sdk}, category: integration, label: ACME_ERROR, severity: high}
+            - name: "package:redis"
+              match: {package: redis}
+              category: data
+              label: CACHE_DATA_ERROR
+              severity: low
+          stage:
+            - {name: "stage:ledger", position: "before:stage:data", match: {stage: ledger}, category: data, label: LEDGER_ERROR, severity: low}
+        disable: ["exception_type:key_error"]
+        """,
+    )
+    ruleset = load_rules(path)
+    package_tier = [n for n, t in zip(ruleset.names(), ruleset.tiers) if t == "package"]
+    assert package_tier[0] == "package:acme"  # a new name goes first in its tier, not before the rules
+    assert ruleset.names().index("package:acme") > ruleset.names().index("server_response_5xx")
+    assert "exception_type:key_error" not in ruleset.names()
+    got = classify_with(
+        path,
+        row("acme_sdk.errors.Boom", "boom"),
+        row("redis.exceptions.ResponseError", "WRONGTYPE Operation against a key holding the wrong kind of value"),
+        row("RuntimeError", "unbalanced", "ledger"),
+        row("KeyError", "'sku'"),  # its tier entry is disabled: nothing else names it
+    )
+    assert got == [
+        ("integration", "ACME_ERROR", "high"),
+        ("data", "CACHE_DATA_ERROR", "low"),
+        ("data", "LEDGER_ERROR", "low"),
+        ("unknown", "UNKNOWN_ERROR", "medium"),
+    ]
+
+
+def test_a_user_rule_names_what_the_inference_would_only_guess(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        rules:
+          - {name: ledger_drift, match: {type: LedgerDrift}, category: data, label: LEDGER_DRIFT, severity: high}
+        """,
+    )
+    out = Classifier.from_config(ClassifyConfig(rules=path)).classify(frame(row("ledger.LedgerDrift", "x", "checkout")))
+    assert out.select("label", "rule", "category_source").row(0) == ("LEDGER_DRIFT", "ledger_drift", "rule")
+
+
+# --------------------------------------------------------------------------- the exception as the item tells it
+
+
+def test_type_and_message_come_from_the_stack_trace_when_the_item_has_less(tmp_path: Path) -> None:
+    c = one_rule(tmp_path, {"type": "_csv.Error", "message": "^line contains nul$"})
+    chained = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/a.py", line 3, in f\n'
+        "    g()\n"
+        "KeyError: 'x'\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/a.py", line 9, in h\n'
+        "    rows = list(reader)\n"
+        "           ^^^^^^^^^^^^\n"
+        "_csv.Error: line contains NUL\n"
+    )
+    assert labels(
+        c,
+        row("Error", "line contains NUL", stack_trace=chained),  # a log record: the class only
+        row(None, "line contains NUL", stack_trace=chained),  # no exception.type at all
+        row("Error", "something else", stack_trace=chained),  # the trace's line is the message as Python prints it
+        row("Error", "line contains NUL"),  # no trace: nothing says which module's Error
+        row("json.Error", "line contains NUL", stack_trace=chained),  # the item's own qualified type wins
+    ) == ["HIT", "HIT", "HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+
+
+def test_package_is_a_module_prefix(tmp_path: Path) -> None:
+    c = one_rule(tmp_path, {"package": ["stripe", "google.api_core", "a.b.c"]})
+    assert labels(
+        c,
+        row("stripe._error.CardError", "x"),
+        row("stripe.CardError", "x"),
+        row("stripes.Error", "x"),
+        row("google.api_core.exceptions.NotFound", "x"),
+        row("google.cloud.exceptions.NotFound", "x"),
+        row("a.b.c.d.Boom", "x"),
+        row("a.b.Boom", "x"),
+        row("stripe", "x"),
+    ) == ["HIT", "HIT", "UNKNOWN_ERROR", "HIT", "UNKNOWN_ERROR", "HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
 
 
 # --------------------------------------------------------------------------- in the pipeline: once per kind
@@ -1425,3 +1525,19 @@ def test_rows_of_one_kind_are_classified_once_on_the_text_as_received(tmp_path: 
     # A later batch of a known kind: the same outcome, without running the rules again.
     again = run(row("psycopg.OperationalError", 'connection to server at "db-9" failed: Connection refused'))
     assert again.get_column("label").to_list() == ["UNKNOWN_ERROR"] and len(classifier._kinds) == 2
+
+
+def test_attributes_asked_only_for_their_presence_do_not_make_kinds() -> None:
+    """db.query.text differs on every call; the built-in rules only ask whether it is there."""
+    from otelproc.pipeline.fingerprint import fingerprint
+
+    classifier = Classifier.from_config()
+    assert "db.query.text" in classifier._plan.presence_only and "url.full" not in classifier._plan.presence_only
+
+    def run(*rows: dict[str, Any]) -> pl.DataFrame:
+        return classifier(fingerprint(Batch(Signal.TRACES, None, item_count=len(rows), errors=frame(*rows)))).errors
+
+    out = run(*(row("RuntimeError", "write rejected", attributes={"db.query.text": f"UPDATE t SET n = {i}"}) for i in range(5)),
+              row("RuntimeError", "write rejected"))  # fmt: skip
+    assert out.get_column("label").to_list() == ["DATABASE_ERROR"] * 5 + ["UNKNOWN_ERROR"]
+    assert len(classifier._kinds) == 2

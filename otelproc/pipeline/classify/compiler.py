@@ -161,13 +161,26 @@ def _type_expr(names: list[str]) -> pl.Expr:
 
 
 def _package_expr(packages: list[str]) -> pl.Expr:
-    """Whether the exception's module is one of ``packages`` or inside one (no regex)."""
-    return _null_false(_any([pl.col(_QUALIFIED).str.starts_with(p + ".") for p in packages]))
+    """Whether the exception's module is one of ``packages`` or inside one (hash look-ups, no regex)."""
+    parts: list[pl.Expr] = []
+    for depth, column in enumerate(_PACKAGES, 1):
+        names = [p for p in packages if p.count(".") == depth - 1]
+        if names:
+            parts.append(pl.col(column).is_in(names))
+    parts += [pl.col(_QUALIFIED).str.starts_with(p + ".") for p in packages if p.count(".") >= len(_PACKAGES)]
+    return _null_false(_any(parts))
 
 
 def exception_line_expr() -> pl.Expr:
     """The stack trace's exception line as a struct of ``type`` and ``message`` (null without frames)."""
     return pl.col("stack_trace").str.extract_groups(_EXCEPTION_LINE)
+
+
+def message_expr(line: pl.Expr) -> pl.Expr:
+    """The message the rules read: the stack trace's exception line's where there is one, else the
+    message. A log record from logging's handler carries only the first argument as exception.message
+    ("111" for "[Errno 111] Connection refused", "utf-8" for a UnicodeDecodeError); the line has it all."""
+    return pl.coalesce(line.struct.field("message"), pl.col("message"))
 
 
 def qualified_type_expr(line: pl.Expr) -> pl.Expr:
@@ -187,11 +200,12 @@ _STATUS = f"{_PREFIX}status"
 _LINE = f"{_PREFIX}exception_line"  # the stack trace's exception line: struct of type, message
 _QUALIFIED = f"{_PREFIX}qualified_type"  # see qualified_type_expr
 _TYPE_NAME = f"{_PREFIX}type_name"  # the class without its module
-_LINE_MESSAGE = f"{_PREFIX}line_message"  # the exception line's message where it differs from message
+_PACKAGES = (f"{_PREFIX}package_1", f"{_PREFIX}package_2")  # the class's first one and two module names
+_MESSAGE = f"{_PREFIX}message"  # the message as Python prints it: see message_expr
 _LOWER = {
-    "message": f"{_PREFIX}message_lc",
     "stack_trace": f"{_PREFIX}stack_trace_lc",
-    _LINE_MESSAGE: f"{_PREFIX}line_message_lc",
+    _MESSAGE: f"{_PREFIX}message_lc",
+    "stage": f"{_PREFIX}stage_lc",
 }
 _INDEX = f"{_PREFIX}rule_index"
 
@@ -232,6 +246,7 @@ class _Compiler:
         self.ruleset = ruleset
         self.uses_status = False
         self.uses_type_name = False
+        self.uses_package = False
         self.uses_qualified = False  # type, type_regex or package: the class as qualified as known
         self.uses_line_message = False
         self.lowered: set[str] = set()
@@ -292,13 +307,11 @@ class _Compiler:
             self.uses_qualified = True
             parts.append(_null_false(pl.col(_QUALIFIED).str.contains(m.type_regex)))
         if m.package:
-            self.uses_qualified = True
+            self.uses_qualified = self.uses_package = True
             parts.append(_package_expr(m.package))
         if m.message is not None:
-            # Also the exception line: a log record from logging's handler carries only the first
-            # argument as exception.message ("111" for "[Errno 111] Connection refused").
             self.uses_line_message = True
-            parts.append(self._text(m, "message", m.message) | self._text(m, _LINE_MESSAGE, m.message))
+            parts.append(self._text(m, _MESSAGE, m.message))
         if m.stack_trace is not None:
             parts.append(self._text(m, "stack_trace", m.stack_trace))
         if m.stage:
@@ -306,7 +319,11 @@ class _Compiler:
         if m.stage_prefix:
             parts.append(_null_false(_any([pl.col("stage").str.starts_with(p) for p in m.stage_prefix])))
         if m.stage_regex is not None:
-            parts.append(_null_false(pl.col("stage").str.contains(m.stage_regex)))
+            if m.stage_regex.startswith("(?i)"):  # as ignore_case does for messages: lowercase once, no (?i)
+                self.lowered.add("stage")
+                parts.append(_null_false(pl.col(_LOWER["stage"]).str.contains(lower_pattern(m.stage_regex[4:]))))
+            else:
+                parts.append(_null_false(pl.col("stage").str.contains(m.stage_regex)))
         if m.status:
             self.uses_status = True
             status = pl.col(_STATUS)
@@ -369,14 +386,15 @@ class _Compiler:
             if self.uses_qualified:
                 derived.append(qualified_type_expr(line).alias(_QUALIFIED))
             if self.uses_line_message:
-                text = line.struct.field("message")
-                derived.append(pl.when(text != pl.col("message").str.strip_chars()).then(text).alias(_LINE_MESSAGE))
+                derived.append(message_expr(line).alias(_MESSAGE))
             steps.append(derived)
         first: list[pl.Expr] = []
         if self.uses_status:
             first.append(status_expr().alias(_STATUS))
         if self.uses_type_name:
             first.append(pl.col(_QUALIFIED).str.split(".").list.last().alias(_TYPE_NAME))
+        if self.uses_package:
+            first += [pl.col(_QUALIFIED).str.extract(rf"^((?:[^.]+\.){{{d - 1}}}[^.]+)\.", 1).alias(c) for d, c in enumerate(_PACKAGES, 1)]
         first += [pl.col(column).str.to_lowercase().alias(_LOWER[column]) for column in sorted(self.lowered)]
         if first:
             steps.append(first)

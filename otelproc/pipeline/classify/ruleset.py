@@ -162,6 +162,13 @@ def merge_rules(builtins: RulesFile, user: RulesFile | None) -> RuleSet:
         if user.default is not None:
             default = user.default
     user_sections = user.sections() if user is not None else {}
+    builtin_tier = {r.name: section for section, rules in builtins.sections().items() for r in rules}
+    for section, rules in user_sections.items():
+        for rule in rules:
+            tier = builtin_tier.get(rule.name, section)
+            if tier != section:
+                problems.append(f"{where(section, rule.name)}: a built-in rule of this name is in "
+                                f"{'rules' if tier == 'rule' else 'inferred.' + tier}; replace it there")  # fmt: skip
     rules: list[Rule] = []
     tiers: list[str] = []
     for section, builtin_rules in builtins.sections().items():

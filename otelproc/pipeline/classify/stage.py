@@ -19,6 +19,10 @@ from otelproc.pipeline.classify.ruleset import RuleSet, load_rules
 from otelproc.pipeline.classify.schema import Outcome, literal_outcome
 from otelproc.pipeline.memo import Remembered
 
+# The presence of the attributes the rules only ask the presence of (db.query.text, url.full ...), as one
+# value: their values differ on every call and would make each call a kind of its own.
+_PRESENT = "__classify_present"
+
 class ClassifyConfig(Component):
     """How errors are classified (the `diagnostics.rules` file and defaults)."""
 
@@ -54,8 +58,12 @@ class Classifier:
             name.removeprefix(ATTRIBUTE_COLUMN_PREFIX) for name in referenced if name.startswith(ATTRIBUTE_COLUMN_PREFIX)
         )
         # What makes two rows of one fingerprint the same kind for the rules: everything they
-        # read but the message and stack trace, which the fingerprint stands for.
-        context = sorted(referenced - {"message", "stack_trace", "attributes"})
+        # read but the message and stack trace, which the fingerprint stands for. Attributes the
+        # rules only ask the presence of count as one bit each (see _PRESENT).
+        self._present = tuple(ATTRIBUTE_COLUMN_PREFIX + k for k in sorted(self._plan.presence_only))
+        context = sorted(referenced - {"message", "stack_trace", "attributes"} - set(self._present))
+        if self._present:
+            context.append(_PRESENT)
         self._context = tuple(context)
         self._kinds = Remembered(
             ["fingerprint", *context], list(self.OUTPUT_COLUMNS), self.classify, limit=self.MAX_REMEMBERED
@@ -97,12 +105,15 @@ class Classifier:
         if missing:
             frame = frame.with_columns(missing)
         from_json = [attr_from_json(k) for k in self.attribute_keys if ATTRIBUTE_COLUMN_PREFIX + k not in frame.columns]
-        if from_json:
-            frame = frame.with_columns(from_json)
-        present = [ATTRIBUTE_COLUMN_PREFIX + k for k in self._plan.presence_only]
-        return frame.with_columns(pl.when(pl.col(c).is_not_null()).then(pl.lit("1")).alias(c) for c in present) if present else frame
+        return frame.with_columns(from_json) if from_json else frame
 
     def _by_kind(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The outcome columns for ``frame``: remembered kinds joined, new kinds run through the rules."""
-        return self._kinds(self._with_inputs(frame))
+        frame = self._with_inputs(frame)
+        if self._present:
+            bits = [pl.col(c).is_not_null().cast(pl.UInt64) * (1 << i) for i, c in enumerate(self._present[:64])]
+            extra = [pl.col(c).is_not_null().cast(pl.String) for c in self._present[64:]]  # beyond 64: as text
+            mask = pl.sum_horizontal(bits) if not extra else pl.concat_str([pl.sum_horizontal(bits).cast(pl.String), *extra])
+            frame = frame.with_columns(mask.alias(_PRESENT))
+        return self._kinds(frame)
 
