@@ -35,7 +35,7 @@ def test_readme_yaml_example_is_valid(index, tmp_path, monkeypatch):
     for name in ENV_REFERENCE.findall(text):
         monkeypatch.setenv(name, EXAMPLE_ENVIRONMENT.get(name, "example"))
     data = yaml.safe_load(text)
-    if "rules" in data and "receivers" not in data:
+    if ("rules" in data or "inferred" in data) and "receivers" not in data:
         path = tmp_path / "rules.yaml"
         path.write_text(text)
         assert Classifier.from_config(ClassifyConfig(rules=path)).ruleset.rules
