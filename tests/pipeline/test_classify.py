@@ -620,14 +620,16 @@ def trace(qualified: str, text: str | None, function: str = "handle") -> str:
 
 def span(qualified: str, text: str | None, stage: str | None = None, **columns: Any) -> dict[str, Any]:
     """As the OpenTelemetry SDK records an exception on a span."""
-    return row(qualified, text, stage, stack_trace=trace(qualified, text), **columns)
+    columns.setdefault("stack_trace", trace(qualified, text))
+    return row(qualified, text, stage, **columns)
 
 
 def log(qualified: str, text: str | None, first_arg: Any = "", stage: str | None = None, **columns: Any) -> dict[str, Any]:
     """As logging's handler (LoggingHandler) sends it: ``first_arg`` is exc.args[0] ("" = same as text, None = no args)."""
     message = text if first_arg == "" else (None if first_arg is None else str(first_arg))
     columns.setdefault("kind", "log")
-    return row(qualified.rsplit(".", 1)[-1], message, stage, stack_trace=trace(qualified, text, columns.pop("function", "handle")), **columns)
+    columns.setdefault("stack_trace", trace(qualified, text, columns.pop("function", "handle")))
+    return row(qualified.rsplit(".", 1)[-1], message, stage, **columns)
 
 
 def _real_messages() -> dict[str, str]:
@@ -830,7 +832,7 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("out_of_memory", span("numpy.core._exceptions._ArrayMemoryError", "Unable to allocate 3.73 GiB for an array with shape (500000000,) and data type float64"), ("infrastructure", "OUT_OF_MEMORY", "critical")),
     ("subprocess_failed", span("subprocess.CalledProcessError", "Command '['pg_dump', 'app']' returned non-zero exit status 1."), ("infrastructure", "SUBPROCESS_FAILED", "medium")),
     # ---- inferred from the stage
-    ("stage:job_source", span("builtins.KeyError", "'results'", "job_source_indeed"), ("integration", "INDEED_API_ERROR", "medium")),
+    ("stage:job_source", span("RuntimeError", "pagination cursor went backwards", "job_source_indeed"), ("integration", "INDEED_API_ERROR", "medium")),
     ("stage:model", span("RuntimeError", "the stream ended before the first token", "llm_chat"), ("model", "LLM_CHAT_ERROR", "medium")),
     ("stage:model", log("app.errors.EmptyAnswer", "empty answer", stage="agent_plan"), ("model", "AGENT_PLAN_ERROR", "medium")),
     ("stage:prompt", span("RuntimeError", "no variant for locale de", "prompt_render"), ("prompt", "PROMPT_RENDER_ERROR", "medium")),
@@ -864,7 +866,7 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("package:oauth", log("authlib.integrations.base_client.errors.MismatchingStateError", "mismatching_state: CSRF Warning! State not equal in request and response."), ("integration", "AUTH_ERROR", "medium")),
     ("package:celery", span("celery.exceptions.ImproperlyConfigured", "Cannot mix new and old setting keys"), ("infrastructure", "CELERY_ERROR", "medium")),
     ("package:broker", log("pika.exceptions.ChannelClosedByBroker", "(406, \"PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'jobs'\")"), ("infrastructure", "BROKER_ERROR", "high")),
-    ("package:kafka", log("kafka.errors.KafkaTimeoutError", "KafkaTimeoutError: Failed to update metadata after 60.0 secs."), ("infrastructure", "KAFKA_ERROR", "high")),
+    ("package:kafka", log("kafka.errors.UnknownTopicOrPartitionError", "[Error 3] UnknownTopicOrPartitionError: orders"), ("infrastructure", "KAFKA_ERROR", "high")),
     ("package:aws", span("botocore.exceptions.NoRegionError", "You must specify a region."), ("integration", "AWS_ERROR", "medium")),
     ("package:google_cloud", span("google.api_core.exceptions.NotFound", "404 No such object: bucket/resume.pdf"), ("integration", "GOOGLE_CLOUD_ERROR", "medium")),
     ("package:azure", span("azure.core.exceptions.ResourceNotFoundError", "The specified blob does not exist."), ("integration", "AZURE_ERROR", "medium")),
@@ -902,12 +904,73 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("exception_type:value_error", span("ValueError", "invalid literal for int() with base 10: 'abc'"), ("data", "INVALID_VALUE", "medium")),
     ("exception_type:value_error", span("decimal.InvalidOperation", "[<class 'decimal.ConversionSyntax'>]"), ("data", "INVALID_VALUE", "medium")),
     ("exception_type:arithmetic", span("ZeroDivisionError", "division by zero"), ("data", "ARITHMETIC_ERROR", "medium")),
-    ("exception_type:assertion", span("AssertionError", "cart total must be positive"), ("data", "ASSERTION_FAILED", "medium")),
+    (None, span("AssertionError", "cart total must be positive"), ("unknown", "UNKNOWN_ERROR", "medium")),  # a broken invariant: no guess
     ("exception_type:file_not_found", log("FileNotFoundError", "[Errno 2] No such file or directory: 'exports/2024-05.csv'", first_arg=2), ("data", "FILE_NOT_FOUND", "medium")),
     ("exception_type:cancelled", span("asyncio.exceptions.CancelledError", None), ("infrastructure", "TASK_CANCELLED", "low")),
     ("exception_type:os_error", span("OSError", "[Errno 5] Input/output error"), ("infrastructure", "OS_ERROR", "medium")),
 ]
-CASES += NEW_CASES
+
+
+def chained(cause: str, wrapper: str, direct: bool = True) -> str:
+    """A trace of ``wrapper`` raised from (or while handling) ``cause``, as traceback prints it."""
+    between = ("The above exception was the direct cause of the following exception:" if direct
+               else "During handling of the above exception, another exception occurred:")  # fmt: skip
+    return trace(*cause.split(": ", 1)).rstrip("\n") + f"\n\n{between}\n\n" + trace(*wrapper.split(": ", 1))
+
+
+OTHER_RUNTIMES_AND_CHAINS: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
+    ("job_source_invalid_data", span("pydantic_core._pydantic_core.ValidationError", "1 validation error for JobPosting\ntitle\n  Field required [type=missing]", "job_source_greenhouse"),
+     ("integration", "GREENHOUSE_API_ERROR", "medium")),
+    ("upstream_invalid_response", span("json.decoder.JSONDecodeError", "Expecting value: line 1 column 1 (char 0)", span_kind="client", server_address="feeds.partner.io",
+                                       attributes={"http.request.method": "GET", "server.address": "feeds.partner.io"}), ("integration", "PARTNER_INVALID_RESPONSE", "medium")),
+    ("dynamodb_conditional_check_failed", span("botocore.errorfactory.ConditionalCheckFailedException",
+                                               "An error occurred (ConditionalCheckFailedException) when calling the UpdateItem operation: The conditional request failed"),
+     ("data", "DYNAMODB_CONDITIONAL_CHECK_FAILED", "medium")),
+    ("lock_lost", span("redis.exceptions.LockNotOwnedError", "Cannot extend a lock that's no longer owned"), ("infrastructure", "LOCK_LOST", "medium")),
+    ("lock_lost", span("RuntimeError", "lock lease 9f2c on shard s-12 expired before renewal"), ("infrastructure", "LOCK_LOST", "medium")),
+    ("kafka_unreachable", log("kafka.errors.NoBrokersAvailable", "NoBrokersAvailable"), ("infrastructure", "KAFKA_UNREACHABLE", "high")),
+    ("kafka_unreachable", span("cimpl.KafkaException", "KafkaError{code=_TRANSPORT,val=-195,str=\"Failed to get metadata: Local: Broker transport failure\"}"), ("infrastructure", "KAFKA_UNREACHABLE", "high")),
+    ("auth_forbidden", span("PermissionError", "API key ak_live_8f2c was revoked"), ("integration", "AUTH_FORBIDDEN", "medium")),
+    ("auth_forbidden", span("rest_framework.exceptions.PermissionDenied", "You do not have permission to perform this action."), ("integration", "AUTH_FORBIDDEN", "medium")),
+    ("logging_config_invalid", span("ValueError", "Unable to configure handler 'file'"), ("infrastructure", "LOGGING_CONFIG_INVALID", "high")),
+    # ---- other runtimes (otelproc takes any OTLP): Java, .NET, Go, JavaScript, Ruby
+    ("pg_auth_failed", span("org.postgresql.util.PSQLException", 'FATAL: password authentication failed for user "app"'), ("infrastructure", "PG_AUTH_FAILED", "critical")),
+    ("http_timeout", span("java.net.SocketTimeoutException", "Read timed out", server_address="api.partner.io"), ("integration", "PARTNER_TIMEOUT", "medium")),
+    ("http_timeout", span("System.Threading.Tasks.TaskCanceledException", "The request was canceled due to the configured HttpClient.Timeout of 100 seconds elapsing."), ("integration", "HTTP_TIMEOUT", "medium")),
+    ("http_connection_error", span("System.Net.Http.HttpRequestException", "Connection refused (api.partner.io:443)", server_address="api.partner.io"), ("integration", "PARTNER_CONNECTION_ERROR", "high")),
+    ("http_server_error", span("System.Net.Http.HttpRequestException", "Response status code does not indicate success: 503 (Service Unavailable).", server_address="api.partner.io"),
+     ("integration", "PARTNER_API_ERROR", "high")),
+    ("http_client_error", span("RuntimeError", "HTTP 400 error: Unable to create record: The 'To' number +15550001111 is not a valid phone number.", server_address="api.twilio.com", span_kind="client", http_status_code=400),
+     ("integration", "TWILIO_API_ERROR", "medium")),
+    ("operation_timeout", row("*errors.errorString", "context deadline exceeded"), ("infrastructure", "OPERATION_TIMEOUT", "medium")),
+    ("db_no_result_found", row("ActiveRecord::RecordNotFound", "Couldn't find User with 'id'=42"), ("data", "DB_NO_RESULT_FOUND", "medium")),
+    ("db_no_result_found", row("System.InvalidOperationException", "Sequence contains no elements"), ("data", "DB_NO_RESULT_FOUND", "medium")),
+    ("exception_type:none_value", row("java.lang.NullPointerException", 'Cannot invoke "String.length()" because "name" is null'), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:none_value", row("System.NullReferenceException", "Object reference not set to an instance of an object."), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:none_value", row("TypeError", "Cannot read properties of undefined (reading 'id')"), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:none_value", row("NoMethodError", "undefined method `name' for nil:NilClass"), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:none_value", row("runtime.Error", "runtime error: invalid memory address or nil pointer dereference"), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:index_error", row("runtime.boundsError", "runtime error: index out of range [5] with length 3"), ("data", "INDEX_OUT_OF_RANGE", "medium")),
+    ("exception_type:index_error", row("java.lang.ArrayIndexOutOfBoundsException", "Index 5 out of bounds for length 3"), ("data", "INDEX_OUT_OF_RANGE", "medium")),
+    ("exception_type:lookup", span("LookupError", "organization org-2Fh8 not found"), ("data", "NOT_FOUND", "medium")),
+    # ---- a wrapper no rule names is classified by the exception that began the chain
+    ("stripe_card_declined", span("RuntimeError", "charge for order 4711 failed",
+                                  stack_trace=chained("stripe._error.CardError: Request req_1: Your card was declined.", "RuntimeError: charge for order 4711 failed")),
+     ("integration", "STRIPE_CARD_DECLINED", "low")),
+    ("railway_env_var_missing", log("RuntimeError", "gateway settings incomplete",
+                                    stack_trace=chained("KeyError: 'UPSTREAM_URL'", "RuntimeError: gateway settings incomplete", direct=False)),
+     ("infrastructure", "RAILWAY_ENV_VAR_MISSING", "critical")),
+    ("http_timeout", span("RuntimeError", "charge for order 9 failed", "checkout",  # the cause's rule beats the wrapper's inference
+                          stack_trace=chained("httpx.ReadTimeout: The read operation timed out", "RuntimeError: charge for order 9 failed")),
+     ("integration", "HTTP_TIMEOUT", "medium")),
+    ("celery_soft_time_limit", span("ValueError", "bad row",  # the wrapper is only inferred (INVALID_VALUE); a rule names the cause
+                                    stack_trace=chained("billiard.exceptions.SoftTimeLimitExceeded: SoftTimeLimitExceeded()", "ValueError: bad row", direct=False)),
+     ("infrastructure", "CELERY_SOFT_TIME_LIMIT", "medium")),
+    ("date_parse_error", span("ValueError", REAL["strptime"],  # the wrapper's own rule wins over its cause's
+                              stack_trace=chained("KeyError: 'date'", "ValueError: " + REAL["strptime"], direct=False)),
+     ("data", "DATE_PARSE_ERROR", "medium")),
+]
+CASES += NEW_CASES + OTHER_RUNTIMES_AND_CHAINS
 
 
 # Every label of the taxonomy (seeds/004), and those of its auto-labeling code.

@@ -20,8 +20,9 @@ from otelproc.pipeline.classify.schema import _TEMPLATE_VAR, UNAVAILABLE, Match,
 
 # An HTTP status written in an exception message: httpx ("Server error '503 …'"),
 # requests ("503 Server Error: …"), aiohttp ("503, message=…"), urllib
-# ("HTTP Error 503: …"), the OpenAI and Anthropic SDKs ("Error code: 429 - …").
-_STATUS_IN_MESSAGE = r"(?:^|HTTP Error |[Ee]rror '|Error code: |[Ss]tatus(?: code)?[=:] ?)([1-9][0-9]{2})\b"
+# ("HTTP Error 503: …"), Twilio ("HTTP 400 error: …"), the OpenAI and Anthropic SDKs ("Error code: 429 - …"),
+# .NET's HttpClient ("Response status code does not indicate success: 503 (Service Unavailable).").
+_STATUS_IN_MESSAGE = r"(?:^|HTTP Error |HTTP |[Ee]rror '|Error code: |[Ss]tatus(?: code)?[=:] ?|does not indicate success: )([1-9][0-9]{2})\b"
 # The host of a URL; in a message also urllib3's host='…' and aiohttp's "connect to host …".
 _URL_HOST = r"(?i)\b[a-z][a-z0-9+.-]*://(?:[^\s/@]*@)?([a-z0-9_.-]*[a-z0-9])"
 _MESSAGE_HOST = r"(?i)(?:\b[a-z][a-z0-9+.-]*://(?:[^\s/@]*@)?|\bhost[=: ]+[\"']?)([a-z0-9_.-]*[a-z0-9])"

@@ -19,6 +19,11 @@ from otelproc.pipeline.classify.ruleset import RuleSet, load_rules
 from otelproc.pipeline.classify.schema import Outcome, literal_outcome
 from otelproc.pipeline.memo import Remembered
 
+# Python's words between the exceptions of a chain; the first exception of the trace is the one that began it.
+_CHAINED = r"\n(?:The above exception was the direct cause of the following exception|During handling of the above exception, another exception occurred):\n"
+_FIRST_EXCEPTION = r"(?s)^(.*?)\n\n?(?:The above exception was the direct cause|During handling of the above exception)"
+_STRENGTH = {"rule": 2, "inferred": 1}
+
 # The presence of the attributes the rules only ask the presence of (db.query.text, url.full ...), as one
 # value: their values differ on every call and would make each call a kind of its own.
 _PRESENT = "__classify_present"
@@ -78,13 +83,41 @@ class Classifier:
         return cls(ruleset)
 
     def classify(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with the ``OUTPUT_COLUMNS`` added (or replaced), by the rules alone."""
+        """``frame`` with the ``OUTPUT_COLUMNS`` added (or replaced), by the rules alone.
+
+        A wrapper (``raise RuntimeError("charge failed") from exc``, an error raised while handling
+        another) that no rule names is classified by the first exception of its chain when a rule
+        names that one, or when only an inference does and the wrapper had none.
+        """
         keep = [c for c in frame.columns if c not in self.OUTPUT_COLUMNS]
-        work = self._with_inputs(frame.rechunk() if frame.n_chunks() > 1 else frame)
+        frame = self._with_inputs(frame.rechunk() if frame.n_chunks() > 1 else frame)
+        outcome = self._run(frame)
+        chained = frame.get_column("stack_trace").str.contains(_CHAINED).fill_null(False)
+        weaker = outcome.get_column("category_source").replace_strict(_STRENGTH, default=0, return_dtype=pl.Int8) < 2
+        redo = chained & weaker
+        if redo.any():
+            first = frame.filter(redo).with_columns(
+                stack_trace=pl.col("stack_trace").str.extract(_FIRST_EXCEPTION, 1),
+                error_type=pl.lit(None, pl.String), message=pl.lit(None, pl.String),
+            )
+            cause = self._run(first)
+            take = cause.get_column("category_source").replace_strict(_STRENGTH, default=0, return_dtype=pl.Int8) > (
+                outcome.filter(redo).get_column("category_source").replace_strict(_STRENGTH, default=0, return_dtype=pl.Int8)
+            )
+            chosen = pl.concat([outcome.filter(redo).filter(~take), cause.filter(take)])
+            index = pl.concat([pl.int_range(frame.height, eager=True).filter(redo).filter(~take),
+                               pl.int_range(frame.height, eager=True).filter(redo).filter(take)])  # fmt: skip
+            outcome = pl.concat([outcome.filter(~redo).with_columns(_i=pl.int_range(frame.height, eager=True).filter(~redo)),
+                                 chosen.with_columns(_i=index)]).sort("_i").drop("_i")  # fmt: skip
+        return pl.concat([frame.select(keep), outcome], how="horizontal")
+
+    def _run(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The rules over ``frame`` (which has every input column): the ``OUTPUT_COLUMNS``."""
+        work = frame
         # Eager steps on purpose: the lazy optimizer's passes over ~100 rule expressions cost more than they save.
         for step in self._plan.steps:
             work = work.with_columns(step)
-        return work.with_columns(self._plan.outputs).select([*keep, *self.OUTPUT_COLUMNS])
+        return work.select(self._plan.outputs)
 
     def __call__(self, batch: Batch) -> Batch:
         frame = batch.errors
