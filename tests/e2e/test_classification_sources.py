@@ -39,11 +39,11 @@ class LedgerDrift(Exception):
 LedgerDrift.__module__ = "ledger.core"
 
 
-class KafkaTimeoutError(Exception):
+class UnknownTopicOrPartitionError(Exception):
     pass
 
 
-KafkaTimeoutError.__module__ = "kafka.errors"  # kafka-python's class, as the SDK records it
+UnknownTopicOrPartitionError.__module__ = "kafka.errors"  # kafka-python's class, as the SDK records it
 
 
 def reconcile(cents: int) -> None:
@@ -65,7 +65,7 @@ SPAN_CASES = {  # span name -> (what it does, span kind, attributes, expected ca
     "SELECT orders": (lambda: (_ for _ in ()).throw(RuntimeError("pool closed")), SpanKind.CLIENT,
                       {"db.system.name": "postgresql", "db.query.text": "SELECT * FROM orders WHERE id = $1"},
                       "infrastructure", "POSTGRESQL_ERROR", "inferred"),
-    "publish": (lambda: (_ for _ in ()).throw(KafkaTimeoutError("Failed to update metadata after 60.0 secs.")),
+    "publish": (lambda: (_ for _ in ()).throw(UnknownTopicOrPartitionError("[Error 3] UnknownTopicOrPartitionError: orders")),
                 SpanKind.INTERNAL, {}, "infrastructure", "KAFKA_ERROR", "inferred"),
     "lookup": (lambda: {}["sku"], SpanKind.INTERNAL, {}, "data", "MISSING_KEY", "inferred"),
 }  # fmt: skip
