@@ -682,10 +682,10 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("prompt_csv_corrupt", log("_csv.Error", REAL["csv_quote"]), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),
     ("prompt_csv_corrupt", row("Error", REAL["csv_quote"]), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),  # no trace: csv's words
     ("prompt_csv_corrupt", log("_csv.Error", "prompts.csv row 12 has 3 fields, expected 4"), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),
-    ("session_data_corrupt", log("builtins.KeyError", "'answers'", first_arg="answers", code_function="ps101_flow"), ("data", "SESSION_DATA_CORRUPT", "high")),
+    ("session_data_corrupt", log("builtins.KeyError", "'answers'", first_arg="answers", function="ps101_flow"), ("data", "SESSION_DATA_CORRUPT", "high")),
     ("session_data_corrupt", log("builtins.KeyError", "'user_id'", first_arg="user_id", stage="session_load"), ("data", "SESSION_DATA_CORRUPT", "high")),
     ("session_data_corrupt", log("builtins.KeyError", "'step'", first_arg="step", function="load_session"), ("data", "SESSION_DATA_CORRUPT", "high")),
-    ("session_data_corrupt", span("builtins.KeyError", "'prompt_index'", span_name="ps101_flow"), ("data", "SESSION_DATA_CORRUPT", "high")),
+    ("exception_type:key_error", span("builtins.KeyError", "'current_step'"), ("data", "MISSING_KEY", "medium")),  # nothing says session: a plain missing key
     (
         "pg_network_unreachable",
         log("psycopg2.OperationalError", 'could not connect to server: Connection refused\n\tIs the server running on host "db.render.app" (10.0.0.5) and accepting\n\tTCP/IP connections on port 5432?'),
