@@ -522,9 +522,11 @@ class PatternAnalyzer:
             )
             return False
         # The answer is shown to people and put on spans: redacted too.
-        texts = self.redactor.redact_texts([analysis.summary, analysis.root_cause, *analysis.suggested_fixes])
-        analysis.summary, analysis.root_cause = texts[0] or "", texts[1] or ""
-        analysis.suggested_fixes = [t for t in texts[2:] if t]
+        texts = self.redactor.redact_texts([analysis.label, analysis.summary, analysis.root_cause, *analysis.suggested_fixes])
+        if texts[0] != analysis.label:  # a label that carries a secret is no label
+            analysis.label = None
+        analysis.summary, analysis.root_cause = texts[1] or "", texts[2] or ""
+        analysis.suggested_fixes = [t for t in texts[3:] if t]
         analysis.pattern_id, analysis.model, analysis.tokens = row["id"], model, tokens
         analysis.analysed_at = datetime.now(timezone.utc)
         reclassify = (

@@ -296,6 +296,7 @@ async def test_unknown_pattern_takes_the_answers_category_and_label_and_later_ro
         ("prompt", "TEMPLATE", "PROMPT_ERROR"),  # one word
         ("data", None, "DATA_ERROR"),  # no label proposed
         ("data", "ledger-row mismatch", "LEDGER_ROW_MISMATCH"),  # case and separators normalized
+        ("data", "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12", "DATA_ERROR"),  # a secret: redaction takes it out, no label
     ],
 )
 async def test_proposed_label_is_checked_against_the_naming_scheme(open_store, category, label, expected):
