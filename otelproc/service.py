@@ -78,6 +78,7 @@ def build_pipeline(
     if playbooks is not None and playbooks.playbooks:
         stages["playbooks"] = playbooks
     if analyzer is not None:
+        analyzer.use_classes(classifier.learned)  # classes the AI gives patterns the rules leave unknown
         stages["ai"] = analyzer.annotate
     return Pipeline(scanner, ordered(stages))
 
@@ -240,6 +241,7 @@ class Service:
 
     async def start(self) -> None:
         self.store.start()
+        self.analyzer.load_classes()
         for exporter in self.exporters.values():
             await exporter.start()
         await self.admin.start()

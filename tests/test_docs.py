@@ -45,7 +45,7 @@ def test_readme_yaml_example_is_valid(index, tmp_path, monkeypatch):
     data = yaml.safe_load(text)
     if isinstance(data.get("playbooks"), list):  # a playbook file
         assert parse_text(text, "README.md")
-    elif "rules" in data and "receivers" not in data:
+    elif ("rules" in data or "inferred" in data) and "receivers" not in data:
         path = tmp_path / "rules.yaml"
         path.write_text(text)
         assert Classifier.from_config(ClassifyConfig(rules=path)).ruleset.rules
@@ -119,7 +119,7 @@ def otelproc_command() -> list[str]:
 def test_readme_python_examples_and_commands_run(tmp_path):
     """Each Python example of README sends to a running otelproc (host names pointed at it), and
     each `otelproc` command line then runs as written, from a directory laid out as this one."""
-    from tests.e2e.harness import Otelproc
+    from tests.e2e.harness import Otelproc, free_port
     from tests.e2e.patterns_helpers import admin_sql
 
     blocks = PYTHON_BLOCK.findall((ROOT / "README.md").read_text())
@@ -128,10 +128,14 @@ def test_readme_python_examples_and_commands_run(tmp_path):
     (work / "config").mkdir(parents=True)
     # as a user's app runs: no SDK settings from this shell, not under pytest (Logfire sends nothing there)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LOGFIRE_", "PYTEST_"))}
-    with Otelproc(tmp_path, storage={"path": str(work / "data" / "otelproc.duckdb")}) as proc:
+    env["OTELPROC_SQL_PASSWORD"] = "readme-example"  # the PostgreSQL endpoint's, as README sets it
+    sql_port = free_port()
+    sql = {"postgres": {"endpoint": f"127.0.0.1:{sql_port}", "username": "grafana", "password": env["OTELPROC_SQL_PASSWORD"]}}
+    with Otelproc(tmp_path, storage={"path": str(work / "data" / "otelproc.duckdb")}, sql=sql) as proc:
         running = []
         for index, block in enumerate(blocks):  # side by side: each is mostly a Python start-up
             code = block.replace("http://otelproc:4318", proc.http_url).replace("otelproc:4317", proc.grpc_endpoint)
+            code = code.replace("port=5433", f"port={sql_port}")
             script = tmp_path / f"example_{index}.py"
             script.write_text(code)
             running.append((code, subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, text=True,
@@ -159,5 +163,5 @@ def test_readme_python_examples_and_commands_run(tmp_path):
         outputs[line] = stdout
     sql = next(out for line, out in outputs.items() if line.startswith("otelproc sql"))
     rows = {line.split("|")[0].strip(): line.split("|")[1].strip() for line in sql.splitlines()[2:-1]}
-    assert rows == {"CONNECTION_REFUSED": "1", "UNKNOWN_ERROR": "2"}, sql  # the span; the log record and Logfire's
+    assert rows == {"CONNECTION_REFUSED": "1", "MISSING_KEY": "1", "UNKNOWN_ERROR": "1"}, sql  # the span, the log record, Logfire's
     assert any(line.endswith("otelproc patterns") for line in outputs), outputs

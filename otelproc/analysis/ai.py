@@ -25,6 +25,11 @@ two never conflict).
 - ``annotate(batch)``: the pipeline stage that left-joins the known analyses
   (``ai_root_cause``, ``ai_suggested_fix``, ``ai_confidence``) onto ``batch.errors``
   by fingerprint, for ``enrich`` to write as ``diagnostic.ai.*``.
+- Classes: for a pattern the rules left ``unknown`` (or one the AI classified before), the
+  answer's category and label (checked against the naming scheme, ``classify.learned``)
+  are written to the pattern with ``category_source = 'ai'`` (its name follows the label)
+  and handed to the classify stage's ``LearnedClasses`` (``use_classes``), so later rows
+  of that fingerprint carry them. ``load_classes()`` reads them back at start, AI on or off.
 
 ``litellm`` is imported lazily, in a worker thread, the first time a call is
 made (its import takes seconds and would otherwise stall the event loop and
@@ -52,6 +57,7 @@ from pydantic import Field, model_validator
 from otelproc.analysis.prompt import Analysis, MalformedAnswer, SimilarPattern, build_prompt, parse_answer
 from otelproc.config_types import Component, Duration
 from otelproc.pipeline.batch import Batch
+from otelproc.pipeline.classify.learned import LearnedClasses, normalize_label
 from otelproc.pipeline.redact import Redactor
 
 if TYPE_CHECKING:
@@ -219,7 +225,7 @@ def _import_litellm() -> Any:
 
 
 _PATTERN_COLUMNS = """
-SELECT id, fingerprint, name, status, category, label, severity, error_type, source, message_template,
+SELECT id, fingerprint, name, status, category, label, category_source, severity, error_type, source, message_template,
        service_name, strftime(first_seen AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS first_seen,
        strftime(last_seen AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS last_seen, epoch_us(last_seen) AS last_seen_us,
        total_occurrences, epoch_us(resolved_at) AS resolved_at, ai_summary IS NOT NULL AS analysed
@@ -262,6 +268,23 @@ UPDATE error_patterns SET
 WHERE fingerprint = $fp
 """
 
+# A pattern's class from the analysis; its name ("LABEL: template") follows the new label.
+_CLASS_SQL = """
+UPDATE error_patterns SET
+    name = CASE WHEN starts_with(name, label || ':') THEN $label || substr(name, length(label) + 1) ELSE name END,
+    category = $category, label = $label, category_source = 'ai'
+WHERE fingerprint = $fp
+"""
+
+# The categories stored patterns have under a label the analysis did not give: a proposal must not take
+# a label of another category (templated rule labels such as {upstream}_API_ERROR are known only this way).
+_TAKEN_SQL = """
+SELECT DISTINCT category FROM error_patterns
+WHERE label = $label AND category_source IS DISTINCT FROM 'ai'
+"""
+
+_CLASSES_SQL = "SELECT fingerprint, category, label FROM error_patterns WHERE category_source = 'ai'"
+
 _CACHE_SQL = """
 SELECT fingerprint, id, ai_summary, ai_root_cause, ai_suggested_fixes::VARCHAR, ai_confidence, ai_model,
        epoch_us(ai_analyzed_at)
@@ -296,6 +319,7 @@ class PatternAnalyzer:
         }  # fmt: skip
         self.last_error: str | None = None
         self.last_analysed_at: str | None = None
+        self.classes: LearnedClasses | None = None  # the classify stage's, once use_classes() is called
 
     @classmethod
     def from_config(cls, config: AIConfig, store: "Store", redactor: Redactor | None = None) -> "PatternAnalyzer":
@@ -304,6 +328,17 @@ class PatternAnalyzer:
     @property
     def enabled(self) -> bool:
         return self.config.enabled
+
+    def use_classes(self, classes: LearnedClasses) -> None:
+        """Where classes learned from answers go (the classify stage reads them)."""
+        self.classes = classes
+
+    def load_classes(self) -> int:
+        """Hand the classes stored by earlier analyses to the classify stage; how many there are."""
+        rows = self._db(lambda cursor: cursor.execute(_CLASSES_SQL).fetchall()) if self.classes is not None else None
+        if rows:
+            self.classes.learn(rows)
+        return len(rows or [])
 
     # -- the pipeline stage ----------------------------------------------------------------------
 
@@ -487,13 +522,19 @@ class PatternAnalyzer:
             )
             return False
         # The answer is shown to people and put on spans: redacted too.
-        texts = self.redactor.redact_texts([analysis.summary, analysis.root_cause, *analysis.suggested_fixes])
-        analysis.summary, analysis.root_cause = texts[0] or "", texts[1] or ""
-        analysis.suggested_fixes = [t for t in texts[2:] if t]
+        texts = self.redactor.redact_texts([analysis.label, analysis.summary, analysis.root_cause, *analysis.suggested_fixes])
+        if texts[0] != analysis.label:  # a label that carries a secret is no label
+            analysis.label = None
+        analysis.summary, analysis.root_cause = texts[1] or "", texts[2] or ""
+        analysis.suggested_fixes = [t for t in texts[3:] if t]
         analysis.pattern_id, analysis.model, analysis.tokens = row["id"], model, tokens
         analysis.analysed_at = datetime.now(timezone.utc)
+        reclassify = (
+            self.classes is not None and analysis.category != "unknown"
+            and (row["category"] == "unknown" or row["category_source"] == "ai")
+        )  # fmt: skip
         try:
-            written = await asyncio.to_thread(self._db, self._write, analysis)
+            written = await asyncio.to_thread(self._db, self._write, analysis, reclassify)
         except Exception as exc:  # noqa: BLE001 - retried at the next round
             self._fail("storage", f"{type(exc).__name__}: {exc}")
             log.error("AI analysis could not be stored", extra={"fingerprint": fp, "error": self.last_error})
@@ -591,6 +632,8 @@ class PatternAnalyzer:
                 pattern_id=pid, model=model,
                 analysed_at=datetime.fromtimestamp(at / 1e6, timezone.utc) if at is not None else None,
             )  # fmt: skip
+        if self.classes is not None:
+            self.classes.learn(cursor.execute(_CLASSES_SQL).fetchall())
         self._loaded = True
         self._publish()
         if self._analyses:
@@ -626,13 +669,31 @@ class PatternAnalyzer:
             similar=similar, redactor=self.redactor,
         )  # fmt: skip
 
-    def _write(self, cursor, analysis: Analysis) -> bool:
-        cursor.execute(
-            _UPDATE_SQL,
-            {"summary": analysis.summary, "root_cause": analysis.root_cause,
-             "fixes": json.dumps(analysis.suggested_fixes), "confidence": analysis.confidence,
-             "model": analysis.model, "at": int(analysis.analysed_at.timestamp() * 1e6), "fp": analysis.fingerprint},
-        )  # fmt: skip
+    def _write(self, cursor, analysis: Analysis, reclassify: bool = False) -> bool:
+        cursor.execute("BEGIN TRANSACTION")
+        try:
+            cursor.execute(
+                _UPDATE_SQL,
+                {"summary": analysis.summary, "root_cause": analysis.root_cause,
+                 "fixes": json.dumps(analysis.suggested_fixes), "confidence": analysis.confidence,
+                 "model": analysis.model, "at": int(analysis.analysed_at.timestamp() * 1e6), "fp": analysis.fingerprint},
+            )  # fmt: skip
+            label = None
+            if reclassify:
+                proposal = normalize_label(analysis.label) if analysis.label else None
+                taken = {}
+                if proposal:
+                    taken = {proposal: {r[0] for r in cursor.execute(_TAKEN_SQL, {"label": proposal}).fetchall()}}
+                label = self.classes.label_for(analysis.category, proposal, taken)
+                cursor.execute(_CLASS_SQL, {"category": analysis.category, "label": label, "fp": analysis.fingerprint})
+            cursor.execute("COMMIT")
+        except Exception:
+            cursor.execute("ROLLBACK")
+            raise
+        if label is not None:
+            self.classes.learn([(analysis.fingerprint, analysis.category, label)])
+            log.info("pattern classified by the AI analysis",
+                     extra={"fingerprint": analysis.fingerprint, "category": analysis.category, "label": label})
         return True
 
     def prompt(self, fingerprint: str) -> list[dict] | None:

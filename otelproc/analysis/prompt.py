@@ -10,9 +10,10 @@ redacted *before* they are cut to length, so truncation cannot leave half a
 secret the patterns no longer recognise, and the assembled user message is
 redacted once more as a whole (idempotent: a ``[REDACTED:…]`` value is left alone).
 
-``parse_answer(text)`` reads the JSON answer ``{summary, category, root_cause,
-suggested_fixes, confidence}``; anything it cannot use raises ``MalformedAnswer``
-(nothing is written then).
+``parse_answer(text)`` reads the JSON answer ``{summary, category, label, root_cause,
+suggested_fixes, confidence}`` (``label`` optional: it is checked against the naming
+scheme where it is used); anything it cannot use raises ``MalformedAnswer`` (nothing is
+written then).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ SYSTEM_PROMPT = (
     "Answer with ONE JSON object and nothing else, with exactly these keys:\n"
     '  "summary": one sentence describing the problem,\n'
     f'  "category": one of {", ".join(CATEGORIES)},\n'
+    '  "label": a short UPPER_SNAKE_CASE name for this kind of failure, at most 48 characters, in the style of '
+    'PG_CONNECTION_FAILED, OPENAI_RATE_LIMIT, STRIPE_CARD_DECLINED, SESSION_DATA_CORRUPT (the service or library first, '
+    'then what went wrong),\n'
     '  "root_cause": the most probable root cause, at most three sentences,\n'
     '  "suggested_fixes": a list of concrete fixes, most important first (1 to 5 strings),\n'
     '  "confidence": a number between 0 and 1 for how sure you are of the root cause.'
@@ -87,6 +91,7 @@ class Analysis:
     model: str | None = None
     analysed_at: datetime | None = None
     tokens: int = 0
+    label: str | None = None  # the label the model proposes (checked where used: classify.learned)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -204,7 +209,7 @@ def build_prompt(
     lines += [
         "",
         "Provide:",
-        f"1. Most likely category (from: {', '.join(CATEGORIES)})",
+        f"1. Most likely category (from: {', '.join(CATEGORIES)}) and a label for it",
         "2. Probable root cause",
         "3. Suggested fixes (prioritized list)",
         "4. Confidence score (0-1)",
@@ -287,10 +292,12 @@ def parse_answer(text: str | None, fingerprint: str = "") -> Analysis:
     summary = data.get("summary")
     if not isinstance(summary, str) or not summary.strip():
         summary = re.split(r"(?<=[.!?])\s", root.strip(), maxsplit=1)[0]
+    label = data.get("label")
     return Analysis(
         fingerprint=fingerprint,
         summary=summary.strip(),
         category=category,
+        label=label.strip() if isinstance(label, str) and label.strip() else None,
         root_cause=root.strip(),
         suggested_fixes=fixes,
         confidence=float(conf),

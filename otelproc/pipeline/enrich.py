@@ -18,6 +18,7 @@ DIAGNOSTIC_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("fingerprint", "diagnostic.fingerprint"),
     ("category", "diagnostic.category"),
     ("label", "diagnostic.label"),
+    ("category_source", "diagnostic.category_source"),
     ("severity", "diagnostic.severity"),
     ("source", "diagnostic.source"),
     ("message_template", "diagnostic.message_template"),

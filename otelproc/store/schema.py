@@ -50,6 +50,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "code_namespace", "code_function", "code_filepath", "code_lineno",
     "http_route", "http_status_code", "db_system", "gen_ai_system", "gen_ai_request_model", "server_address",
     "request_id", "agent_run_id", "sprint_id", "attributes",
+    "category_source", "rule",
 )  # fmt: skip
 
 
@@ -313,7 +314,21 @@ _V3 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3)
+_V4 = Migration(
+    4,
+    "classification sources: error_events.category_source and rule, error_patterns.category_source",
+    (
+        # rule, inferred (stage / semantic conventions / package / exception type) or ai; null: nothing classified it
+        "ALTER TABLE error_events ADD COLUMN category_source VARCHAR",
+        "ALTER TABLE error_events ADD COLUMN rule VARCHAR",  # the rule or inference that classified it (stage:llm, package:kafka ...)
+        "ALTER TABLE error_patterns ADD COLUMN category_source VARCHAR",
+        # Rows of older versions were classified by the rules alone.
+        "UPDATE error_events SET category_source = 'rule' WHERE category IS NOT NULL AND label <> 'UNKNOWN_ERROR'",
+        "UPDATE error_patterns SET category_source = 'rule' WHERE category IS NOT NULL AND label <> 'UNKNOWN_ERROR'",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 LATEST = MIGRATIONS[-1].version
 
 

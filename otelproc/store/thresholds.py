@@ -1,7 +1,7 @@
 """Stage ``patterns``: per-fingerprint windowed counts by event time, thresholds and the pattern lifecycle.
 
 Reads ``fingerprint``, ``occurred_at``, ``service_name``, ``service_version``, ``severity``
-and, to describe a new pattern, ``category``, ``label``, ``error_type``, ``source``,
+and, to describe a new pattern, ``category``, ``label``, ``category_source``, ``error_type``, ``source``,
 ``message_template``, ``message``. Adds ``pattern_id`` (String, null while the
 fingerprint is a candidate), ``pattern_status``, ``occurrences`` (Int64, the total
 including this one), ``occurrences_1h``, ``occurrences_24h`` (in the windows ending
@@ -211,8 +211,8 @@ _PRIOR_SCHEMA: dict[str, pl.DataType] = {
     "_alerted": pl.Boolean(), "_resolved_at": pl.Int64(), "_is_new": pl.Boolean(), "_episode_base": pl.Int64(),
 }  # fmt: skip
 
-_DESCRIBE = ("category", "label", "error_type", "source", "message_template", "message", "service_name",
-             "service_version", "severity")  # fmt: skip
+_DESCRIBE = ("category", "label", "category_source", "error_type", "source", "message_template", "message",
+             "service_name", "service_version", "severity")  # fmt: skip
 
 
 class PatternTracker:
@@ -882,6 +882,7 @@ class PatternTracker:
             status=pl.col("status"),
             category=pl.col("category"),
             label=pl.col("label"),
+            category_source=pl.col("category_source"),
             severity=pl.col("severity"),
             error_type=pl.col("error_type"),
             source=pl.col("source"),

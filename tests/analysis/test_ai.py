@@ -234,3 +234,90 @@ def test_importing_the_analysis_does_not_import_litellm():
         "assert 'litellm' not in sys.modules, 'litellm imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --------------------------------------------------------------------------- classes for what the rules leave unknown
+
+LEDGER = {**ANSWER, "category": "integration", "label": "ledger sync failed",
+          "summary": "The ledger service rejects the nightly sync."}  # fmt: skip
+
+
+def unknown_pattern(store, fingerprint: str = "fp-u") -> None:
+    make_pattern(store, fingerprint, error_type="app.ledger.LedgerDrift", message="ledger drift of 12 cents",
+                 category="unknown", label="UNKNOWN_ERROR", message_template="ledger drift of <int> cents")  # fmt: skip
+
+
+def classified(store, fingerprint: str) -> list:
+    return store.query(
+        "SELECT category, label, category_source, name FROM error_patterns WHERE fingerprint = $1", [fingerprint]
+    ).rows[0]
+
+
+async def test_unknown_pattern_takes_the_answers_category_and_label_and_later_rows_carry_them(open_store):
+    from otelproc.pipeline.classify import Classifier
+
+    store = open_store()
+    unknown_pattern(store)
+    make_pattern(store, "fp-rule")  # PG_CONNECTION_FAILED by a rule: the analysis explains it, never reclassifies it
+    classifier = Classifier.from_config()
+    ai = analyzer(store, mock_response=json.dumps(LEDGER))
+    ai.use_classes(classifier.learned)
+    assert await ai.run_once() == 2
+
+    assert classified(store, "fp-u") == ["integration", "LEDGER_SYNC_FAILED", "ai", "LEDGER_SYNC_FAILED: ledger drift of <int> cents"]
+    assert classified(store, "fp-rule")[:2] == ["infrastructure", "PG_CONNECTION_FAILED"]
+
+    # Later rows of the fingerprint: the rules still say unknown, the learned class wins; others are untouched.
+    rows = events([at(3)], "fp-u", error_type="app.ledger.LedgerDrift", message="ledger drift of 40 cents").vstack(
+        events([at(3)], "fp-other", error_type="app.ledger.LedgerDrift", message="ledger drift of 40 cents"))
+    out = classifier(batch_of(rows.drop("category", "label", "severity"))).errors
+    assert out.select("category", "label", "category_source", "rule").rows() == [
+        ("integration", "LEDGER_SYNC_FAILED", "ai", None),
+        ("unknown", "UNKNOWN_ERROR", None, None),
+    ]
+
+    # After a restart the classes come back from the table, with the AI off.
+    fresh = Classifier.from_config()
+    off = PatternAnalyzer.from_config(AIConfig(enabled=False), store)
+    off.use_classes(fresh.learned)
+    assert off.load_classes() == 1
+    again = fresh(batch_of(rows.head(1).drop("category", "label", "severity"))).errors
+    assert again.select("category", "label", "category_source").row(0) == ("integration", "LEDGER_SYNC_FAILED", "ai")
+
+
+@pytest.mark.parametrize(
+    "category, label, expected",
+    [
+        ("data", "PG_CONNECTION_FAILED", "DATA_ERROR"),  # a rule's label of another category
+        ("infrastructure", "PG_CONNECTION_FAILED", "PG_CONNECTION_FAILED"),  # the same category: fine
+        ("data", "UNKNOWN_ERROR", "DATA_ERROR"),  # the default label
+        ("model", "x" * 60, "MODEL_ERROR"),  # too long
+        ("prompt", "bad!label", "PROMPT_ERROR"),  # not UPPER_SNAKE
+        ("prompt", "TEMPLATE", "PROMPT_ERROR"),  # one word
+        ("data", None, "DATA_ERROR"),  # no label proposed
+        ("data", "ledger-row mismatch", "LEDGER_ROW_MISMATCH"),  # case and separators normalized
+        ("data", "sk-proj-Ab12Cd34Ef56Gh78Ij90Kl12", "DATA_ERROR"),  # a secret: redaction takes it out, no label
+    ],
+)
+async def test_proposed_label_is_checked_against_the_naming_scheme(open_store, category, label, expected):
+    from otelproc.pipeline.classify import Classifier
+
+    store = open_store()
+    unknown_pattern(store)
+    ai = analyzer(store, mock_response=json.dumps({**LEDGER, "category": category, "label": label}))
+    ai.use_classes(Classifier.from_config().learned)
+    assert await ai.run_once() == 1
+    assert classified(store, "fp-u")[:3] == [category, expected, "ai"]
+
+
+async def test_label_another_category_already_uses_in_stored_patterns_is_refused(open_store):
+    """Labels made by templates ({upstream}_API_ERROR) are only known once a pattern has them."""
+    from otelproc.pipeline.classify import Classifier
+
+    store = open_store()
+    make_pattern(store, "fp-partner", category="integration", label="PARTNER_API_ERROR")
+    unknown_pattern(store)
+    ai = analyzer(store, mock_response=json.dumps({**LEDGER, "category": "data", "label": "PARTNER_API_ERROR"}))
+    ai.use_classes(Classifier.from_config().learned)
+    assert await ai.run_once() == 2
+    assert classified(store, "fp-u")[:3] == ["data", "DATA_ERROR", "ai"]

@@ -336,9 +336,12 @@ TAXONOMY: list[Case] = [
     Case("RAILWAY_TIMEOUT", "health_check", health_check, "infrastructure", "RAILWAY_TIMEOUT", "high"),
     Case("RAILWAY_RESTART_LOOP", "supervisor", supervise_worker, "infrastructure", "RAILWAY_RESTART_LOOP", "critical"),
     # infrastructure: database
-    Case("PG_CONNECTION_FAILED", "db_connect",
-         lambda app: connect_db(app, "Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?"),
+    Case("PG_CONNECTION_FAILED", "db_connect", lambda app: connect_db(app, "FATAL:  the database system is starting up"),
          "infrastructure", "PG_CONNECTION_FAILED", "critical", {"db.system": "postgresql"}),
+    # seed 004's "could not connect", as libpq 14+ words it
+    Case("PG_NETWORK_UNREACHABLE-refused", "db_connect",
+         lambda app: connect_db(app, "Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?"),
+         "infrastructure", "PG_NETWORK_UNREACHABLE", "critical", {"db.system": "postgresql"}),
     Case("PG_SSL_REQUIRED", "db_connect", lambda app: connect_db(app, "FATAL:  SSL/TLS required"),
          "infrastructure", "PG_SSL_REQUIRED", "high", {"db.system": "postgresql"}),
     Case("PG_AUTH_FAILED", "db_connect",

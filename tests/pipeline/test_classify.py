@@ -8,6 +8,7 @@ rule at least, and one per label of the taxonomy (seeds/004).
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -158,8 +159,24 @@ CASES: list[tuple[str, dict[str, Any], tuple[str, str, str]]] = [
     ),
     ("db_pool_timeout", row("psycopg_pool.PoolTimeout", "couldn't get a connection after 30.00 sec"), ("infrastructure", "DB_POOL_TIMEOUT", "high")),
     ("pg_statement_timeout", row("psycopg.errors.QueryCanceled", "canceling statement due to statement timeout"), ("infrastructure", "PG_STATEMENT_TIMEOUT", "medium")),
-    ("pg_connection_failed", row("psycopg.OperationalError", PG_REFUSED), ("infrastructure", "PG_CONNECTION_FAILED", "critical")),
-    ("pg_connection_failed", row("OperationalError", PG_REFUSED), ("infrastructure", "PG_CONNECTION_FAILED", "critical")),
+    # libpq 14+'s wording of seed 004's "could not connect", on a span and on a log record
+    ("pg_network_unreachable", row("psycopg.OperationalError", PG_REFUSED), ("infrastructure", "PG_NETWORK_UNREACHABLE", "critical")),
+    ("pg_network_unreachable", row("OperationalError", PG_REFUSED), ("infrastructure", "PG_NETWORK_UNREACHABLE", "critical")),
+    (  # asyncpg: the socket's own error, nothing but the port says PostgreSQL
+        "pg_network_unreachable",
+        row("ConnectionRefusedError", "[Errno 111] Connect call failed ('10.0.0.5', 5432)"),
+        ("infrastructure", "PG_NETWORK_UNREACHABLE", "critical"),
+    ),
+    (
+        "pg_connection_failed",
+        row("psycopg.OperationalError", 'connection failed: connection to server at "10.0.0.5", port 5432 failed: FATAL:  the database system is starting up'),
+        ("infrastructure", "PG_CONNECTION_FAILED", "critical"),
+    ),
+    (
+        "pg_connection_failed",
+        row("OperationalError", "server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally\n\tbefore or while processing the request."),
+        ("infrastructure", "PG_CONNECTION_FAILED", "critical"),
+    ),
     (
         "pg_connection_failed",
         row("asyncpg.exceptions.ConnectionDoesNotExistError", "connection was closed in the middle of operation"),
@@ -210,9 +227,9 @@ CASES: list[tuple[str, dict[str, Any], tuple[str, str, str]]] = [
     ("type_mismatch_db", row("psycopg.errors.InvalidTextRepresentation", 'invalid input syntax for type uuid: "abc"'), ("data", "TYPE_MISMATCH", "medium")),
     ("db_deadlock", row("psycopg2.errors.DeadlockDetected", "deadlock detected\nDETAIL:  Process 123 waits for ShareLock on transaction 456"), ("data", "DB_DEADLOCK", "medium")),
     (
-        "db_integrity_error",
+        "db_check_violation",
         row("sqlalchemy.exc.IntegrityError", '(psycopg2.errors.CheckViolation) new row for relation "orders" violates check constraint "positive_amount"'),
-        ("data", "DB_INTEGRITY_ERROR", "medium"),
+        ("data", "DB_CHECK_VIOLATION", "medium"),
     ),
     # ---- data: sessions, state, uploads (taxonomy)
     ("session_expired", row("SessionExpiredError", "Session 8f14e45f expired at 2024-05-01T10:00:00Z"), ("data", "SESSION_EXPIRED", "low")),
@@ -575,9 +592,386 @@ CASES: list[tuple[str, dict[str, Any], tuple[str, str, str]]] = [
     ("out_of_memory", row("MemoryError", None), ("infrastructure", "OUT_OF_MEMORY", "critical")),
     ("disk_full", row("OSError", "[Errno 28] No space left on device"), ("infrastructure", "DISK_FULL", "critical")),
     ("server_response_5xx", row(None, None, span_kind="server", http_status_code=500), ("unknown", "HTTP_5XX", "medium")),
-    # ---- nothing matches
-    (None, row("ValueError", "invalid literal for int() with base 10: 'abc'"), ("unknown", "UNKNOWN_ERROR", "medium")),
+    # ---- nothing matches, and nothing on the item says what it is
+    (None, row("app.ledger.LedgerDrift", "ledger drift of 12 cents on account 7"), ("unknown", "UNKNOWN_ERROR", "medium")),
+    (None, row("RuntimeError", "gave up", "wibble"), ("unknown", "UNKNOWN_ERROR", "medium")),  # a stage that says nothing
 ]
+
+# --------------------------------------------------------------------------- new rule families and the inference tiers
+#
+# Each family as the libraries word it: on a span (exception.type module-qualified, str(exc) as the
+# message) and on a log record from logging's handler (the class name alone, str(exc.args[0]) as the
+# message, the whole trace), whose last line says what the record does not.
+
+
+def trace(qualified: str, text: str | None, function: str = "handle") -> str:
+    """A Python stack trace ending in ``qualified: text`` as traceback prints it (builtins unqualified)."""
+    cls = qualified.removeprefix("builtins.")
+    return (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/app/service.py", line 88, in run\n'
+        "    return handler(request)\n"
+        f'  File "/srv/app/handlers.py", line 42, in {function}\n'
+        "    result = call(payload)\n"
+        "             ^^^^^^^^^^^^^\n"
+        + (f"{cls}: {text}\n" if text else f"{cls}\n")
+    )
+
+
+def span(qualified: str, text: str | None, stage: str | None = None, **columns: Any) -> dict[str, Any]:
+    """As the OpenTelemetry SDK records an exception on a span."""
+    columns.setdefault("stack_trace", trace(qualified, text))
+    return row(qualified, text, stage, **columns)
+
+
+def log(qualified: str, text: str | None, first_arg: Any = "", stage: str | None = None, **columns: Any) -> dict[str, Any]:
+    """As logging's handler (LoggingHandler) sends it: ``first_arg`` is exc.args[0] ("" = same as text, None = no args)."""
+    message = text if first_arg == "" else (None if first_arg is None else str(first_arg))
+    columns.setdefault("kind", "log")
+    columns.setdefault("stack_trace", trace(qualified, text, columns.pop("function", "handle")))
+    return row(qualified.rsplit(".", 1)[-1], message, stage, **columns)
+
+
+def _real_messages() -> dict[str, str]:
+    """Messages produced by the real libraries installed here."""
+    import csv
+    import io
+    import sqlite3
+    from datetime import datetime
+
+    import jinja2
+    from dateutil import parser as dateutil_parser
+
+    out: dict[str, str] = {}
+
+    def keep(name: str, call: Any) -> None:
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - the message is what we want
+            out[name] = str(exc)
+            out[name + ".arg0"] = str(exc.args[0]) if exc.args else ""
+        else:
+            raise AssertionError(f"{name} did not fail")
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, loader=jinja2.DictLoader({}))
+    keep("jinja_undefined", lambda: env.from_string("Hello {{ user.name }}").render())
+    keep("jinja_attr", lambda: env.from_string("{{ job.title }}").render(job={}))
+    keep("jinja_not_found", lambda: env.get_template("emails/welcome.html"))
+    keep("jinja_syntax", lambda: env.from_string("{% for x in items %}{{ x }"))
+    keep("strptime", lambda: datetime.strptime("2024-13-01", "%Y-%m-%d"))
+    keep("fromisoformat", lambda: datetime.fromisoformat("2024/01/05"))
+    keep("dateutil", lambda: dateutil_parser.parse("next tuesday-ish"))
+    keep("utf8", lambda: b"\xff\xfeprompt".decode("utf-8"))
+    keep("ascii", lambda: "café".encode("ascii"))
+    keep("csv_eof", lambda: list(csv.reader(io.StringIO("a,\"b\nc"), strict=True)))
+    keep("csv_quote", lambda: list(csv.reader(io.StringIO('"a"b,c\n'), strict=True)))
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (amount INTEGER CHECK (amount > 0), email TEXT UNIQUE NOT NULL)")
+    keep("sqlite_check", lambda: db.execute("INSERT INTO t VALUES (-1, 'a@example.com')"))
+    keep("permission", lambda: open("/proc/1/mem", "rb").read(1) if os.geteuid() else (_ for _ in ()).throw(PermissionError(13, "Permission denied", "/var/lib/app/uploads/resume.pdf")))
+    return out
+
+
+REAL = _real_messages()
+STRIPE = "stripe._error"
+
+NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
+    # ---- seed 004's taxonomy as a realistic run sends it
+    ("prompt_csv_corrupt", span("_csv.Error", REAL["csv_eof"], "prompts_load"), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),
+    ("prompt_csv_corrupt", log("_csv.Error", REAL["csv_eof"]), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),
+    ("prompt_csv_corrupt", log("_csv.Error", REAL["csv_quote"]), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),
+    ("prompt_csv_corrupt", row("Error", REAL["csv_quote"]), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),  # no trace: csv's words
+    ("prompt_csv_corrupt", log("_csv.Error", "prompts.csv row 12 has 3 fields, expected 4"), ("prompt", "PROMPT_CSV_CORRUPT", "medium")),
+    ("session_data_corrupt", log("builtins.KeyError", "'answers'", first_arg="answers", function="ps101_flow"), ("data", "SESSION_DATA_CORRUPT", "high")),
+    ("session_data_corrupt", log("builtins.KeyError", "'user_id'", first_arg="user_id", stage="session_load"), ("data", "SESSION_DATA_CORRUPT", "high")),
+    ("session_data_corrupt", log("builtins.KeyError", "'step'", first_arg="step", function="load_session"), ("data", "SESSION_DATA_CORRUPT", "high")),
+    ("exception_type:key_error", span("builtins.KeyError", "'current_step'"), ("data", "MISSING_KEY", "medium")),  # nothing says session: a plain missing key
+    (
+        "pg_network_unreachable",
+        log("psycopg2.OperationalError", 'could not connect to server: Connection refused\n\tIs the server running on host "db.render.app" (10.0.0.5) and accepting\n\tTCP/IP connections on port 5432?'),
+        ("infrastructure", "PG_NETWORK_UNREACHABLE", "critical"),
+    ),
+    (
+        "pg_network_unreachable",
+        span("sqlalchemy.exc.OperationalError", '(psycopg2.OperationalError) could not connect to server: No route to host\n\tIs the server running on host "db.internal" and accepting TCP/IP connections on port 5432?'),
+        ("infrastructure", "PG_NETWORK_UNREACHABLE", "critical"),
+    ),
+    # ---- the application's own API rate limit
+    ("api_rate_limited", span("slowapi.errors.RateLimitExceeded", "429: 5 per 1 minute", span_kind="server", http_status_code=429), ("infrastructure", "API_RATE_LIMITED", "low")),
+    ("api_rate_limited", log("slowapi.errors.RateLimitExceeded", "429: 5 per 1 minute", first_arg=None), ("infrastructure", "API_RATE_LIMITED", "low")),
+    ("api_rate_limited", span("fastapi.exceptions.HTTPException", "429: Rate limit exceeded. Try again in 30 seconds."), ("infrastructure", "API_RATE_LIMITED", "low")),
+    ("api_rate_limited", span("werkzeug.exceptions.TooManyRequests", "429 Too Many Requests: 10 per 1 minute"), ("infrastructure", "API_RATE_LIMITED", "low")),
+    ("api_rate_limited", span("rest_framework.exceptions.Throttled", "Request was throttled. Expected available in 12 seconds."), ("infrastructure", "API_RATE_LIMITED", "low")),
+    ("api_rate_limited", row(None, "Too Many Requests", span_kind="server", http_status_code=429), ("infrastructure", "API_RATE_LIMITED", "low")),
+    ("module_not_found", span("ModuleNotFoundError", "No module named 'psycopg2'"), ("infrastructure", "MODULE_NOT_FOUND", "high")),
+    # ---- databases
+    ("db_permission_denied", span("psycopg.errors.InsufficientPrivilege", "permission denied for table invoices"), ("infrastructure", "DB_PERMISSION_DENIED", "high")),
+    ("sqlite_database_locked", span("sqlite3.OperationalError", "database is locked", "startup"), ("infrastructure", "SQLITE_DATABASE_LOCKED", "medium")),
+    (
+        "sqlite_database_locked",
+        log("sqlalchemy.exc.OperationalError", "(sqlite3.OperationalError) database is locked\n[SQL: INSERT INTO jobs (id) VALUES (?)]\n(Background on this error at: https://sqlalche.me/e/20/e3q8)"),
+        ("infrastructure", "SQLITE_DATABASE_LOCKED", "medium"),
+    ),
+    (
+        "db_transaction_aborted",
+        span("sqlalchemy.exc.PendingRollbackError", "This Session's transaction has been rolled back due to a previous exception during flush. To begin a new transaction with this Session, first issue Session.rollback()."),
+        ("infrastructure", "DB_TRANSACTION_ABORTED", "medium"),
+    ),
+    ("db_transaction_aborted", span("psycopg2.errors.InFailedSqlTransaction", "current transaction is aborted, commands ignored until end of transaction block"), ("infrastructure", "DB_TRANSACTION_ABORTED", "medium")),
+    ("db_check_violation", log("sqlite3.IntegrityError", REAL["sqlite_check"]), ("data", "DB_CHECK_VIOLATION", "medium")),
+    ("db_no_result_found", span("sqlalchemy.exc.NoResultFound", "No row was found when one was required"), ("data", "DB_NO_RESULT_FOUND", "medium")),
+    ("db_no_result_found", log("sqlalchemy.orm.exc.NoResultFound", "No row was found for one()"), ("data", "DB_NO_RESULT_FOUND", "medium")),
+    ("db_no_result_found", span("jobs.models.Job.DoesNotExist", "Job matching query does not exist."), ("data", "DB_NO_RESULT_FOUND", "medium")),
+    ("db_multiple_results_found", span("sqlalchemy.exc.MultipleResultsFound", "Multiple rows were found when exactly one was required"), ("data", "DB_MULTIPLE_RESULTS_FOUND", "medium")),
+    ("db_multiple_results_found", log("jobs.models.Order.MultipleObjectsReturned", "get() returned more than one Order -- it returned 2!"), ("data", "DB_MULTIPLE_RESULTS_FOUND", "medium")),
+    (
+        "db_unique_violation",
+        log("sqlalchemy.exc.IntegrityError", '(psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint "users_email_key"\nDETAIL:  Key (email)=(ana@example.com) already exists.\n[SQL: INSERT INTO users (email) VALUES (%(email)s)]'),
+        ("data", "DB_UNIQUE_VIOLATION", "medium"),
+    ),
+    ("db_unique_violation", span("sqlalchemy.exc.IntegrityError", "(sqlite3.IntegrityError) UNIQUE constraint failed: users.email"), ("data", "DB_UNIQUE_VIOLATION", "medium")),
+    (
+        "db_foreign_key_violation",
+        span("sqlalchemy.exc.IntegrityError", '(psycopg.errors.ForeignKeyViolation) insert or update on table "orders" violates foreign key constraint "orders_user_id_fkey"'),
+        ("data", "DB_FOREIGN_KEY_VIOLATION", "medium"),
+    ),
+    (
+        "db_not_null_violation",
+        span("sqlalchemy.exc.IntegrityError", '(psycopg2.errors.NotNullViolation) null value in column "email" of relation "users" violates not-null constraint'),
+        ("data", "DB_NOT_NULL_VIOLATION", "medium"),
+    ),
+    ("db_not_null_violation", span("sqlalchemy.exc.IntegrityError", "(pymysql.err.IntegrityError) (1048, \"Column 'email' cannot be null\")"), ("data", "DB_NOT_NULL_VIOLATION", "medium")),
+    (
+        "db_integrity_error",
+        span("sqlalchemy.exc.IntegrityError", '(psycopg.errors.ExclusionViolation) conflicting key value violates exclusion constraint "no_overlapping_bookings"'),
+        ("data", "DB_INTEGRITY_ERROR", "medium"),
+    ),
+    # ---- text and dates
+    ("unicode_decode_error", span("UnicodeDecodeError", REAL["utf8"]), ("data", "UNICODE_DECODE_ERROR", "medium")),
+    ("unicode_decode_error", log("UnicodeDecodeError", REAL["utf8"], first_arg=REAL["utf8.arg0"]), ("data", "UNICODE_DECODE_ERROR", "medium")),
+    ("unicode_encode_error", span("UnicodeEncodeError", REAL["ascii"]), ("data", "UNICODE_ENCODE_ERROR", "medium")),
+    ("date_parse_error", span("ValueError", REAL["strptime"]), ("data", "DATE_PARSE_ERROR", "medium")),
+    ("date_parse_error", log("ValueError", REAL["fromisoformat"]), ("data", "DATE_PARSE_ERROR", "medium")),
+    ("date_parse_error", span("dateutil.parser._parser.ParserError", REAL["dateutil"]), ("data", "DATE_PARSE_ERROR", "medium")),
+    ("date_parse_error", log("dateutil.parser._parser.ParserError", REAL["dateutil"], first_arg=REAL["dateutil.arg0"]), ("data", "DATE_PARSE_ERROR", "medium")),
+    ("date_parse_error", span("pandas._libs.tslibs.parsing.DateParseError", "Unknown datetime string format, unable to parse: 31/31/2024, at position 0"), ("data", "DATE_PARSE_ERROR", "medium")),
+    # ---- Celery workers (billiard's str(): "SoftTimeLimitExceeded()", "TimeLimitExceeded(300,)")
+    ("celery_soft_time_limit", span("billiard.exceptions.SoftTimeLimitExceeded", "SoftTimeLimitExceeded()"), ("infrastructure", "CELERY_SOFT_TIME_LIMIT", "medium")),
+    ("celery_soft_time_limit", log("billiard.exceptions.SoftTimeLimitExceeded", "SoftTimeLimitExceeded()", first_arg=None), ("infrastructure", "CELERY_SOFT_TIME_LIMIT", "medium")),
+    ("celery_time_limit", span("billiard.exceptions.TimeLimitExceeded", "TimeLimitExceeded(300,)"), ("infrastructure", "CELERY_TIME_LIMIT", "high")),
+    ("celery_time_limit", row(None, "Hard time limit (300s) exceeded for tasks.export_report[5c7a0f1e-3b1d-4e55-9c1a-0d9e7f6a2b11]", kind="log"), ("infrastructure", "CELERY_TIME_LIMIT", "high")),
+    ("celery_worker_lost", span("billiard.exceptions.WorkerLostError", "Worker exited prematurely: signal 9 (SIGKILL) Job: 12."), ("infrastructure", "CELERY_WORKER_LOST", "high")),
+    (
+        "celery_max_retries_exceeded",
+        log("celery.exceptions.MaxRetriesExceededError", "Can't retry tasks.send_email[5c7a0f1e-3b1d-4e55-9c1a-0d9e7f6a2b11] args:(42,) kwargs:{}"),
+        ("infrastructure", "CELERY_MAX_RETRIES_EXCEEDED", "medium"),
+    ),
+    ("celery_broker_unreachable", span("kombu.exceptions.OperationalError", "[Errno 111] Connection refused"), ("infrastructure", "CELERY_BROKER_UNREACHABLE", "high")),
+    (
+        "celery_broker_unreachable",
+        row(None, "consumer: Cannot connect to amqp://guest:**@rabbitmq:5672//: [Errno 111] Connection refused.", kind="log"),
+        ("infrastructure", "CELERY_BROKER_UNREACHABLE", "high"),
+    ),
+    # ---- Stripe (str(CardError) = "Request req_...: <message>"; a log record carries the message alone)
+    ("stripe_card_declined", span(f"{STRIPE}.CardError", "Request req_Ab12Cd34: Your card was declined."), ("integration", "STRIPE_CARD_DECLINED", "low")),
+    ("stripe_card_declined", log("stripe.error.CardError", "Request req_Ab12Cd34: Your card number is incorrect.", first_arg="Your card number is incorrect."), ("integration", "STRIPE_CARD_DECLINED", "low")),
+    ("stripe_insufficient_funds", log(f"{STRIPE}.CardError", "Request req_9: Your card has insufficient funds.", first_arg="Your card has insufficient funds."), ("integration", "STRIPE_INSUFFICIENT_FUNDS", "low")),
+    ("stripe_card_expired", span(f"{STRIPE}.CardError", "Request req_9: Your card has expired."), ("integration", "STRIPE_CARD_EXPIRED", "low")),
+    ("stripe_incorrect_cvc", span(f"{STRIPE}.CardError", "Request req_9: Your card's security code is incorrect."), ("integration", "STRIPE_INCORRECT_CVC", "low")),
+    ("stripe_authentication_required", span(f"{STRIPE}.CardError", "Request req_9: Your card was declined. This transaction requires authentication."), ("integration", "STRIPE_AUTHENTICATION_REQUIRED", "low")),
+    (
+        "stripe_idempotency_error",
+        span(f"{STRIPE}.IdempotencyError", "Request req_9: Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than 'order-42' if you meant to execute a different request."),
+        ("integration", "STRIPE_IDEMPOTENCY_ERROR", "medium"),
+    ),
+    ("stripe_rate_limit", log(f"{STRIPE}.RateLimitError", "Request req_9: Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits."), ("integration", "STRIPE_RATE_LIMIT", "medium")),
+    ("stripe_invalid_key", span(f"{STRIPE}.AuthenticationError", "Invalid API Key provided: sk_test_********************1234"), ("integration", "STRIPE_INVALID_KEY", "critical")),
+    (
+        "stripe_permission_denied",
+        log(f"{STRIPE}.PermissionError", "Request req_9: The provided key 'rk_live_****' does not have the required permissions for this endpoint on account 'acct_1N'."),
+        ("integration", "STRIPE_PERMISSION_DENIED", "high"),
+    ),
+    ("stripe_webhook_signature_invalid", span(f"{STRIPE}.SignatureVerificationError", "No signatures found matching the expected signature for payload"), ("integration", "STRIPE_WEBHOOK_SIGNATURE_INVALID", "high")),
+    (
+        "stripe_connection_error",
+        span(f"{STRIPE}.APIConnectionError", "Unexpected error communicating with Stripe. If this problem persists, let us know at support@stripe.com."),
+        ("integration", "STRIPE_CONNECTION_ERROR", "high"),
+    ),
+    ("stripe_invalid_request", span(f"{STRIPE}.InvalidRequestError", "Request req_9: No such customer: 'cus_NffrFeUfNV2Hib'"), ("integration", "STRIPE_INVALID_REQUEST", "medium")),
+    ("stripe_api_error", span(f"{STRIPE}.APIError", "Request req_9: An unknown error occurred"), ("integration", "STRIPE_API_ERROR", "medium")),
+    # ---- JWT (PyJWT, python-jose, Authlib)
+    ("auth_token_expired", span("jwt.exceptions.ExpiredSignatureError", "Signature has expired"), ("integration", "AUTH_TOKEN_EXPIRED", "low")),
+    ("auth_token_expired", log("jose.exceptions.ExpiredSignatureError", "Signature has expired."), ("integration", "AUTH_TOKEN_EXPIRED", "low")),
+    ("auth_token_expired", span("authlib.jose.errors.ExpiredTokenError", "expired_token: The token is expired"), ("integration", "AUTH_TOKEN_EXPIRED", "low")),
+    ("auth_token_expired", span("fastapi.exceptions.HTTPException", "401: Token has expired"), ("integration", "AUTH_TOKEN_EXPIRED", "low")),
+    ("auth_token_invalid_audience", span("jwt.exceptions.InvalidAudienceError", "Audience doesn't match"), ("integration", "AUTH_TOKEN_INVALID_AUDIENCE", "high")),
+    ("auth_token_invalid_audience", log("jose.exceptions.JWTClaimsError", "Invalid audience"), ("integration", "AUTH_TOKEN_INVALID_AUDIENCE", "high")),
+    ("auth_token_invalid_issuer", span("jwt.exceptions.InvalidIssuerError", "Invalid issuer"), ("integration", "AUTH_TOKEN_INVALID_ISSUER", "high")),
+    ("auth_token_not_yet_valid", span("jwt.exceptions.ImmatureSignatureError", "The token is not yet valid (nbf)"), ("integration", "AUTH_TOKEN_NOT_YET_VALID", "medium")),
+    ("auth_token_invalid_signature", log("jwt.exceptions.InvalidSignatureError", "Signature verification failed"), ("integration", "AUTH_TOKEN_INVALID_SIGNATURE", "medium")),
+    ("auth_token_invalid_signature", span("jose.exceptions.JWTError", "Signature verification failed."), ("integration", "AUTH_TOKEN_INVALID_SIGNATURE", "medium")),
+    ("auth_token_malformed", span("jwt.exceptions.DecodeError", "Not enough segments"), ("integration", "AUTH_TOKEN_MALFORMED", "low")),
+    ("auth_token_malformed", log("jose.exceptions.JWTError", "Error decoding token headers."), ("integration", "AUTH_TOKEN_MALFORMED", "low")),
+    ("auth_token_invalid", span("jwt.exceptions.MissingRequiredClaimError", 'Token is missing the "exp" claim'), ("integration", "AUTH_TOKEN_INVALID", "medium")),
+    ("auth_token_invalid", span("fastapi.exceptions.HTTPException", "401: Could not validate credentials"), ("integration", "AUTH_TOKEN_INVALID", "medium")),
+    # ---- templates (Jinja2's own messages)
+    ("template_undefined_variable", span("jinja2.exceptions.UndefinedError", REAL["jinja_undefined"]), ("prompt", "TEMPLATE_UNDEFINED_VARIABLE", "medium")),
+    ("template_undefined_variable", log("jinja2.exceptions.UndefinedError", REAL["jinja_attr"]), ("prompt", "TEMPLATE_UNDEFINED_VARIABLE", "medium")),
+    ("template_not_found", span("jinja2.exceptions.TemplateNotFound", REAL["jinja_not_found"]), ("prompt", "TEMPLATE_NOT_FOUND", "high")),
+    ("template_syntax_error", log("jinja2.exceptions.TemplateSyntaxError", REAL["jinja_syntax"]), ("prompt", "TEMPLATE_SYNTAX_ERROR", "high")),
+    # ---- OS: permissions, OOM kills, subprocesses
+    ("permission_denied", span("PermissionError", REAL["permission"]), ("infrastructure", "PERMISSION_DENIED", "high")),
+    ("permission_denied", log("PermissionError", "[Errno 13] Permission denied: '/data/exports/report.csv'", first_arg=13), ("infrastructure", "PERMISSION_DENIED", "high")),
+    ("permission_denied", span("OSError", "[Errno 1] Operation not permitted: '/sys/fs/cgroup/memory.max'"), ("infrastructure", "PERMISSION_DENIED", "high")),
+    ("out_of_memory", row(None, "Killed", kind="log"), ("infrastructure", "OUT_OF_MEMORY", "critical")),
+    ("out_of_memory", span("subprocess.CalledProcessError", "Command '['ffmpeg', '-i', 'in.mp4', 'out.webm']' returned non-zero exit status 137."), ("infrastructure", "OUT_OF_MEMORY", "critical")),
+    ("out_of_memory", span("subprocess.CalledProcessError", "Command 'convert big.tiff out.png' died with <Signals.SIGKILL: 9>."), ("infrastructure", "OUT_OF_MEMORY", "critical")),
+    ("out_of_memory", row(None, "Container worker exited with code 137 (OOMKilled)"), ("infrastructure", "OUT_OF_MEMORY", "critical")),
+    ("out_of_memory", log("OSError", "[Errno 12] Cannot allocate memory", first_arg=12), ("infrastructure", "OUT_OF_MEMORY", "critical")),
+    ("out_of_memory", span("torch.OutOfMemoryError", "CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 15.78 GiB total capacity; 14.2 GiB already allocated)"), ("infrastructure", "OUT_OF_MEMORY", "critical")),
+    ("out_of_memory", span("numpy.core._exceptions._ArrayMemoryError", "Unable to allocate 3.73 GiB for an array with shape (500000000,) and data type float64"), ("infrastructure", "OUT_OF_MEMORY", "critical")),
+    ("subprocess_failed", span("subprocess.CalledProcessError", "Command '['pg_dump', 'app']' returned non-zero exit status 1."), ("infrastructure", "SUBPROCESS_FAILED", "medium")),
+    # ---- inferred from the stage
+    ("stage:job_source", span("RuntimeError", "pagination cursor went backwards", "job_source_indeed"), ("integration", "INDEED_API_ERROR", "medium")),
+    ("stage:model", span("RuntimeError", "the stream ended before the first token", "llm_chat"), ("model", "LLM_CHAT_ERROR", "medium")),
+    ("stage:model", log("app.errors.EmptyAnswer", "empty answer", stage="agent_plan"), ("model", "AGENT_PLAN_ERROR", "medium")),
+    ("stage:prompt", span("RuntimeError", "no variant for locale de", "prompt_render"), ("prompt", "PROMPT_RENDER_ERROR", "medium")),
+    ("stage:integration", span("app.errors.Declined", "order 42 refused", "checkout"), ("integration", "CHECKOUT_ERROR", "medium")),
+    ("stage:infrastructure", log("RuntimeError", "boot sequence aborted", stage="startup"), ("infrastructure", "STARTUP_ERROR", "medium")),
+    ("stage:data", span("app.errors.BadRows", "3 rows rejected", "csv_import"), ("data", "CSV_IMPORT_ERROR", "medium")),
+    # ---- inferred from the semantic conventions (current and older names)
+    ("semconv:gen_ai.tool", span("RuntimeError", "search backend gave up", attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}), ("prompt", "TOOL_CALL_FAILED", "medium")),
+    ("semconv:gen_ai", span("RuntimeError", "stream ended early", gen_ai_system="openai", attributes={"gen_ai.provider.name": "openai"}), ("model", "OPENAI_ERROR", "medium")),
+    ("semconv:gen_ai", log("RuntimeError", "stream ended early", attributes={"llm.provider": "anthropic"}), ("model", "LLM_ERROR", "medium")),
+    ("semconv:db", span("RuntimeError", "pool closed", db_system="postgresql", span_kind="client"), ("infrastructure", "POSTGRESQL_ERROR", "high")),
+    ("semconv:db", log("app.errors.StoreFailed", "write rejected", attributes={"db.statement": "INSERT INTO t VALUES (1)"}), ("infrastructure", "DATABASE_ERROR", "high")),
+    (
+        "semconv:messaging",
+        span("RuntimeError", "delivery failed", span_kind="producer", attributes={"messaging.system": "kafka", "messaging.operation.type": "publish", "messaging.destination.name": "orders"}),
+        ("infrastructure", "KAFKA_ERROR", "high"),
+    ),
+    ("semconv:messaging", span("RuntimeError", "publish failed", attributes={"messaging.system": "rabbitmq", "messaging.operation": "publish"}), ("infrastructure", "RABBITMQ_ERROR", "high")),
+    (None, span("RuntimeError", "handler failed", span_kind="consumer", attributes={"messaging.system": "kafka", "messaging.operation.type": "process"}), ("unknown", "UNKNOWN_ERROR", "medium")),
+    ("semconv:rpc.aws", span("RuntimeError", "throttled twice", span_kind="client", attributes={"rpc.system": "aws-api", "rpc.service": "S3"}), ("integration", "AWS_S3_ERROR", "medium")),
+    ("semconv:rpc", span("RuntimeError", "stock service gave up", span_kind="client", attributes={"rpc.system": "grpc", "rpc.service": "inventory.v1.StockService"}), ("integration", "STOCK_SERVICE_RPC_ERROR", "medium")),
+    ("semconv:rpc", span("RuntimeError", "stock service gave up", span_kind="client", attributes={"rpc.system.name": "grpc", "rpc.method": "inventory.v1.StockService/Reserve"}), ("integration", "STOCK_SERVICE_RPC_ERROR", "medium")),
+    ("semconv:http.client", span("RuntimeError", "bad payload", span_kind="client", server_address="api.partner.io", attributes={"http.request.method": "POST", "server.address": "api.partner.io"}), ("integration", "PARTNER_API_ERROR", "medium")),
+    ("semconv:http.client", span("RuntimeError", "bad payload", span_kind="client", attributes={"http.method": "GET", "http.url": "https://hooks.acme.dev/v1/ping"}), ("integration", "ACME_API_ERROR", "medium")),
+    (None, span("RuntimeError", "handler failed", span_kind="server", server_address="shop.example.com", attributes={"http.request.method": "POST", "server.address": "shop.example.com"}), ("unknown", "UNKNOWN_ERROR", "medium")),
+    ("semconv:faas.invoked", span("RuntimeError", "function errored", span_kind="client", attributes={"faas.invoked_name": "resize-image", "faas.invoked_provider": "aws"}), ("integration", "RESIZE_IMAGE_INVOCATION_ERROR", "medium")),
+    ("semconv:faas", row(None, "Task timed out after 30.00 seconds", span_kind="server", attributes={"faas.trigger": "timer"}), ("infrastructure", "FAAS_INVOCATION_FAILED", "high")),
+    # ---- inferred from the exception's package
+    ("package:payments", span("braintree.exceptions.not_found_error.NotFoundError", ""), ("integration", "PAYMENT_PROVIDER_ERROR", "medium")),
+    ("auth_token_invalid", span("jwt.exceptions.PyJWKClientError", 'Unable to find a signing key that matches: "k1"'), ("integration", "AUTH_TOKEN_INVALID", "medium")),
+    ("package:oauth", log("authlib.integrations.base_client.errors.MismatchingStateError", "mismatching_state: CSRF Warning! State not equal in request and response."), ("integration", "AUTH_ERROR", "medium")),
+    ("package:celery", span("celery.exceptions.ImproperlyConfigured", "Cannot mix new and old setting keys"), ("infrastructure", "CELERY_ERROR", "medium")),
+    ("package:broker", log("pika.exceptions.ChannelClosedByBroker", "(406, \"PRECONDITION_FAILED - inequivalent arg 'durable' for queue 'jobs'\")"), ("infrastructure", "BROKER_ERROR", "high")),
+    ("package:kafka", log("kafka.errors.UnknownTopicOrPartitionError", "[Error 3] UnknownTopicOrPartitionError: orders"), ("infrastructure", "KAFKA_ERROR", "high")),
+    ("package:aws", span("botocore.exceptions.NoRegionError", "You must specify a region."), ("integration", "AWS_ERROR", "medium")),
+    ("package:google_cloud", span("google.api_core.exceptions.NotFound", "404 No such object: bucket/resume.pdf"), ("integration", "GOOGLE_CLOUD_ERROR", "medium")),
+    ("package:azure", span("azure.core.exceptions.ResourceNotFoundError", "The specified blob does not exist."), ("integration", "AZURE_ERROR", "medium")),
+    ("package:sqlalchemy", span("sqlalchemy.orm.exc.DetachedInstanceError", "Instance <User at 0x7f3a> is not bound to a Session; attribute refresh operation cannot proceed"), ("infrastructure", "DATABASE_ERROR", "high")),
+    ("package:django_db", span("django.db.utils.InterfaceError", "cursor already closed"), ("infrastructure", "DATABASE_ERROR", "high")),
+    ("package:postgres", span("psycopg.errors.SyntaxError", 'syntax error at or near "FORM"'), ("infrastructure", "PG_ERROR", "high")),
+    ("package:mysql", span("pymysql.err.ProgrammingError", "(1064, \"You have an error in your SQL syntax\")"), ("infrastructure", "MYSQL_ERROR", "high")),
+    ("package:sqlite", span("sqlite3.ProgrammingError", "Cannot operate on a closed database."), ("infrastructure", "SQLITE_ERROR", "high")),
+    ("package:redis", span("redis.exceptions.ResponseError", "WRONGTYPE Operation against a key holding the wrong kind of value"), ("infrastructure", "REDIS_ERROR", "high")),
+    ("package:mongodb", span("pymongo.errors.DuplicateKeyError", "E11000 duplicate key error collection: app.users index: email_1"), ("infrastructure", "MONGODB_ERROR", "high")),
+    ("package:elasticsearch", span("elasticsearch.BadRequestError", "BadRequestError(400, 'search_phase_execution_exception')"), ("infrastructure", "ELASTICSEARCH_ERROR", "high")),
+    ("package:vector_db", span("qdrant_client.http.exceptions.UnexpectedResponse", "Unexpected Response: 404 (Not Found)"), ("infrastructure", "VECTOR_DB_ERROR", "high")),
+    ("package:http_client", span("httpx.DecodingError", "Error -3 while decompressing data: incorrect header check", server_address="api.hubspot.com"), ("integration", "HUBSPOT_API_ERROR", "medium")),
+    ("package:grpc", span("grpc._channel._InactiveRpcError", "<_InactiveRpcError of RPC that terminated with:\n\tstatus = StatusCode.INTERNAL>"), ("integration", "GRPC_ERROR", "medium")),
+    ("package:websocket", span("websockets.exceptions.ConnectionClosedError", "received 1011 (internal error); then sent 1011 (internal error)"), ("integration", "WEBSOCKET_ERROR", "medium")),
+    ("package:email", span("smtplib.SMTPRecipientsRefused", "{'bob@example': (550, b'5.1.1 User unknown')}"), ("integration", "EMAIL_SEND_ERROR", "medium")),
+    ("package:messaging_apis", span("slack_sdk.errors.SlackApiError", "The request to the Slack API failed. (url: https://slack.com/api/chat.postMessage)"), ("integration", "MESSAGING_API_ERROR", "medium")),
+    ("openai_error", span("openai.LengthFinishReasonError", "Could not parse response content as the length limit was reached"), ("model", "OPENAI_ERROR", "medium")),
+    ("anthropic_error", log("anthropic._exceptions.DeadlineExceededError", "stream deadline exceeded"), ("model", "ANTHROPIC_ERROR", "medium")),
+    ("package:ml", span("transformers.utils.hub.EntryNotFoundError", "404 Client Error. Entry Not Found for url"), ("model", "MODEL_RUNTIME_ERROR", "medium")),
+    ("package:llm_framework", span("langchain_core.exceptions.TracerException", "no run found"), ("prompt", "LLM_FRAMEWORK_ERROR", "medium")),
+    ("package:templates", span("jinja2.exceptions.SecurityError", "access to attribute '__class__' of 'str' object is unsafe."), ("prompt", "TEMPLATE_ERROR", "medium")),
+    ("package:validation", span("marshmallow.exceptions.RegistryError", "Class with name 'User' was not found."), ("data", "VALIDATION_ERROR", "medium")),
+    ("package:parsing", log("yaml.scanner.ScannerError", "mapping values are not allowed here\n  in \"<unicode string>\", line 3, column 9"), ("data", "FILE_PARSE_ERROR", "medium")),
+    ("package:sockets", span("socket.herror", "[Errno 1] Unknown host"), ("infrastructure", "NETWORK_ERROR", "high")),
+    ("package:runtime", span("concurrent.futures.process.BrokenProcessPool", "A process in the process pool was terminated abruptly while the future was running or pending."), ("infrastructure", "RUNTIME_ERROR", "medium")),
+    ("package:telemetry", span("opentelemetry.sdk.trace.export.SpanExportError", "exporter failed"), ("infrastructure", "TELEMETRY_ERROR", "low")),
+    # ---- inferred from a built-in exception's kind
+    ("exception_type:none_value", span("TypeError", "'NoneType' object is not subscriptable"), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:none_value", log("AttributeError", "'NoneType' object has no attribute 'email'"), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:type_mismatch", span("TypeError", "unsupported operand type(s) for +: 'int' and 'str'"), ("data", "TYPE_MISMATCH", "medium")),
+    ("exception_type:type_mismatch", span("AttributeError", "'dict' object has no attribute 'user_id'"), ("data", "TYPE_MISMATCH", "medium")),
+    ("exception_type:key_error", log("builtins.KeyError", "'sku'", first_arg="sku"), ("data", "MISSING_KEY", "medium")),
+    ("exception_type:index_error", span("IndexError", "list index out of range"), ("data", "INDEX_OUT_OF_RANGE", "medium")),
+    ("exception_type:value_error", span("ValueError", "invalid literal for int() with base 10: 'abc'"), ("data", "INVALID_VALUE", "medium")),
+    ("exception_type:value_error", span("decimal.InvalidOperation", "[<class 'decimal.ConversionSyntax'>]"), ("data", "INVALID_VALUE", "medium")),
+    ("exception_type:arithmetic", span("ZeroDivisionError", "division by zero"), ("data", "ARITHMETIC_ERROR", "medium")),
+    (None, span("AssertionError", "cart total must be positive"), ("unknown", "UNKNOWN_ERROR", "medium")),  # a broken invariant: no guess
+    ("exception_type:file_not_found", log("FileNotFoundError", "[Errno 2] No such file or directory: 'exports/2024-05.csv'", first_arg=2), ("data", "FILE_NOT_FOUND", "medium")),
+    ("exception_type:cancelled", span("asyncio.exceptions.CancelledError", None), ("infrastructure", "TASK_CANCELLED", "low")),
+    ("exception_type:os_error", span("OSError", "[Errno 5] Input/output error"), ("infrastructure", "OS_ERROR", "medium")),
+]
+
+
+def chained(cause: str, wrapper: str, direct: bool = True) -> str:
+    """A trace of ``wrapper`` raised from (or while handling) ``cause``, as traceback prints it."""
+    between = ("The above exception was the direct cause of the following exception:" if direct
+               else "During handling of the above exception, another exception occurred:")  # fmt: skip
+    return trace(*cause.split(": ", 1)).rstrip("\n") + f"\n\n{between}\n\n" + trace(*wrapper.split(": ", 1))
+
+
+OTHER_RUNTIMES_AND_CHAINS: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
+    ("job_source_invalid_data", span("pydantic_core._pydantic_core.ValidationError", "1 validation error for JobPosting\ntitle\n  Field required [type=missing]", "job_source_greenhouse"),
+     ("integration", "GREENHOUSE_API_ERROR", "medium")),
+    ("upstream_invalid_response", span("json.decoder.JSONDecodeError", "Expecting value: line 1 column 1 (char 0)", span_kind="client", server_address="feeds.partner.io",
+                                       attributes={"http.request.method": "GET", "server.address": "feeds.partner.io"}), ("integration", "PARTNER_INVALID_RESPONSE", "medium")),
+    ("dynamodb_conditional_check_failed", span("botocore.errorfactory.ConditionalCheckFailedException",
+                                               "An error occurred (ConditionalCheckFailedException) when calling the UpdateItem operation: The conditional request failed"),
+     ("data", "DYNAMODB_CONDITIONAL_CHECK_FAILED", "medium")),
+    ("lock_lost", span("redis.exceptions.LockNotOwnedError", "Cannot extend a lock that's no longer owned"), ("infrastructure", "LOCK_LOST", "medium")),
+    ("lock_lost", span("RuntimeError", "lock lease 9f2c on shard s-12 expired before renewal"), ("infrastructure", "LOCK_LOST", "medium")),
+    ("kafka_unreachable", log("kafka.errors.NoBrokersAvailable", "NoBrokersAvailable"), ("infrastructure", "KAFKA_UNREACHABLE", "high")),
+    ("kafka_unreachable", span("cimpl.KafkaException", "KafkaError{code=_TRANSPORT,val=-195,str=\"Failed to get metadata: Local: Broker transport failure\"}"), ("infrastructure", "KAFKA_UNREACHABLE", "high")),
+    ("auth_forbidden", span("PermissionError", "API key ak_live_8f2c was revoked"), ("integration", "AUTH_FORBIDDEN", "medium")),
+    ("auth_forbidden", span("rest_framework.exceptions.PermissionDenied", "You do not have permission to perform this action."), ("integration", "AUTH_FORBIDDEN", "medium")),
+    ("logging_config_invalid", span("ValueError", "Unable to configure handler 'file'"), ("infrastructure", "LOGGING_CONFIG_INVALID", "high")),
+    # ---- other runtimes (otelproc takes any OTLP): Java, .NET, Go, JavaScript, Ruby
+    ("pg_auth_failed", span("org.postgresql.util.PSQLException", 'FATAL: password authentication failed for user "app"'), ("infrastructure", "PG_AUTH_FAILED", "critical")),
+    ("http_timeout", span("java.net.SocketTimeoutException", "Read timed out", server_address="api.partner.io"), ("integration", "PARTNER_TIMEOUT", "medium")),
+    ("http_timeout", span("System.Threading.Tasks.TaskCanceledException", "The request was canceled due to the configured HttpClient.Timeout of 100 seconds elapsing."), ("integration", "HTTP_TIMEOUT", "medium")),
+    ("http_connection_error", span("System.Net.Http.HttpRequestException", "Connection refused (api.partner.io:443)", server_address="api.partner.io"), ("integration", "PARTNER_CONNECTION_ERROR", "high")),
+    ("http_server_error", span("System.Net.Http.HttpRequestException", "Response status code does not indicate success: 503 (Service Unavailable).", server_address="api.partner.io"),
+     ("integration", "PARTNER_API_ERROR", "high")),
+    ("http_client_error", span("RuntimeError", "HTTP 400 error: Unable to create record: The 'To' number +15550001111 is not a valid phone number.", server_address="api.twilio.com", span_kind="client", http_status_code=400),
+     ("integration", "TWILIO_API_ERROR", "medium")),
+    ("operation_timeout", row("*errors.errorString", "context deadline exceeded"), ("infrastructure", "OPERATION_TIMEOUT", "medium")),
+    ("db_no_result_found", row("ActiveRecord::RecordNotFound", "Couldn't find User with 'id'=42"), ("data", "DB_NO_RESULT_FOUND", "medium")),
+    ("db_no_result_found", row("System.InvalidOperationException", "Sequence contains no elements"), ("data", "DB_NO_RESULT_FOUND", "medium")),
+    ("exception_type:none_value", row("java.lang.NullPointerException", 'Cannot invoke "String.length()" because "name" is null'), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:none_value", row("System.NullReferenceException", "Object reference not set to an instance of an object."), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:none_value", row("TypeError", "Cannot read properties of undefined (reading 'id')"), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:none_value", row("NoMethodError", "undefined method `name' for nil:NilClass"), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:none_value", row("runtime.Error", "runtime error: invalid memory address or nil pointer dereference"), ("data", "NULL_VALUE", "medium")),
+    ("exception_type:index_error", row("runtime.boundsError", "runtime error: index out of range [5] with length 3"), ("data", "INDEX_OUT_OF_RANGE", "medium")),
+    ("exception_type:index_error", row("java.lang.ArrayIndexOutOfBoundsException", "Index 5 out of bounds for length 3"), ("data", "INDEX_OUT_OF_RANGE", "medium")),
+    ("exception_type:lookup", span("LookupError", "organization org-2Fh8 not found"), ("data", "NOT_FOUND", "medium")),
+    # ---- a wrapper no rule names is classified by the exception that began the chain
+    ("stripe_card_declined", span("RuntimeError", "charge for order 4711 failed",
+                                  stack_trace=chained("stripe._error.CardError: Request req_1: Your card was declined.", "RuntimeError: charge for order 4711 failed")),
+     ("integration", "STRIPE_CARD_DECLINED", "low")),
+    ("railway_env_var_missing", log("RuntimeError", "gateway settings incomplete",
+                                    stack_trace=chained("KeyError: 'UPSTREAM_URL'", "RuntimeError: gateway settings incomplete", direct=False)),
+     ("infrastructure", "RAILWAY_ENV_VAR_MISSING", "critical")),
+    ("http_timeout", span("RuntimeError", "charge for order 9 failed", "checkout",  # the cause's rule beats the wrapper's inference
+                          stack_trace=chained("httpx.ReadTimeout: The read operation timed out", "RuntimeError: charge for order 9 failed")),
+     ("integration", "HTTP_TIMEOUT", "medium")),
+    ("celery_soft_time_limit", span("ValueError", "bad row",  # the wrapper is only inferred (INVALID_VALUE); a rule names the cause
+                                    stack_trace=chained("billiard.exceptions.SoftTimeLimitExceeded: SoftTimeLimitExceeded()", "ValueError: bad row", direct=False)),
+     ("infrastructure", "CELERY_SOFT_TIME_LIMIT", "medium")),
+    ("date_parse_error", span("ValueError", REAL["strptime"],  # the wrapper's own rule wins over its cause's
+                              stack_trace=chained("KeyError: 'date'", "ValueError: " + REAL["strptime"], direct=False)),
+     ("data", "DATE_PARSE_ERROR", "medium")),
+]
+CASES += NEW_CASES + OTHER_RUNTIMES_AND_CHAINS
+
 
 # Every label of the taxonomy (seeds/004), and those of its auto-labeling code.
 TAXONOMY_LABELS = {
@@ -592,6 +986,9 @@ TAXONOMY_LABELS = {
     "GREENHOUSE_API_DOWN", "AUTH_INVALID_CREDENTIALS", "AUTH_USER_NOT_FOUND", "AUTH_SESSION_INVALID",
     "OPENAI_ERROR", "ANTHROPIC_ERROR", "SESSION_DATA_CORRUPT", "GREENHOUSE_API_ERROR", "UNKNOWN_ERROR",
 }  # fmt: skip
+
+
+BUILTIN = load_rules()
 
 
 @pytest.fixture(scope="module")
@@ -613,6 +1010,8 @@ def test_builtin_rule(table_result: pl.DataFrame, index: int) -> None:
     got = table_result.row(index, named=True)
     assert (got["category"], got["label"], got["severity"]) == expected, (source["error_type"], source["message"], got["rule"])
     assert got["rule"] == rule
+    tiers = dict(zip(BUILTIN.names(), BUILTIN.tiers))
+    assert got["category_source"] == (None if rule is None else "rule" if tiers[rule] == "rule" else "inferred")
 
 
 def test_every_builtin_rule_has_a_case() -> None:
@@ -645,7 +1044,7 @@ def test_the_example_in_the_header_is_a_valid_user_file(tmp_path: Path) -> None:
     ruleset = load_rules(path)
     names = ruleset.names()
     assert names[0] == "billing_webhook_rejected"
-    assert names[-1] == "everything_else_in_payments"
+    assert [n for n, tier in zip(names, ruleset.tiers) if tier == "rule"][-1] == "everything_else_in_payments"
     assert "session_orphaned" not in names
     assert names.index("pg_auth_failed") == load_rules().names().index("pg_auth_failed") + 1  # one new rule in front
 
@@ -656,7 +1055,7 @@ def test_the_example_in_the_header_is_a_valid_user_file(tmp_path: Path) -> None:
 def test_empty_frame(builtin: Classifier) -> None:
     out = builtin.classify(empty_errors())
     assert out.height == 0
-    for column in ("category", "label", "severity", "rule"):
+    for column in ("category", "label", "severity", "rule", "category_source"):
         assert out.schema[column] == pl.String
     assert out.columns[: len(ERROR_SCHEMA)] == list(ERROR_SCHEMA)
 
@@ -664,7 +1063,7 @@ def test_empty_frame(builtin: Classifier) -> None:
 def test_stage_adds_columns_and_keeps_rows(builtin: Classifier) -> None:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    errors = frame(row("openai.APITimeoutError", "Request timed out."), row("ValueError", "bad"))
+    errors = frame(row("openai.APITimeoutError", "Request timed out."), row("RuntimeError", "bad"))
     batch = Batch(Signal.TRACES, ExportTraceServiceRequest(), item_count=2, raw=b"x", errors=errors)
     out = builtin(batch)
     assert out is batch
@@ -684,7 +1083,7 @@ def test_frame_with_missing_columns_and_many_chunks(builtin: Classifier) -> None
     part = pl.DataFrame({"error_type": ["redis.exceptions.TimeoutError"], "message": ["Timeout reading from socket"]})
     many = pl.concat([part] * 5, rechunk=False)
     out = builtin.classify(many)
-    assert out.columns == ["error_type", "message", "category", "label", "severity", "rule"]
+    assert out.columns == ["error_type", "message", "category", "label", "severity", "rule", "category_source"]
     assert out.get_column("label").to_list() == ["REDIS_TIMEOUT"] * 5
 
 
@@ -767,8 +1166,9 @@ def test_positions_after_builtins_and_relative(tmp_path: Path) -> None:
             severity: high
         """,
     )
-    names = load_rules(path).names()
-    assert names[-1] == "catch_all_payments"
+    ruleset = load_rules(path)
+    names = ruleset.names()
+    assert [n for n, tier in zip(names, ruleset.tiers) if tier == "rule"][-1] == "catch_all_payments"  # before inference
     assert names.index("before_openai_fallback") == names.index("openai_error") - 1
     assert names.index("db_deadlock") == names.index("db_integrity_error") + 1
     got = classify_with(
@@ -1025,6 +1425,12 @@ RULE = "match: {message: x}\n    category: data\n    label: X\n    severity: low
         ("conditions:\n  a: {condition: b}\n  b: {condition: a}", "conditions[a].condition: refers to itself (a -> b -> a)"),
         ("default: {category: unknown, label: '{stage}_X', severity: low}", "default: the default label cannot use template variables"),
         ("rulez: []", "rulez: unknown key"),
+        ("inferred:\n  package:\n    - name: p1\n      match: {package: 'acme.*'}\n      category: data\n      label: X\n      severity: low",
+         "inferred.package[p1].match.package: 'acme.*' is not a package name"),
+        ("inferred:\n  stage:\n    - name: s1\n      position: 'after:package:redis'\n      " + RULE.replace("\n", "\n  "),
+         "inferred.stage[s1].position: no rule named 'package:redis' in this section"),
+        ("inferred:\n  packages: []", "inferred.packages: unknown key"),
+        ("rules:\n  - name: 'package:redis'\n    " + RULE, "rules[package:redis]: a built-in rule of this name is in inferred.package; replace it there"),
         ("- just a list", "expected a mapping with a `rules:` list, got list"),
         ("rules: [", "is not valid YAML"),
     ],
@@ -1051,6 +1457,100 @@ def test_pointing_rules_at_the_full_copy_changes_nothing() -> None:
     again = load_rules(REPO / "config" / "rules.yaml")
     assert again.names() == builtin.names()
     assert again.rules == builtin.rules and again.default == builtin.default
+
+
+# --------------------------------------------------------------------------- inference tiers in user files
+
+
+def test_user_file_extends_an_inference_tier(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        inferred:
+          package:
+            - {name: "package:acme", match: {package: acme_sdk}, category: integration, label: ACME_ERROR, severity: high}
+            - name: "package:redis"
+              match: {package: redis}
+              category: data
+              label: CACHE_DATA_ERROR
+              severity: low
+          stage:
+            - {name: "stage:ledger", position: "before:stage:data", match: {stage: ledger}, category: data, label: LEDGER_ERROR, severity: low}
+        disable: ["exception_type:key_error"]
+        """,
+    )
+    ruleset = load_rules(path)
+    package_tier = [n for n, t in zip(ruleset.names(), ruleset.tiers) if t == "package"]
+    assert package_tier[0] == "package:acme"  # a new name goes first in its tier, not before the rules
+    assert ruleset.names().index("package:acme") > ruleset.names().index("server_response_5xx")
+    assert "exception_type:key_error" not in ruleset.names()
+    got = classify_with(
+        path,
+        row("acme_sdk.errors.Boom", "boom"),
+        row("redis.exceptions.ResponseError", "WRONGTYPE Operation against a key holding the wrong kind of value"),
+        row("RuntimeError", "unbalanced", "ledger"),
+        row("KeyError", "'sku'"),  # its tier entry is disabled: nothing else names it
+    )
+    assert got == [
+        ("integration", "ACME_ERROR", "high"),
+        ("data", "CACHE_DATA_ERROR", "low"),
+        ("data", "LEDGER_ERROR", "low"),
+        ("unknown", "UNKNOWN_ERROR", "medium"),
+    ]
+
+
+def test_a_user_rule_names_what_the_inference_would_only_guess(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        rules:
+          - {name: ledger_drift, match: {type: LedgerDrift}, category: data, label: LEDGER_DRIFT, severity: high}
+        """,
+    )
+    out = Classifier.from_config(ClassifyConfig(rules=path)).classify(frame(row("ledger.LedgerDrift", "x", "checkout")))
+    assert out.select("label", "rule", "category_source").row(0) == ("LEDGER_DRIFT", "ledger_drift", "rule")
+
+
+# --------------------------------------------------------------------------- the exception as the item tells it
+
+
+def test_type_and_message_come_from_the_stack_trace_when_the_item_has_less(tmp_path: Path) -> None:
+    c = one_rule(tmp_path, {"type": "_csv.Error", "message": "^line contains nul$"})
+    chained = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/a.py", line 3, in f\n'
+        "    g()\n"
+        "KeyError: 'x'\n\n"
+        "During handling of the above exception, another exception occurred:\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/a.py", line 9, in h\n'
+        "    rows = list(reader)\n"
+        "           ^^^^^^^^^^^^\n"
+        "_csv.Error: line contains NUL\n"
+    )
+    assert labels(
+        c,
+        row("Error", "line contains NUL", stack_trace=chained),  # a log record: the class only
+        row(None, "line contains NUL", stack_trace=chained),  # no exception.type at all
+        row("Error", "something else", stack_trace=chained),  # the trace's line is the message as Python prints it
+        row("Error", "line contains NUL"),  # no trace: nothing says which module's Error
+        row("json.Error", "line contains NUL", stack_trace=chained),  # the item's own qualified type wins
+    ) == ["HIT", "HIT", "HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
+
+
+def test_package_is_a_module_prefix(tmp_path: Path) -> None:
+    c = one_rule(tmp_path, {"package": ["stripe", "google.api_core", "a.b.c"]})
+    assert labels(
+        c,
+        row("stripe._error.CardError", "x"),
+        row("stripe.CardError", "x"),
+        row("stripes.Error", "x"),
+        row("google.api_core.exceptions.NotFound", "x"),
+        row("google.cloud.exceptions.NotFound", "x"),
+        row("a.b.c.d.Boom", "x"),
+        row("a.b.Boom", "x"),
+        row("stripe", "x"),
+    ) == ["HIT", "HIT", "UNKNOWN_ERROR", "HIT", "UNKNOWN_ERROR", "HIT", "UNKNOWN_ERROR", "UNKNOWN_ERROR"]
 
 
 # --------------------------------------------------------------------------- in the pipeline: once per kind
@@ -1099,3 +1599,19 @@ def test_rows_of_one_kind_are_classified_once_on_the_text_as_received(tmp_path: 
     # A later batch of a known kind: the same outcome, without running the rules again.
     again = run(row("psycopg.OperationalError", 'connection to server at "db-9" failed: Connection refused'))
     assert again.get_column("label").to_list() == ["UNKNOWN_ERROR"] and len(classifier._kinds) == 2
+
+
+def test_attributes_asked_only_for_their_presence_do_not_make_kinds() -> None:
+    """db.query.text differs on every call; the built-in rules only ask whether it is there."""
+    from otelproc.pipeline.fingerprint import fingerprint_frame
+
+    classifier = Classifier.from_config()
+    assert "db.query.text" in classifier._plan.presence_only and "url.full" not in classifier._plan.presence_only
+
+    def run(*rows: dict[str, Any]) -> pl.DataFrame:
+        return classifier(Batch(Signal.TRACES, None, item_count=len(rows), errors=fingerprint_frame(frame(*rows)))).errors
+
+    out = run(*(row("RuntimeError", "write rejected", attributes={"db.query.text": f"UPDATE t SET n = {i}"}) for i in range(5)),
+              row("RuntimeError", "write rejected"))  # fmt: skip
+    assert out.get_column("label").to_list() == ["DATABASE_ERROR"] * 5 + ["UNKNOWN_ERROR"]
+    assert len(classifier._kinds) == 2
