@@ -5,7 +5,10 @@
 
 use std::borrow::Cow;
 
-use regex::{Captures, Regex, RegexSet};
+use regex::{Captures, Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+/// Room for each lazy DFA's states (per thread that uses it).
+const DFA_CACHE_BYTES: usize = 32 << 20;
 
 /// An extra test a match must pass to be replaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +53,10 @@ pub struct Rule {
 
 impl Rule {
     pub fn new(name: &str, pattern: &str, replacement: &str, check: Option<Check>) -> Result<Rule, String> {
-        let regex = Regex::new(pattern).map_err(|e| format!("rule {name}: {e}"))?;
+        let regex = RegexBuilder::new(pattern)
+            .dfa_size_limit(DFA_CACHE_BYTES)
+            .build()
+            .map_err(|e| format!("rule {name}: {e}"))?;
         Ok(Rule {
             name: name.to_owned(),
             regex,
@@ -98,8 +104,14 @@ pub struct RuleSet {
 
 impl RuleSet {
     pub fn new(rules: Vec<Rule>) -> Result<RuleSet, String> {
-        // A set too large to build (size limits) only loses the shortcut, not correctness.
-        let any = RegexSet::new(rules.iter().map(|r| r.regex.as_str())).ok();
+        // A set too large to build (size limits) only loses the shortcut, not correctness. Its
+        // lazy DFA gets room to keep the states it builds: with the default cache, the states
+        // of a few dozen large patterns are built again and again.
+        let any = RegexSetBuilder::new(rules.iter().map(|r| r.regex.as_str()))
+            .size_limit(64 << 20)
+            .dfa_size_limit(DFA_CACHE_BYTES)
+            .build()
+            .ok();
         Ok(RuleSet { rules, any })
     }
 
@@ -133,6 +145,10 @@ impl RuleSet {
             }
             return out;
         };
+        // Most texts hold no secret (and most messages are short): one early-exit pass first.
+        if !set.is_match(text) {
+            return Cow::Borrowed(text);
+        }
         let mut current: Cow<'t, str> = Cow::Borrowed(text);
         let mut candidates = set.matches(text);
         for (i, rule) in self.rules.iter().enumerate() {
