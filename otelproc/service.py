@@ -28,6 +28,7 @@ from otelproc.exporters.runtime import ExporterRuntime, build_exporter
 from otelproc.pipeline import Pipeline
 from otelproc.pipeline.anomaly import AnomalyDetector
 from otelproc.pipeline.batch import Batch
+from otelproc.pipeline.causes import CauseLinker
 from otelproc.pipeline.classify import Classifier
 from otelproc.pipeline.detect import Detector
 from otelproc.pipeline.enrich import enrich
@@ -56,6 +57,7 @@ def build_pipeline(config: Config, store: Store, analyzer: PatternAnalyzer | Non
             ("redact", Redactor.from_config(diagnostics.redaction)),
             ("fingerprint", fingerprint),
             ("classify", classifier),
+            ("causes", CauseLinker.from_config(diagnostics.causes, store.tracker.retract)),
             ("patterns", store.tracker),
             ("anomaly", AnomalyDetector.from_config(diagnostics.anomaly)),
             *([("ai", analyzer.annotate)] if analyzer is not None else []),

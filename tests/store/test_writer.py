@@ -162,6 +162,6 @@ def test_telemetry_counts_per_minute(open_store):
 def test_health(open_store):
     store = open_store()
     health = store.health()
-    assert health["status"] == "healthy" and health["schema_version"] == 2 and store.is_open
+    assert health["status"] == "healthy" and health["schema_version"] == 3 and store.is_open
     store.close()
     assert store.health()["status"] == "unhealthy" and not store.is_open
