@@ -123,7 +123,7 @@ class CauseLinker:
         )  # fmt: skip
         remembered = linked.filter(pl.col("_new")).select(
             *_KEY, "parent_span_id", "error_class", "t", "fingerprint",
-            counted=pl.col("caused_by").is_null() & pl.col("fingerprint").is_not_null(), seen=pl.lit(now),
+            counted=pl.col("caused_by").is_null() & pl.col("fingerprint").is_not_null(), seen=pl.lit(now, pl.Int64),
         )  # fmt: skip
         memory = (
             memory.join(new, on=_KEY, how="anti")
