@@ -110,10 +110,10 @@ py("inventory_read_timeout", 1, "integration", "checkout", "inventory.client", "
     raise requests_read_timeout(V.host, 8443, V.seconds)
 """, vars={"host": pick("inventory.internal", "10.0.9.20", "fd12:3456::920"), "seconds": pick(5, 10, 30)})
 py("webhook_gone", 1, "integration", "billing", "webhooks", "deliver_webhook", """
-    raise_for_status("POST", f"https://{V.host}/hooks/{V.hook}", 410)
+    httpx.Response(410, request=httpx.Request("POST", f"https://{V.host}/hooks/{V.hook}")).raise_for_status()
 """, vars={"host": customer_host("callback", "hooks"), "hook": hexid(12, 20)}, pair="webhook_unauthorized")
 py("webhook_unauthorized", 1, "integration", "billing", "webhooks", "deliver_signed_webhook", """
-    raise_for_status("POST", f"https://{V.host}/hooks/{V.hook}", 401)
+    httpx.Response(401, request=httpx.Request("POST", f"https://{V.host}/hooks/{V.hook}")).raise_for_status()
 """, vars={"host": customer_host("callback", "hooks"), "hook": hexid(12, 20)}, pair="webhook_gone")
 py("s3_endpoint_unreachable", 1, "infrastructure", "billing", "storage", "upload_invoice_pdf", """
     raise botocore.exceptions.EndpointConnectionError(endpoint_url=f"https://{V.bucket}.s3.{V.region}.amazonaws.com/invoices/{V.key}.pdf")
@@ -232,7 +232,7 @@ py("stripe_idempotency", 3, "integration", "billing", "payments.charges", "captu
 """, vars={"key": uuid4()})
 
 # ---------------------------------------------------------------- 4. one helper, many callers
-HELPER_GET = "raise_for_status('GET', f'https://{V.host}{V.path}', V.status)"
+HELPER_GET = "httpx.Response(V.status, request=httpx.Request('GET', f'https://{V.host}{V.path}')).raise_for_status()"
 for _id, _service, _module, _function, _host, _path, _status in (
     ("shipping_quote_503", "checkout", "shipping.quotes", "quote_shipping", "api.shipengine.com", "/v1/rates", 503),
     ("tax_rate_503", "checkout", "tax", "calculate_tax", "rest.avatax.com", "/api/v2/transactions/create", 503),
@@ -375,7 +375,7 @@ py("export_permission", 8, "infrastructure", "billing", "exports", "write_export
     raise PermissionError(13, "Permission denied", f"/var/lib/billing/exports/{V.day}.csv")
 """, vars={"day": date_text}, propagate=1.0)
 py("gateway_upstream_timeout", 8, "infrastructure", "gateway", "proxy", "forward", """
-    run_async_timeout()
+    asyncio.run(asyncio.wait_for(asyncio.sleep(1), timeout=0.0001))
 """, propagate=1.0)
 
 # ---------------------------------------------------------------- 9. one error, two signals (span and LoggingHandler)
@@ -454,7 +454,7 @@ py("ps101_prompt_index", 0, "data", "agent", "ps101.flow", "next_prompt", """
 """, vars={"index": num(3, 9)}, attrs={"stage": "ps101_flow"})
 py("session_data_keyerror", 0, "data", "agent", "ps101.flow", "restore_progress", """
     return {"user": 1}[V.key]
-""", vars={"key": pick("prompt_index", "answers")}, attrs={"stage": "ps101_flow"}, signal="both")
+""", vars={"key": pick("prompt_index")}, attrs={"stage": "ps101_flow"}, signal="both")
 py("s3_access_denied", 0, "infrastructure", "billing", "storage", "archive_statement", """
     raise aws_error("AccessDenied", "Access Denied", "PutObject")
 """, attrs={"rpc.system": "aws-api", "rpc.service": "S3"}, pair="s3_no_such_key")
@@ -492,10 +492,10 @@ py("dns_failure", 0, "infrastructure", "gateway", "upstream", "resolve_upstream"
     raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution", request=httpx.Request("GET", f"https://{V.host}/"))
 """, vars={"host": pick("payments.internal", "ledger.internal", "auth.internal")})
 py("greenhouse_down", 0, "integration", "agent", "jobs.sources", "fetch_greenhouse_jobs", """
-    raise_for_status("GET", f"https://boards-api.greenhouse.io/v1/boards/{V.board}/jobs", 503)
+    httpx.Response(503, request=httpx.Request("GET", f"https://boards-api.greenhouse.io/v1/boards/{V.board}/jobs")).raise_for_status()
 """, vars={"board": pick("acme", "globex", "initech")}, attrs={"stage": "job_source_greenhouse"})
 py("linkedin_blocked", 0, "integration", "agent", "jobs.sources", "scrape_linkedin", """
-    raise_for_status("GET", f"https://www.linkedin.com/jobs/view/{V.job}", 999)
+    httpx.Response(999, request=httpx.Request("GET", f"https://www.linkedin.com/jobs/view/{V.job}")).raise_for_status()
 """, vars={"job": num(3_000_000_000, 3_999_999_999)}, attrs={"stage": "job_source_linkedin"})
 py("prompt_selector_fallback", 0, "model", "agent", "prompts.selector", "select_prompt", """
     raise LookupError(f"no matching prompt found for intent {V.intent!r}, fell back to generic")
@@ -670,7 +670,7 @@ py("coupon_invalid_for_price", 2, "data", "billing", "payments.coupons", "apply_
     raise ValueError(f"coupon {V.coupon} is not valid for price {V.price}")
 """, vars={"coupon": prefixed("SPRING-", 4, 6), "price": prefixed("price_1", 23)})
 py("github_pr_not_found", 2, "integration", "gateway", "deploys", "fetch_pull_request", """
-    raise_for_status("GET", f"https://api.github.com/repos/acme/{V.repo}/pulls/{V.n}", 404)
+    httpx.Response(404, request=httpx.Request("GET", f"https://api.github.com/repos/acme/{V.repo}/pulls/{V.n}")).raise_for_status()
 """, vars={"repo": pick("web", "api", "infra"), "n": num(1, 4000)}, attrs={"server.address": "api.github.com"})
 py("openai_server_error", 3, "model", "agent", "llm.chat", "stream_reply", _oa(
     500, "The server had an error while processing your request. Sorry about that!", "server_error", None), attrs=OA)

@@ -1,7 +1,9 @@
 """What the generated application modules can use: real libraries, and stand-ins that carry
 the real module and class name of libraries not installed here (psycopg, celery, numpy).
 
-Errors of real libraries are raised by the libraries' own code where that runs offline
+The helpers here only build and return exceptions (or objects), so none of their frames is in
+a traceback: the application's frame raises, as it would. Errors of real libraries are
+raised by the libraries' own code where that runs offline
 (pydantic, jwt, sqlalchemy over SQLite, json, csv, jinja2, tenacity, httpx's
 ``raise_for_status``, the OpenAI and Anthropic clients' own error construction from an HTTP
 response); otherwise built with the library's classes and its wording.
@@ -99,11 +101,6 @@ def anthropic_error(status: int, body: dict) -> Exception:
     return _anthropic._make_status_error_from_response(httpx.Response(status, json=body, request=request))
 
 
-def raise_for_status(method: str, url: str, status: int) -> None:
-    """httpx's own ``raise_for_status`` on a response with this status."""
-    httpx.Response(status, request=httpx.Request(method, url)).raise_for_status()
-
-
 def requests_connection_error(host: str, port: int, path: str, errno_text: str) -> Exception:
     """requests.ConnectionError as requests raises it when urllib3 gives up (pool, url, reason)."""
     scheme = urllib3.HTTPSConnectionPool if port == 443 else urllib3.HTTPConnectionPool
@@ -122,13 +119,6 @@ def requests_read_timeout(host: str, port: int, seconds: int) -> Exception:
 
 def aws_error(code: str, message: str, operation: str) -> Exception:
     return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": message}}, operation)
-
-
-def run_async_timeout() -> None:
-    async def call() -> None:
-        await asyncio.wait_for(asyncio.sleep(1), timeout=0.0001)
-
-    asyncio.run(call())
 
 
 def retry(fn, attempts: int = 2):
@@ -230,9 +220,8 @@ NAMESPACE: dict[str, Any] = {
     "anthropic": anthropic, "botocore": botocore, "httpx": httpx, "jinja2": jinja2, "jwt": jwt, "openai": openai,
     "pydantic": pydantic, "redis": redis, "requests": requests, "sqlalchemy": sqlalchemy, "stripe": stripe,
     "tenacity": tenacity, "psycopg": psycopg, "celery": celery, "_ArrayMemoryError": _ArrayMemoryError,
-    "openai_error": openai_error, "anthropic_error": anthropic_error, "raise_for_status": raise_for_status,
-    "requests_connection_error": requests_connection_error, "requests_read_timeout": requests_read_timeout,
-    "aws_error": aws_error, "run_async_timeout": run_async_timeout, "retry": retry, "session": session,
+    "openai_error": openai_error, "anthropic_error": anthropic_error, "requests_connection_error": requests_connection_error, "requests_read_timeout": requests_read_timeout,
+    "aws_error": aws_error, "retry": retry, "session": session,
     "User": User, "locked_sqlite": locked_sqlite, "locked_engine": locked_engine,
     "OrderIn": OrderIn, "ProfileUpdate": ProfileUpdate, "Settings": Settings, "JobPosting": JobPosting,
     "ResumeSummary": ResumeSummary, "invalid": invalid,
