@@ -89,6 +89,41 @@ def handle_request(svc, entry, kind, values, rng, request_id):
         pass
     return out
 
+
+def handle_logfire_request(lf, entry, kind, values, rng, request_id):
+    # The same with the Logfire SDK: its spans record the exception as it passes, and the
+    # application logs with logfire.exception (a log is a span in Logfire: found by request_id).
+    mode = kind.signal if kind.signal != "span" else ("log" if rng.random() < LOG_ONLY_SHARE else "span")
+    propagate = mode != "log" and rng.random() < kind.propagate
+    route = "/" + kind.function.replace("_", "-")
+    out = []
+    try:
+        with lf.span("POST {route}", route=route, _span_name=f"POST {route}", **{"http.route": route}) as root:
+            try:
+                with lf.span("{function}", function=kind.function, **kind.attrs) as span:
+                    cause = _hex(span)
+                    try:
+                        entry(values)
+                    except Exception:
+                        if mode in ("log", "both"):
+                            lf.exception(kind.log_message.replace("%s", "{request_id}").replace("{function}", kind.function),
+                                         request_id=request_id)
+                            out.append(Item(f"log:{request_id}", kind.id, "log"))
+                        if mode != "log":
+                            raise
+                root.set_attribute("http.response.status_code", 200)
+            except Exception:
+                out.append(Item(f"span:{cause}", kind.id, "cause"))
+                if not propagate:
+                    root.set_attribute("http.response.status_code", 502)
+                    return out
+                root.set_attribute("http.response.status_code", 500)
+                out.append(Item(f"span:{_hex(root)}", kind.id, "symptom", f"span:{cause}"))
+                raise
+    except Exception:  # noqa: BLE001
+        pass
+    return out
+
 '''
 
 
@@ -125,7 +160,21 @@ def _framework() -> dict:
     return namespace
 
 
-handle_request = _framework()["handle_request"]
+_FRAMEWORK = _framework()
+handle_request = _FRAMEWORK["handle_request"]
+handle_logfire_request = _FRAMEWORK["handle_logfire_request"]
+LOGFIRE_SERVICES = ("agent",)  # instrumented with the Logfire SDK (sent live to otelproc's OTLP/HTTP)
+
+
+def _logfire(service: str, release: int, base_url: str):
+    """A Logfire SDK instance of its own (``local=True``) for one release, sending to ``base_url``."""
+    import logfire
+
+    return logfire.configure(
+        local=True, send_to_logfire=True, token="pylf_v1_us_" + "c" * 40, service_name=service,
+        service_version=SERVICES[service].versions[release], environment="production", console=False,
+        metrics=False, inspect_arguments=False, advanced=logfire.AdvancedOptions(base_url=base_url),
+    )  # fmt: skip
 
 
 class Corpus:
@@ -143,9 +192,13 @@ class Corpus:
         ]
         rng.shuffle(self.plan)
 
-    def emit(self) -> tuple[dict[tuple[str, int], _Service], list[Item]]:
+    def emit(self, logfire_url: str | None = None) -> tuple[dict[tuple[str, int], _Service], list[Item]]:
+        """Make every event. The SDK's spans and log records are kept for ``export``; with
+        ``logfire_url``, the Logfire services' events go there through the Logfire SDK, flushed
+        before this returns."""
         app = Application(self.seed, self.kinds)
         services: dict[tuple[str, int], _Service] = {}
+        logfires: dict[tuple[str, int], object] = {}
         items: list[Item] = []
         logging.captureWarnings(True)
         for n, (kind, release, event_seed) in enumerate(self.plan):
@@ -154,10 +207,18 @@ class Corpus:
                 svc = services[(kind.service, release)] = _Service(kind.service, release)
             rng = random.Random(event_seed)
             values = types.SimpleNamespace(**{name: gen(rng) for name, gen in kind.vars.items()})
-            if kind.language == "python":
+            if kind.language == "python" and logfire_url and kind.service in LOGFIRE_SERVICES:
+                lf = logfires.get((kind.service, release))
+                if lf is None:
+                    lf = logfires[(kind.service, release)] = _logfire(kind.service, release, logfire_url)
+                items += handle_logfire_request(lf, app.entry(kind, release), kind, values, rng, f"lf-{self.seed}-{n:06d}")
+            elif kind.language == "python":
                 items += handle_request(svc, app.entry(kind, release), kind, values, rng, f"req-{self.seed}-{n:06d}")
             else:
                 items += self._other(svc, kind, release, values, rng)
+        for lf in logfires.values():
+            lf.force_flush()
+            lf.shutdown()
         return services, items
 
     @staticmethod

@@ -105,7 +105,9 @@ def read_events(db_path: Path) -> tuple[dict[str, tuple], set[str]]:
         con.close()
     events = {}
     for kind, span_id, request_id, *values in rows:
-        events[f"span:{span_id}" if kind == "span" else f"log:{request_id}"] = tuple(values)
+        # a log record, or a Logfire log (a span named by its request id)
+        is_log = kind == "log" or (request_id or "").startswith("lf-")
+        events[f"log:{request_id}" if is_log else f"span:{span_id}"] = tuple(values)
     return events, patterns
 
 

@@ -16,9 +16,9 @@ def run_corpus(tmp: Path, seed: int = 11, events_per_kind: int = 8, **config: An
     """``config``: sections of the otelproc config (e.g. ``diagnostics``) on top of the test defaults."""
     started = time.perf_counter()
     corpus = Corpus(seed, events_per_kind)
-    services, items = corpus.emit()
-    emitted = time.perf_counter()
     with Otelproc(tmp, **config) as proc:
+        services, items = corpus.emit(logfire_url=proc.http_url)
+        emitted = time.perf_counter()
         sent = export(services, proc.grpc_endpoint)
         wait_committed(proc, len(items), timeout=120)
         assert proc.stop() == 0, proc.log()
