@@ -7,7 +7,7 @@ variance. The current bucket's count is anomalous when it exceeds the mean by
 label with no history needs ``min_count`` errors in one bucket before it is
 called anomalous, rather than the seed's "any error when the baseline is 0".
 
-Reads ``label``. Adds ``anomaly`` (Boolean) and ``anomaly_score`` (Float64: the
+Reads ``label`` and ``caused_by`` (symptoms are not counted). Adds ``anomaly`` (Boolean) and ``anomaly_score`` (Float64: the
 z-score of the current bucket, null when there is no variance yet).
 """
 
@@ -88,7 +88,9 @@ class AnomalyDetector:
     def __call__(self, batch: Batch) -> Batch:
         if not self.config.enabled or batch.errors.is_empty():
             return batch
-        counts = batch.errors.group_by("label").len()
+        # a symptom (caused_by: another error of its trace caused it) is the same failure again
+        counted = pl.col("caused_by").is_null().sum() if "caused_by" in batch.errors.columns else pl.len()
+        counts = batch.errors.group_by("label").agg(counted.alias("len"))
         scored = [(label, *self.score(label, n)) for label, n in counts.iter_rows()]
         verdicts = pl.DataFrame(
             scored,

@@ -94,6 +94,9 @@ class CauseLinker:
         ).select(
             "row", *_KEY, "parent_span_id", "error_class", "fingerprint", t=pl.col("occurred_at").dt.epoch("us")
         )
+        if spans.is_empty():  # log records only
+            batch.errors = frame.with_columns(caused_by=pl.lit(None, pl.String))
+            return batch
         with self._lock:
             caused, retracted = self._link(spans, now)
         batch.errors = frame.join(caused, on="row", how="left", maintain_order="left")

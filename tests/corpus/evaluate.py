@@ -18,6 +18,8 @@ Definitions (``Scores``):
   its own fingerprint makes no pattern (has no ``error_patterns`` row), unless that fingerprint
   is its cause's (the SDK records the same exception on every span it passes, so a handler's
   span may share its cause's fingerprint).
+* **Patterns of symptoms only**: patterns whose fingerprint no cause or log record has (what
+  symptom spans made on their own).
 * **Missing**: items sent that are not in ``error_events`` (should be none).
 """
 
@@ -51,6 +53,8 @@ class Scores:
     miscategorised: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict)  # kind -> (expected, got)
     per_kind_accuracy: dict[str, float] = field(default_factory=dict)
     symptom_failures: dict[str, int] = field(default_factory=dict)  # kind -> wrong symptoms
+    patterns: int = 0
+    symptom_patterns: int = 0  # patterns whose fingerprint only symptoms have
 
     @property
     def symptom_accuracy(self) -> float:
@@ -62,7 +66,8 @@ class Scores:
             "grouping_accuracy": round(self.grouping_accuracy, 4), "split_kinds": len(self.splits),
             "merged_pairs": len(self.merges), "category_accuracy": round(self.category_accuracy, 4),
             "unknown_share": round(self.unknown_share, 4), "symptoms": self.symptoms,
-            "symptom_accuracy": round(self.symptom_accuracy, 4), "missing": self.missing,
+            "symptom_accuracy": round(self.symptom_accuracy, 4), "patterns": self.patterns,
+            "patterns_of_symptoms_only": self.symptom_patterns, "missing": self.missing,
         }  # fmt: skip
 
     def report(self, worst: int = 15) -> str:
@@ -96,8 +101,10 @@ def read_events(db_path: Path) -> tuple[dict[str, tuple], set[str]]:
     stored error item; the patterns' fingerprints."""
     con = duckdb.connect(str(db_path), read_only=True)
     try:
+        columns = {r[0] for r in con.execute("DESCRIBE error_events").fetchall()}
+        caused_by = "caused_by" if "caused_by" in columns else "NULL"  # an otelproc before symptoms were linked
         rows = con.execute(
-            "SELECT kind, span_id, request_id, fingerprint, category, caused_by,"
+            f"SELECT kind, span_id, request_id, fingerprint, category, {caused_by},"
             " regexp_replace(coalesce(error_type, ''), '^.*\\.', ''), message_template, source FROM error_events"
         ).fetchall()
         patterns = {r[0] for r in con.execute("SELECT fingerprint FROM error_patterns").fetchall()}
@@ -148,6 +155,8 @@ def score(items: list[Item], events: dict[str, tuple], patterns: set[str]) -> Sc
                 for p, part in enumerate(PARTS)
                 if len({events[k][3 + p] for k in keys}) > 1
             }
+    cause_fps = set(fp_of.values())
+    symptom_fps = {events[s.key][0] for s in symptoms} - cause_fps
     n = len(counted) or 1
     return Scores(
         items=len(counted), kinds=len(by_kind), fingerprints=len(by_fp),
@@ -156,5 +165,5 @@ def score(items: list[Item], events: dict[str, tuple], patterns: set[str]) -> Sc
         splits={k: len(f) for k, f in kind_fps.items() if len(f) > 1}, split_parts=split_parts, merges=merges,
         miscategorised={k: (BY_ID[k].category, dict(c)) for k, c in categories.items() if set(c) != {BY_ID[k].category}},
         per_kind_accuracy={k: sum(1 for key in keys if key in correct) / len(keys) for k, keys in by_kind.items()},
-        symptom_failures=dict(wrong_symptoms),
+        symptom_failures=dict(wrong_symptoms), patterns=len(patterns), symptom_patterns=len(patterns & symptom_fps),
     )  # fmt: skip

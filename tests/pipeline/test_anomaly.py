@@ -49,3 +49,15 @@ def test_disabled_adds_nothing():
     detector = AnomalyDetector(AnomalyConfig(enabled=False))
     out = detector(batch_of(["A"] * 50))
     assert "anomaly" not in out.errors.columns
+
+
+def test_symptoms_do_not_count_toward_a_labels_rate():
+    detector = AnomalyDetector(AnomalyConfig(min_count=5), clock=Clock())
+    batch = Batch(Signal.TRACES, None, 8)
+    # four failures, each also seen on the server span answering 500 (a symptom of it)
+    batch.errors = pl.DataFrame({
+        "row": list(range(8)),
+        "label": ["PG_CONNECTION_FAILED"] * 8,
+        "caused_by": [None, None, None, None, "fp", "fp", "fp", "fp"],
+    })  # fmt: skip
+    assert not detector(batch).errors["anomaly"].any()  # 4 < min_count: the symptoms were not counted
