@@ -84,9 +84,14 @@ class Scores:
             by_class[BY_ID[kind].cls].append(f"  category {kind}: expected {expected}, got {dict(got)}")
         for kind, n in sorted(self.symptom_failures.items()):
             by_class[8].append(f"  symptom {kind}: {n} symptom spans not linked to their cause or made a pattern")
-        for cls in sorted(by_class):
-            lines.append(f"class {cls} ({CLASS_NAMES[cls]}):")
-            lines += by_class[cls]
+        kinds_of: dict[int, list[str]] = defaultdict(list)
+        for kind in self.per_kind_accuracy:
+            kinds_of[BY_ID[kind].cls].append(kind)
+        for cls in sorted(set(by_class) | set(kinds_of)):
+            kinds = kinds_of.get(cls, [])
+            mean = sum(self.per_kind_accuracy[k] for k in kinds) / len(kinds) if kinds else 1.0
+            lines.append(f"class {cls} ({CLASS_NAMES[cls]}): {len(kinds)} kinds, mean grouping accuracy {mean:.2f}")
+            lines += by_class.get(cls, [])
         lines.append(f"worst kinds (grouping accuracy of their items):")
         for kind, acc in sorted(self.per_kind_accuracy.items(), key=lambda kv: (kv[1], kv[0]))[:worst]:
             lines.append(f"  {acc:.2f} {kind} (class {BY_ID[kind].cls})")

@@ -250,7 +250,7 @@ py("geo_lookup_429", 4, "integration", "gateway", "geo", "locate_ip", HELPER_GET
 py("avatar_fetch_404", 4, "integration", "gateway", "profiles", "fetch_avatar", HELPER_GET, helper="get_json",
    vars={"host": pick("www.gravatar.com"), "path": lambda r: f"/avatar/{hexid(32)(r)}?d=404", "status": pick(404)})
 py("cache_decode_cart", 4, "data", "checkout", "carts", "load_cart", "return json.loads(V.blob)", helper="cached_json",
-   vars={"blob": pick('{"items": [1, 2', '{"items": [}', "", '{"sku": "ABC-1"')})
+   vars={"blob": pick('{"items": [}', "", '{"sku": }', "nul")})
 py("cache_decode_prefs", 4, "data", "checkout", "preferences", "load_preferences", "return json.loads(V.blob)",
    helper="cached_json", vars={"blob": pick("{'theme': 'dark'}", "{'lang': 'de'}", "{'currency': 'EUR'}")})
 
@@ -390,7 +390,7 @@ py("key_missing_session", 9, "data", "checkout", "auth.sessions", "session_user"
 """, vars={"key": pick("user_data")}, signal="both", attrs={"stage": "session_load"})
 py("decode_upload_utf8", 9, "data", "agent", "resumes.parse", "read_text", """
     return V.raw.decode("utf-8")
-""", vars={"raw": pick(b"Ren\xe9 Dupont", b"\xff\xfeN\x00a\x00", b"caf\xe9 manager")}, signal="both")
+""", vars={"raw": pick(b"Ren\xe9 Dupont", b"Jos\xe9 Garc\xeda", b"caf\xe9 manager")}, signal="both")
 py("broken_pipe_stream", 9, "infrastructure", "gateway", "streaming", "stream_events", """
     raise BrokenPipeError(32, "Broken pipe")
 """, signal="both")
@@ -447,7 +447,7 @@ py("csv_unquoted_newline", 0, "prompt", "agent", "prompts.loader", "load_example
 """, vars={"q": pick("why", "how", "when")})
 py("ps101_step_json", 0, "prompt", "agent", "ps101.steps", "load_steps", """
     json.loads(V.text)
-""", vars={"text": pick('[{"step": 1, "title": "Intro",}]', '[{"step": 2 "title": "Goals"}]')}, attrs={"stage": "ps101_flow"})
+""", vars={"text": pick('[{"step": 1, "title": "Intro",}]')}, attrs={"stage": "ps101_flow"})
 py("ps101_prompt_index", 0, "data", "agent", "ps101.flow", "next_prompt", """
     prompts = ["a", "b", "c"]
     return prompts[V.index]
