@@ -106,14 +106,20 @@ class CauseLinker:
         return batch
 
     def _link(self, spans: pl.DataFrame, now: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(row, caused_by) for the batch's spans, and the remembered causes that became symptoms."""
-        memory = self._memory.filter(pl.col("seen") > now - int(self.config.horizon * 1e6))
+        """(row, caused_by) for the batch's spans, and the remembered causes that became symptoms.
+
+        Only the remembered rows of the batch's traces are looked at (one semi-join); the whole
+        memory is rewritten only when one of its traces had a relative in the batch, and pruned
+        to ``horizon`` and ``max_spans`` when it outgrows them."""
+        horizon = now - int(self.config.horizon * 1e6)
         new = spans.select(*_KEY, "parent_span_id", "error_class", "t", "fingerprint").unique(_KEY, keep="first")
-        known = memory.join(new, on=_KEY, how="anti")  # a span sent again is taken as new
+        traces = new.select("trace_id").unique()
+        mine = self._memory.join(traces, on="trace_id", how="semi")
+        known = mine.filter(pl.col("seen") > horizon).join(new, on=_KEY, how="anti")  # a span sent again is new
         nodes = pl.concat(
-            [new.with_columns(counted=pl.lit(None, pl.Boolean), _new=pl.lit(True)),
-             known.select(*new.columns, "counted", _new=pl.lit(False))],
-        ).filter(pl.col("trace_id").is_in(new.get_column("trace_id").implode()))  # fmt: skip
+            [new.with_columns(counted=pl.lit(None, pl.Boolean), seen=pl.lit(now, pl.Int64), _new=pl.lit(True)),
+             known.select(*new.columns, "counted", "seen", _new=pl.lit(False))],
+        )  # fmt: skip
         bottom = _chain_bottoms(nodes)
         linked = nodes.join(bottom, on=_KEY, how="left").with_columns(
             caused_by=pl.when(pl.col("_bottom") != pl.col("span_id")).then(pl.col("_cause"))
@@ -124,19 +130,21 @@ class CauseLinker:
             *_KEY, "fingerprint", "caused_by",
             occurred_at=pl.from_epoch("t", time_unit="us").dt.replace_time_zone("UTC"),
         )  # fmt: skip
-        remembered = linked.filter(pl.col("_new")).select(
+        remembered = linked.select(
             *_KEY, "parent_span_id", "error_class", "t", "fingerprint",
-            counted=pl.col("caused_by").is_null() & pl.col("fingerprint").is_not_null(), seen=pl.lit(now, pl.Int64),
+            # counted as a cause: a new one without a cause below it; a known one until it became a symptom
+            counted=pl.when(pl.col("_new")).then(pl.col("fingerprint").is_not_null()).otherwise(pl.col("counted"))
+            & pl.col("caused_by").is_null(),
+            seen="seen",
         )  # fmt: skip
-        memory = (
-            memory.join(new, on=_KEY, how="anti")
-            .join(became.select(*_KEY, _became=pl.lit(True)), on=_KEY, how="left")
-            .with_columns(counted=pl.col("counted") & pl.col("_became").is_null())
-            .drop("_became")
-        )
-        self._memory = pl.concat([memory, remembered]).tail(self.config.max_spans)
+        memory = self._memory
+        if mine.height:  # those traces' rows are written again, as they are now
+            memory = memory.join(traces, on="trace_id", how="anti")
+        memory = pl.concat([memory, remembered])
+        if memory.height > self.config.max_spans or (memory.height and memory.item(0, "seen") <= horizon):
+            memory = memory.filter(pl.col("seen") > horizon).tail(self.config.max_spans)
+        self._memory = memory
         return caused, retracted
-
 
 def _chain_bottoms(nodes: pl.DataFrame) -> pl.DataFrame:
     """(trace_id, span_id, _bottom, _cause): the innermost error span under each node (itself

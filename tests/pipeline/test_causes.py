@@ -89,12 +89,16 @@ def test_memory_links_across_batches_in_both_orders():
 def test_memory_is_bounded_by_count_and_horizon():
     now = [1_000.0]
     linker = CauseLinker(CausesConfig(max_spans=2, horizon=60), clock=lambda: now[0])
-    caused_by(linker, ("span", "t", "c1", "p1", "X", 0, "C1"))
-    caused_by(linker, ("span", "t", "c2", "p2", "X", 0, "C2"), ("span", "t", "c3", "p3", "X", 0, "C3"))
+    caused_by(linker, ("span", "t1", "c1", "p1", "X", 0, "C1"))
+    caused_by(linker, ("span", "t2", "c2", "p2", "X", 0, "C2"), ("span", "t3", "c3", "p3", "X", 0, "C3"))
     assert linker._memory.height == 2
-    assert caused_by(linker, ("span", "t", "p1", None, "X", 1, "P1")) == [None]  # c1 was forgotten (count)
+    assert caused_by(linker, ("span", "t1", "p1", None, "X", 1, "P1")) == [None]  # c1 was forgotten (count)
     now[0] += 61
-    assert caused_by(linker, ("span", "t", "p3", None, "X", 1, "P3")) == [None]  # c3 was forgotten (horizon)
+    assert caused_by(linker, ("span", "t3", "p3", None, "X", 1, "P3")) == [None]  # c3 was forgotten (horizon)
+    caused_by(linker, ("span", "t4", "c4", "p4", "X", 0, "C4"))
+    now[0] += 59
+    assert caused_by(linker, ("span", "t4", "p4", None, "X", 1, "P4")) == ["C4"]  # within the horizon
+    assert linker._memory.height <= 2
 
 
 def test_disabled_links_nothing():
