@@ -25,6 +25,7 @@ from otelproc.config_types import Component, Duration, split_endpoint, validatio
 from otelproc.errors import ConfigError
 from otelproc.exporters.runtime import ExporterConfig, parse_exporter_config
 from otelproc.pipeline.anomaly import AnomalyConfig
+from otelproc.pipeline.causes import CausesConfig
 from otelproc.pipeline.classify import ClassifyConfig
 from otelproc.pipeline.redact import RedactConfig
 from otelproc.receivers.config import OTLPReceiverConfig
@@ -56,6 +57,7 @@ class DiagnosticsConfig(Component):
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
     redaction: RedactConfig = Field(default_factory=RedactConfig)
     anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
+    causes: CausesConfig = Field(default_factory=CausesConfig)
     ai: AIConfig = Field(default_factory=AIConfig)
     feedback: FeedbackConfig = Field(default_factory=FeedbackConfig)
 

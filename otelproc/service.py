@@ -40,6 +40,7 @@ from otelproc.exporters.runtime import ExporterRuntime, build_exporter
 from otelproc.pipeline import Pipeline, ordered
 from otelproc.pipeline.anomaly import AnomalyDetector
 from otelproc.pipeline.batch import Batch
+from otelproc.pipeline.causes import CauseLinker
 from otelproc.pipeline.classify import Classifier
 from otelproc.pipeline.enrich import enrich
 from otelproc.pipeline.redact import Redactor
@@ -71,6 +72,7 @@ def build_pipeline(
     )
     stages = {
         "classify": classifier,
+        "causes": CauseLinker.from_config(diagnostics.causes, store.tracker.retract),
         "patterns": store.tracker,
         "anomaly": AnomalyDetector.from_config(diagnostics.anomaly),
         "enrich": enrich,

@@ -38,6 +38,7 @@ log = logging.getLogger("otelproc.pipeline")
 # The stages after the core's scan, in the order they run. Each names what it reads and adds.
 STAGES = (
     "classify",  # category, label, severity: rules per distinct kind of error
+    "causes",  # a symptom span (an ancestor of the failing span) is linked to its cause
     "patterns",  # windowed counts, thresholds, pattern lifecycle; stores the rows
     "anomaly",  # the label's rate against its EWMA baseline
     "playbooks",  # the playbooks that match: severity, runbook, notifications (when configured)

@@ -22,7 +22,8 @@ is counted in that bucket and scored against the baseline as it stood then; the
 baseline itself is not revised. Buckets more than ``HISTORY_BUCKETS`` behind are not
 scored. Event times later than now count as now.
 
-Reads ``label`` and ``occurred_at``. Adds ``anomaly`` (Boolean; false while the label
+Reads ``label``, ``occurred_at`` and ``caused_by`` (a symptom is the same failure again: not
+counted). Adds ``anomaly`` (Boolean; false while the label
 has no baseline) and ``anomaly_score`` (Float64; null while the label has no baseline).
 
 ``on_anomaly`` hooks get, once per label and bucket (when the label's bucket turns
@@ -152,8 +153,10 @@ class AnomalyDetector:
             _bucket=pl.min_horizontal(pl.col("occurred_at").dt.epoch("us").fill_null(now_us), pl.lit(now_us))
             // width_us,
         )
-        # One call per distinct (label, bucket), oldest bucket first so each label's rate rolls forward.
-        counts = frame.group_by("_label", "_bucket").len().sort("_bucket", "_label")
+        # One call per distinct (label, bucket), oldest bucket first so each label's rate rolls forward;
+        # a symptom (caused_by: another error of its trace caused it) is the same failure again.
+        counted = pl.col("caused_by").is_null().sum() if "caused_by" in frame.columns else pl.len()
+        counts = frame.group_by("_label", "_bucket").agg(counted.alias("len")).sort("_bucket", "_label")
         labels, buckets, sizes = (counts.get_column(c).to_list() for c in ("_label", "_bucket", "len"))
         anomalous, scores = [], []
         for label, bucket, size in zip(labels, buckets, sizes):

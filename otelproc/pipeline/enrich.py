@@ -22,6 +22,7 @@ DIAGNOSTIC_ATTRIBUTES: tuple[tuple[str, str], ...] = (
     ("severity", "diagnostic.severity"),
     ("source", "diagnostic.source"),
     ("message_template", "diagnostic.message_template"),
+    ("caused_by", "diagnostic.caused_by"),
     ("pattern_id", "diagnostic.pattern.id"),
     ("pattern_status", "diagnostic.pattern.status"),
     ("occurrences", "diagnostic.pattern.occurrences"),

@@ -67,6 +67,7 @@ class _Submission:
     alerts: pl.DataFrame | None = None
     releases: pl.DataFrame | None = None
     pattern_events: pl.DataFrame | None = None  # not stored: handed to on_pattern_event after the commit
+    event_updates: pl.DataFrame | None = None  # trace_id, span_id, occurred_at -> caused_by
 
 
 @dataclass
@@ -213,13 +214,14 @@ class Store:
         alerts: pl.DataFrame | None = None,
         releases: pl.DataFrame | None = None,
         pattern_events: pl.DataFrame | None = None,
+        event_updates: pl.DataFrame | None = None,
     ) -> int:
         """Buffer frames for the next flush; returns the submission's sequence number (never blocks on I/O)."""
         rows = events.height if events is not None else 0
         with self._cond:
             self._seq += 1
             self._pending.append(
-                _Submission(self._seq, events, fingerprints, patterns, alerts, releases, pattern_events)
+                _Submission(self._seq, events, fingerprints, patterns, alerts, releases, pattern_events, event_updates)
             )
             self._pending_rows += rows
             if self._pending_rows >= self.flush_rows:
@@ -278,9 +280,9 @@ class Store:
         if not frames:
             return empty
         return (
-            pl.concat([f.select("id", "fingerprint", "occurred_at") for f in frames], how="vertical_relaxed")
+            pl.concat([f.select("id", "fingerprint", "occurred_at", "caused_by") for f in frames], how="vertical_relaxed")
             .lazy()
-            .filter(pl.col("fingerprint").is_in(fingerprints.implode()))
+            .filter(pl.col("fingerprint").is_in(fingerprints.implode()) & pl.col("caused_by").is_null())
             .select(pl.col("id").cast(pl.Int64), "fingerprint", t=pl.col("occurred_at").dt.epoch("us"))
             .collect(engine=ENGINE)
         )
@@ -353,6 +355,7 @@ class Store:
         patterns = [s.patterns for s in subs if s.patterns is not None and s.patterns.height]
         alerts = [s.alerts for s in subs if s.alerts is not None and s.alerts.height]
         releases = [s.releases for s in subs if s.releases is not None and s.releases.height]
+        event_updates = [s.event_updates for s in subs if s.event_updates is not None and s.event_updates.height]
         n_events = sum(f.height for f in events)
         registered: list[str] = []
 
@@ -373,6 +376,14 @@ class Store:
                     for c in schema.EVENT_COLUMNS
                 )
                 con.execute(f"INSERT INTO error_events ({columns}) SELECT {select} FROM _flush_events").fetchall()
+            if event_updates:
+                # symptoms found after they were stored; the exact event time lets row groups be skipped
+                register("_flush_event_updates", pl.concat(event_updates, how="vertical_relaxed"))
+                con.execute(
+                    "UPDATE error_events SET caused_by = u.caused_by FROM _flush_event_updates u "
+                    "WHERE error_events.occurred_at = u.occurred_at AND error_events.trace_id = u.trace_id "
+                    "AND error_events.span_id = u.span_id AND error_events.caused_by IS NULL"
+                ).fetchall()
             if fingerprints:
                 register("_flush_fps", _merge_updates(fingerprints, "fingerprint", _FINGERPRINT_FIXED))
                 con.execute(

@@ -10,6 +10,8 @@ Tables (names and the columns the docs' SQL uses are contracts, see ARCHITECTURE
 
 - ``error_events``: one row per error span / error log record, with the values
   the pattern stage stamped on it (pattern_id, pattern_status, occurrences…).
+  ``caused_by`` is set on a symptom (an error span caused by another error in its
+  trace, see ``pipeline/causes.py``): stored, but counted in no pattern.
   No index: rows arrive in time order, so DuckDB's per-row-group min/max on
   ``occurred_at`` already prunes time filters.
 - ``error_patterns``: one row per pattern (a fingerprint that crossed the pattern
@@ -50,7 +52,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "code_namespace", "code_function", "code_filepath", "code_lineno",
     "http_route", "http_status_code", "db_system", "gen_ai_system", "gen_ai_request_model", "server_address",
     "request_id", "agent_run_id", "sprint_id", "attributes",
-    "category_source", "rule",
+    "category_source", "rule", "caused_by",
 )  # fmt: skip
 
 
@@ -328,7 +330,14 @@ _V4 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
+_V5 = Migration(
+    5,
+    "error_events.caused_by: the fingerprint of the error a symptom span was caused by",
+    # Null for causes, and for every row an older otelproc stored (each counted as a cause then).
+    ("ALTER TABLE error_events ADD COLUMN caused_by VARCHAR",),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
 LATEST = MIGRATIONS[-1].version
 
 

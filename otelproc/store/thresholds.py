@@ -1,7 +1,7 @@
 """Stage ``patterns``: per-fingerprint windowed counts by event time, thresholds and the pattern lifecycle.
 
-Reads ``fingerprint``, ``occurred_at``, ``service_name``, ``service_version``, ``severity``
-and, to describe a new pattern, ``category``, ``label``, ``category_source``, ``error_type``, ``source``,
+Reads ``fingerprint``, ``caused_by``, ``occurred_at``, ``service_name``, ``service_version``,
+``severity`` and, to describe a new pattern, ``category``, ``label``, ``category_source``, ``error_type``, ``source``,
 ``message_template``, ``message``. Adds ``pattern_id`` (String, null while the
 fingerprint is a candidate), ``pattern_status``, ``occurrences`` (Int64, the total
 including this one), ``occurrences_1h``, ``occurrences_24h`` (in the windows ending
@@ -9,6 +9,10 @@ at this event, including it), ``first_seen`` (Datetime UTC), ``severity`` (after
 escalation) and ``new_in_release`` (Boolean); then hands the rows to the writer.
 
 Semantics (exact, whatever the batching and arrival order):
+
+- Only causes count: a row with ``caused_by`` (a symptom, see ``pipeline/causes.py``) is
+  stored with the pattern columns null and counted nowhere; ``retract`` takes back the
+  occurrence of a cause that turned out to be a symptom after it was counted.
 
 - A window of length w ending at an event at time t holds the events of the same
   fingerprint with time in (t - w, t]. Events with the same time count in arrival
@@ -155,6 +159,18 @@ class _WindowIndex:
             self.delta = pl.concat([self.delta, keys.cast(pl.Int64)]).sort()
             if self.delta.len() > max(65_536, self.main.len() // 4):
                 self.merge()
+
+    def remove(self, keys: pl.Series) -> None:
+        """Take out one occurrence of each key (those absent are ignored); folds delta into main."""
+        held = pl.concat([self.main, self.delta]).sort()
+        gone = keys.cast(pl.Int64).sort()
+        # the j-th equal key to remove takes the j-th equal key held
+        at = held.search_sorted(gone, side="left") + (pl.int_range(gone.len(), eager=True) - gone.search_sorted(gone, side="left"))
+        found = pl.DataFrame({"at": at.cast(pl.Int64), "k": gone}).filter(pl.col("at") < held.len())
+        found = found.filter(held.gather(found.get_column("at")) == found.get_column("k"))
+        keep = ~pl.int_range(held.len(), dtype=pl.Int64, eager=True).is_in(found.get_column("at").implode())
+        self.main = held.filter(keep).rename("k")
+        self.delta = pl.Series("k", [], pl.Int64)
 
     def merge(self, live: pl.Series | None = None, new_base: int | None = None, remap: pl.DataFrame | None = None) -> None:
         """Fold delta into main; optionally keep only ``live`` codes, move ``base``, renumber codes."""
@@ -313,10 +329,13 @@ class PatternTracker:
             _r=pl.int_range(n, dtype=pl.Int64),
             _id=pl.int_range(first_id, first_id + n, dtype=pl.Int64),
             _t=_us("occurred_at").fill_null(now_us),
+            # a symptom (an error span caused by another error in its trace) is stored, not counted
+            _counted_fp=pl.col("fingerprint") if "caused_by" not in frame.columns
+            else pl.when(pl.col("caused_by").is_null()).then(pl.col("fingerprint")),
         )
         t_col = df.get_column("_t")
         t_min, t_max = t_col.min(), t_col.max()
-        fingerprints = df.get_column("fingerprint").drop_nulls().unique(maintain_order=True)
+        fingerprints = df.get_column("_counted_fp").drop_nulls().unique(maintain_order=True)
         self._advance_horizon(t_max, now_us)
         states = self._states_for(fingerprints)
         release_info = self._update_releases(df)
@@ -419,9 +438,10 @@ class PatternTracker:
                            p.alerted_at IS NOT NULL OR p.status = 'alerted' AS alerted,
                            epoch_us(p.resolved_at) AS resolved_at,
                            (SELECT count(*) FROM error_events e
-                             WHERE e.fingerprint = m.fingerprint AND e.occurred_at <= p.resolved_at) AS episode_base,
+                             WHERE e.fingerprint = m.fingerprint AND e.caused_by IS NULL
+                               AND e.occurred_at <= p.resolved_at) AS episode_base,
                            (SELECT list(epoch_us(e.occurred_at)) FROM error_events e
-                             WHERE e.fingerprint = m.fingerprint
+                             WHERE e.fingerprint = m.fingerprint AND e.caused_by IS NULL
                                AND e.occurred_at >= to_timestamp(0) + to_microseconds($base)
                                AND e.occurred_at < to_timestamp(0) + to_microseconds($end)) AS times
                     FROM _missing_fps m
@@ -555,7 +575,7 @@ class PatternTracker:
         fast = in_range & (t - self.max_window + 1 >= base)
         ranked = (
             df.lazy()
-            .join(prior.lazy(), on="fingerprint", how="left", maintain_order="left")
+            .join(prior.lazy().rename({"fingerprint": "_counted_fp"}), on="_counted_fp", how="left", maintain_order="left")
             .sort("_code", "_t", "_id", nulls_last=True)
             .with_columns(_fast=fast.fill_null(False), _in_range=in_range.fill_null(False))
             .with_columns(
@@ -599,7 +619,7 @@ class PatternTracker:
         self.slow_rows += slow.height
         fps = slow.get_column("fingerprint").unique()
         pending = self.store.pending_events(fps)
-        mine = ranked.filter(pl.col("fingerprint").is_in(fps.implode())).select(
+        mine = ranked.filter(pl.col("_code").is_not_null() & pl.col("fingerprint").is_in(fps.implode())).select(
             id=pl.col("_id"), fingerprint=pl.col("fingerprint"), t=pl.col("_t")
         )
         memory = pl.concat([pending, mine], how="vertical_relaxed")
@@ -614,7 +634,7 @@ class PatternTracker:
                 f"""
                 WITH prev AS (
                     SELECT id, fingerprint, epoch_us(occurred_at) AS t FROM error_events
-                    WHERE fingerprint IN (SELECT fingerprint FROM _slow_q)
+                    WHERE fingerprint IN (SELECT fingerprint FROM _slow_q) AND caused_by IS NULL
                       AND occurred_at > to_timestamp(0) + to_microseconds($lo)
                       AND occurred_at <= to_timestamp(0) + to_microseconds($hi)
                     UNION SELECT id, fingerprint, t FROM _slow_mem
@@ -928,6 +948,54 @@ class PatternTracker:
                 extra={k: alert[k] for k in ("pattern_id", "fingerprint", "occurrences", "severity", "service_name", "id")},
             )
         return out
+
+    def retract(self, rows: pl.DataFrame) -> None:
+        """Take back the occurrences of error spans counted as causes that turned out to be symptoms
+        (their cause arrived later: ``pipeline/causes.py``, parent first). ``rows``: trace_id, span_id,
+        fingerprint, occurred_at, caused_by. Totals and window counts drop by one per row (a pattern
+        already created stays); the stored rows get ``caused_by``. Stamped values are not revised."""
+        with self._lock:
+            rows = rows.filter(pl.col("fingerprint").is_not_null())
+            if rows.is_empty() or self._index.base is None:
+                return
+            states = [self._states[fp] for fp in rows.get_column("fingerprint").unique().to_list() if fp in self._states]
+            known = pl.DataFrame(
+                {"fingerprint": [s.fingerprint for s in states], "_code": [s.code for s in states]},
+                schema={"fingerprint": pl.String, "_code": pl.Int64},
+            )
+            base = self._index.base
+            taken = rows.join(known, on="fingerprint", how="inner").select(
+                "fingerprint", _code=pl.col("_code"), _rel=_us("occurred_at") - base
+            )
+            keys = taken.filter((pl.col("_rel") >= 0) & (pl.col("_rel") < SPAN)).select(pl.col("_code") * SPAN + pl.col("_rel"))
+            self._index.remove(keys.to_series())
+            for fp, n in taken.group_by("fingerprint").len().iter_rows():
+                self._states[fp].total = max(0, self._states[fp].total - n)
+            changed = [self._states[fp] for fp in taken.get_column("fingerprint").unique().to_list()]
+            now = _datetime(pl.lit(time.time_ns() // 1000))
+            fingerprints = pl.DataFrame(
+                {
+                    "fingerprint": [s.fingerprint for s in changed],
+                    "pattern_id": [s.pid if s.pattern else None for s in changed],
+                    "first_seen": [s.first_seen for s in changed],
+                    "last_seen": [s.last_seen for s in changed],
+                    "total_occurrences": [s.total for s in changed],
+                    "first_release": [s.first_release for s in changed],
+                    "new_in_release": [s.new_in_release for s in changed],
+                },
+                schema={"fingerprint": pl.String, "pattern_id": pl.String, "first_seen": pl.Int64, "last_seen": pl.Int64,
+                        "total_occurrences": pl.Int64, "first_release": pl.String, "new_in_release": pl.Boolean},
+            ).with_columns(first_seen=_datetime(pl.col("first_seen")), last_seen=_datetime(pl.col("last_seen")))  # fmt: skip
+            patterns = fingerprints.filter(pl.col("pattern_id").is_not_null()).select(
+                id=pl.col("pattern_id"), fingerprint=pl.col("fingerprint"), total_occurrences=pl.col("total_occurrences"),
+                status=pl.Series([s.status for s in changed if s.pattern], dtype=pl.String), updated_at=now,
+            )  # fmt: skip
+            seq = self.store.submit(
+                fingerprints=fingerprints, patterns=patterns,
+                event_updates=rows.select("trace_id", "span_id", "occurred_at", "caused_by"),
+            )  # fmt: skip
+            for state in changed:
+                state.seq = seq
 
     # -- lifecycle --------------------------------------------------------------------------------------
 

@@ -103,3 +103,15 @@ def test_disabled_adds_nothing():
     detector = AnomalyDetector(AnomalyConfig(enabled=False))
     out = detector(batch_of([("A", START)] * 50))
     assert "anomaly" not in out.errors.columns
+
+
+def test_symptoms_do_not_count_toward_a_labels_rate():
+    detector = AnomalyDetector(AnomalyConfig(warmup="10m", min_count=5), clock=Clock())
+    for m in range(12):  # a baseline of one error a minute
+        detector(batch_of([("PG_CONNECTION_FAILED", minute(m))]))
+    # four failures, each also seen on the server span answering 500 (a symptom of it)
+    batch = batch_of([("PG_CONNECTION_FAILED", minute(12, s)) for s in range(8)])
+    batch.errors = batch.errors.with_columns(caused_by=pl.Series([None] * 4 + ["fp"] * 4, dtype=pl.String))
+    out = detector(batch).errors
+    assert not out["anomaly"].any()  # 4 < min_count: the symptoms were not counted
+    assert out["anomaly_score"].null_count() == 0

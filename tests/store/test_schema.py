@@ -14,13 +14,13 @@ from tests.store.helpers import batch_of, events
 
 def test_fresh_database_is_at_the_latest_version(open_store):
     store = open_store()
-    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4]]
+    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5]]
     tables = {r[0] for r in store.query("SELECT table_name FROM duckdb_tables()").rows}
     assert {"error_events", "error_patterns", "error_fingerprints", "diagnostic_reports", "alerts", "telemetry_counts",
             "service_releases", "schema_version", "retention_runs", "user_feedback"} <= tables  # fmt: skip
     store.close()
     store = open_store()  # reopening runs nothing
-    assert store.query("SELECT count(*) FROM schema_version").rows == [[4]]
+    assert store.query("SELECT count(*) FROM schema_version").rows == [[5]]
 
 
 def test_v1_database_opens_and_migrates(open_store, tmp_path):
@@ -44,10 +44,12 @@ def test_v1_database_opens_and_migrates(open_store, tmp_path):
     con.close()
 
     store = open_store(path=path)
-    assert store.schema_version == 4
-    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4]]
+    assert store.schema_version == 5
+    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5]]
     # v4: what a v1 otelproc classified came from its rules
     assert store.query("SELECT DISTINCT category_source, rule FROM error_events").rows == [["rule", None]]
+    # rows of an older otelproc have no caused_by: each was counted as a cause then, and still is
+    assert store.query("SELECT count(*) FROM error_events WHERE caused_by IS NULL").rows == [[12]]
     assert store.query("SELECT fingerprint, total_occurrences, first_release FROM error_fingerprints").rows == [
         ["fp-v1", 12, "0.9"]
     ]

@@ -1,0 +1,52 @@
+"""Grouping and classification on the labelled corpus (tests/corpus), through `otelproc serve`.
+
+    python bench/grouping.py [--config otelproc.yaml] [--events-per-kind 30] [--seed 11] [--json]
+
+Generates the corpus (161 kinds over four releases, real Python exceptions and other languages'
+stack traces, spans and log records, whole traces), sends it with the OpenTelemetry SDK's OTLP
+exporters to a fresh `otelproc serve` (its `diagnostics` section taken from --config, so any
+grouping or rules config can be measured), and prints, from the DuckDB file: grouping accuracy
+(Loghub's definition, see tests/corpus/evaluate.py), fingerprints vs kinds, split kinds and merged
+pairs (with what part of the fingerprint varies), category accuracy, the share of `unknown`,
+symptom spans linked to their cause, and the worst kinds, by failure class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.corpus.run import run_corpus  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, help="an otelproc config whose `diagnostics` section is used")
+    parser.add_argument("--events-per-kind", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--worst", type=int, default=20)
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON only")
+    args = parser.parse_args()
+    sections = {}
+    if args.config is not None:
+        config = yaml.safe_load(args.config.read_text()) or {}
+        if "diagnostics" in config:
+            sections["diagnostics"] = config["diagnostics"]
+    with tempfile.TemporaryDirectory(prefix="otelproc-grouping-") as tmp:
+        scores, timings = run_corpus(Path(tmp), args.seed, args.events_per_kind, **sections)
+    if args.json:
+        print(json.dumps({**scores.summary(), **timings}, indent=2))
+        return
+    print(f"corpus: seed {args.seed}, {args.events_per_kind} events per kind; {timings}")
+    print(scores.report(args.worst))
+
+
+if __name__ == "__main__":
+    main()

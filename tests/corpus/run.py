@@ -1,0 +1,29 @@
+"""Send the corpus through `otelproc serve` (a subprocess, real DuckDB file) and score it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.corpus.emit import Corpus, export
+from tests.corpus.evaluate import Scores, read_events, score
+from tests.e2e.harness import Otelproc
+from tests.e2e.patterns_helpers import wait_committed
+
+
+def run_corpus(tmp: Path, seed: int = 11, events_per_kind: int = 8, **config: Any) -> tuple[Scores, dict]:
+    """``config``: sections of the otelproc config (e.g. ``diagnostics``) on top of the test defaults."""
+    started = time.perf_counter()
+    corpus = Corpus(seed, events_per_kind)
+    with Otelproc(tmp, **config) as proc:
+        services, items = corpus.emit(logfire_url=proc.http_url)
+        emitted = time.perf_counter()
+        sent = export(services, proc.grpc_endpoint)
+        wait_committed(proc, len(items), timeout=120)
+        assert proc.stop() == 0, proc.log()
+    done = time.perf_counter()
+    events, patterns = read_events(proc.db_path)
+    timings = {"emit_s": round(emitted - started, 1), "serve_s": round(done - emitted, 1), "items_sent": sent,
+               "error_items": len(items)}
+    return score(items, events, patterns), timings

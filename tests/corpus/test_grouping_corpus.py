@@ -1,0 +1,20 @@
+"""The labelled corpus through `otelproc serve`: issue 11's targets for grouping and classification.
+
+A modest corpus (161 kinds, 6 events each, with the symptom spans and log records they make)
+is sent with the OpenTelemetry SDK; the DuckDB file is scored by tests/corpus/evaluate.py.
+`bench/grouping.py` runs a larger one and prints every split, merge and miscategorised kind.
+"""
+
+from __future__ import annotations
+
+from tests.corpus.run import run_corpus
+
+
+def test_corpus_grouping_and_classification(tmp_path):
+    scores, _ = run_corpus(tmp_path, seed=11, events_per_kind=6)
+    assert scores.missing == 0
+    report = scores.report()
+    assert scores.symptom_accuracy == 1.0, report
+    assert scores.merges == [], report
+    assert scores.grouping_accuracy >= 0.98, report
+    assert scores.category_accuracy >= 0.95, report
