@@ -25,16 +25,22 @@ pub enum Values {
 #[derive(Debug, Clone)]
 pub struct Column {
     pub name: String,
-    pub values: Values,
+    values: Values,
     valid: Vec<bool>,
     nulls: usize,
 }
 
 impl Column {
+    /// An empty column of the kind of `values` (whatever they hold is not kept: a string
+    /// column's data is only ever what `push_str` appended, which `str_at` relies on).
     pub fn new(name: &str, values: Values) -> Self {
         let values = match values {
-            Values::Str { offsets, data } if offsets.is_empty() => Values::Str { offsets: vec![0], data },
-            other => other,
+            Values::Str { .. } => Values::Str { offsets: vec![0], data: Vec::new() },
+            Values::I64(_) => Values::I64(Vec::new()),
+            Values::I32(_) => Values::I32(Vec::new()),
+            Values::U32(_) => Values::U32(Vec::new()),
+            Values::Bool(_) => Values::Bool(Vec::new()),
+            Values::TimestampUs(_) => Values::TimestampUs(Vec::new()),
         };
         Column { name: name.to_owned(), values, valid: Vec::new(), nulls: 0 }
     }
@@ -66,6 +72,23 @@ impl Column {
         if let Values::Str { offsets, data } = &mut self.values {
             if let Some(text) = value {
                 data.extend_from_slice(text.as_bytes());
+            }
+            offsets.push(data.len() as i32);
+            self.mark(value.is_some());
+        }
+    }
+
+    /// Bytes as lowercase hex (trace and span ids); None and empty are null.
+    pub fn push_hex(&mut self, value: Option<&[u8]>) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let value = value.filter(|b| !b.is_empty());
+        if let Values::Str { offsets, data } = &mut self.values {
+            if let Some(bytes) = value {
+                data.reserve(bytes.len() * 2);
+                for &b in bytes {
+                    data.push(DIGITS[usize::from(b >> 4)]);
+                    data.push(DIGITS[usize::from(b & 15)]);
+                }
             }
             offsets.push(data.len() as i32);
             self.mark(value.is_some());
@@ -110,7 +133,11 @@ impl Column {
             Values::Str { offsets, data } => {
                 let start = *offsets.get(row)? as usize;
                 let end = *offsets.get(row + 1)? as usize;
-                std::str::from_utf8(data.get(start..end)?).ok()
+                let bytes = data.get(start..end)?;
+                // SAFETY: a string column's data is only ever appended from `&str`s
+                // (`push_str`) and ASCII hex (`push_hex`), and `offsets` mark where each ends, so
+                // every value is a whole UTF-8 string.
+                Some(unsafe { std::str::from_utf8_unchecked(bytes) })
             }
             _ => None,
         }

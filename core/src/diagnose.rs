@@ -6,6 +6,7 @@
 //! source per trace shape (the stack trace without its message), the template per message,
 //! the hash per distinct key; remembered across requests in bounded memos.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -121,16 +122,19 @@ impl Grouper {
         let [mut classes, mut templates, mut sources, mut fingerprints] = GROUPING_COLUMNS.map(Column::strings);
         let mut hashes: HashMap<u128, String, FastHash> = HashMap::default();
         let mut hits = vec![0u64; self.normalizer_hits.len()];
+        let mut classes_of: HashMap<Option<&str>, String, FastHash> = HashMap::default();
         for row in 0..rows {
             let inputs = inputs(row);
-            let class = self.v1.error_class(inputs.error_type);
+            let class =
+                classes_of.entry(inputs.error_type).or_insert_with(|| self.v1.error_class(inputs.error_type)).clone();
             let template_key = hash_parts(&[Some(&class), inputs.message, inputs.msg_template]);
             let template = self
                 .templates
                 .get_or_insert(template_key, || self.v1.message_template(&class, &inputs, Some(&mut hits)));
-            let shape = self.v1.trace_shape(inputs.stack_trace, inputs.message);
+            let shape =
+                inputs.shape.unwrap_or_else(|| shape_hash(inputs.stack_trace.unwrap_or("\u{0}"), inputs.message));
             let source_key = hash_parts(&[
-                shape.as_deref(),
+                Some(&format!("{shape:032x}")),
                 inputs.code_namespace,
                 inputs.code_function,
                 inputs.code_filepath,
@@ -155,38 +159,25 @@ pub struct Diagnoser {
     pub redactor: Option<Arc<Redactor>>,
     pub grouper: Arc<Grouper>,
     pub columns: RowColumns,
+    /// shapes of stack traces that held no secret
+    pub clean_shapes: Seen,
 }
 
 impl Diagnoser {
     /// Redacts the scan's error text and adds the grouping columns.
     pub fn diagnose(&self, scan: &mut Scan) {
         let rows = scan.errors.len();
-        if let Some(redactor) = &self.redactor {
-            let mut raw = Vec::with_capacity(self.columns.redacted.len());
-            for &index in &self.columns.redacted {
-                let Some(column) = scan.columns.get(index) else { continue };
-                let mut redacted = Column::strings(&column.name);
-                let mut changed = false;
-                for row in 0..rows {
-                    match column.str_at(row) {
-                        Some(text) => {
-                            let out = redactor.redact(text);
-                            changed |= matches!(out, std::borrow::Cow::Owned(_));
-                            redacted.push_str(Some(&out));
-                        }
-                        None => redacted.push_str(None),
-                    }
-                }
-                let mut original = if changed { redacted } else { column.clone() };
-                if let Some(slot) = scan.columns.get_mut(index) {
-                    std::mem::swap(slot, &mut original);
-                }
-                original.name = format!("raw.{}", original.name);
-                raw.push(original);
-            }
-            scan.columns.extend(raw);
-        }
         let c = &self.columns;
+        // each row's trace shape, computed once: redaction and grouping both key on it
+        let mut shapes: Vec<Option<u128>> = {
+            let text = |i: usize, row: usize| scan.columns.get(i).and_then(|c| c.str_at(row));
+            (0..rows)
+                .map(|row| Some(shape_hash(text(c.stack_trace, row).unwrap_or("\u{0}"), text(c.message, row))))
+                .collect()
+        };
+        if let Some(redactor) = &self.redactor {
+            self.redact(redactor, scan, &mut shapes);
+        }
         let columns = &scan.columns;
         let text = |i: usize, row: usize| columns.get(i).and_then(|c| c.str_at(row));
         let grouped = self.grouper.group(rows, |row| Inputs {
@@ -198,7 +189,183 @@ impl Diagnoser {
             code_function: text(c.code_function, row),
             code_filepath: text(c.code_filepath, row),
             span_name: text(c.span_name, row),
+            shape: shapes.get(row).copied().flatten(),
         });
         scan.columns.extend(grouped);
+    }
+
+    /// Each redacted column in place, its text as received kept as `raw.<name>`.
+    /// A row whose trace or message changes has its shape (`shapes`) forgotten.
+    fn redact(&self, redactor: &Redactor, scan: &mut Scan, shapes: &mut [Option<u128>]) {
+        let rows = shapes.len();
+        let message = scan.columns.get(self.columns.message);
+        // Whether each row's message held a secret: a stack trace is its shape (the trace
+        // without the message) around the message, and a shape seen clean is not searched again.
+        let clean_messages: Vec<bool> = (0..rows)
+            .map(|row| message.and_then(|m| m.str_at(row)).is_none_or(|m| !redactor.rules().any_match(m)))
+            .collect();
+        // every redacted column first (from the columns as received), then put in place
+        let mut redacted_columns = Vec::with_capacity(self.columns.redacted.len());
+        for &index in &self.columns.redacted {
+            let Some(column) = scan.columns.get(index) else { continue };
+            // built only from the first row redaction changes (the rows before copied as they are)
+            let mut redacted: Option<Column> = None;
+            for (row, &message_clean) in clean_messages.iter().enumerate() {
+                let text = column.str_at(row);
+                let out = match text {
+                    Some(text) if index == self.columns.stack_trace => {
+                        let shape = shapes.get(row).copied().flatten();
+                        Some(self.redact_trace(
+                            redactor,
+                            text,
+                            message.and_then(|m| m.str_at(row)),
+                            message_clean,
+                            shape,
+                        ))
+                    }
+                    Some(text) if index == self.columns.message && message_clean => Some(Cow::Borrowed(text)),
+                    Some(text) => Some(redactor.redact(text)),
+                    None => None,
+                };
+                if redacted.is_none() && matches!(out, Some(Cow::Owned(_))) {
+                    let mut new = Column::strings(&column.name);
+                    (0..row).for_each(|earlier| new.push_str(column.str_at(earlier)));
+                    redacted = Some(new);
+                }
+                if matches!(out, Some(Cow::Owned(_)))
+                    && (index == self.columns.stack_trace || index == self.columns.message)
+                {
+                    if let Some(shape) = shapes.get_mut(row) {
+                        *shape = None;
+                    }
+                }
+                if let Some(new) = redacted.as_mut() {
+                    new.push_str(out.as_deref());
+                }
+            }
+            redacted_columns.push((index, redacted));
+        }
+        // The text as received goes to `raw.<name>` only for a column redaction changed: the
+        // rules of classify read it (and the column itself where there is none).
+        for (index, redacted) in redacted_columns {
+            let (Some(slot), Some(mut redacted)) = (scan.columns.get_mut(index), redacted) else { continue };
+            std::mem::swap(slot, &mut redacted);
+            redacted.name = format!("raw.{}", redacted.name);
+            scan.columns.push(redacted);
+        }
+    }
+
+    /// A stack trace redacted: searched whole unless its message is clean, its shape was seen
+    /// clean before, and nothing matches around the message where shape and message meet.
+    fn redact_trace<'t>(
+        &self,
+        redactor: &Redactor,
+        trace: &'t str,
+        message: Option<&str>,
+        message_clean: bool,
+        shape: Option<u128>,
+    ) -> Cow<'t, str> {
+        let message = message.filter(|m| !m.is_empty() && message_clean);
+        let (Some(message), Some(key)) = (message, shape) else { return redactor.redact(trace) };
+        if !self.clean_shapes.contains(key) {
+            let out = redactor.redact(trace);
+            if matches!(out, Cow::Borrowed(_)) {
+                self.clean_shapes.insert(key);
+            }
+            return out;
+        }
+        // The shape and the message are clean apart; a secret could still span their seam.
+        for at in occurrences(trace.as_bytes(), message.as_bytes()) {
+            let start = floor_char_boundary(trace, at.saturating_sub(SEAM));
+            let end = ceil_char_boundary(trace, at + message.len() + SEAM);
+            if trace.get(start..end).is_some_and(|seam| redactor.rules().any_match(seam)) {
+                return redactor.redact(trace);
+            }
+        }
+        Cow::Borrowed(trace)
+    }
+}
+
+/// Characters on each side of a message in its stack trace searched for a secret across the seam.
+const SEAM: usize = 256;
+
+fn floor_char_boundary(s: &str, mut at: usize) -> usize {
+    while at > 0 && !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char_boundary(s: &str, mut at: usize) -> usize {
+    at = at.min(s.len());
+    while at < s.len() && !s.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+/// A 128-bit hash of `trace` with every occurrence of `message` cut out (the trace's shape,
+/// the same for every occurrence of one error site), without building it.
+pub fn shape_hash(trace: &str, message: Option<&str>) -> u128 {
+    let mut a = FxHasher::default();
+    let mut b = FxHasher::default();
+    b.write_u64(0x9e37_79b9_7f4a_7c15);
+    let mut feed = |bytes: &[u8]| {
+        a.write(bytes);
+        b.write(bytes);
+    };
+    match message.filter(|m| !m.is_empty()) {
+        Some(m) => {
+            let mut from = 0;
+            for at in occurrences(trace.as_bytes(), m.as_bytes()) {
+                if at >= from {
+                    feed(trace.as_bytes().get(from..at).unwrap_or_default());
+                    from = at + m.len();
+                }
+            }
+            feed(trace.as_bytes().get(from..).unwrap_or_default());
+        }
+        None => feed(trace.as_bytes()),
+    }
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+/// Where `needle` occurs in `haystack`: candidates found (memchr) by the needle's rarest-looking
+/// byte (a digit or punctuation before a capital, before a lowercase letter or a space), each
+/// compared whole. A message occurs in its stack trace once or twice; building a two-way
+/// searcher for it would cost more than the search.
+fn occurrences<'h>(haystack: &'h [u8], needle: &'h [u8]) -> impl Iterator<Item = usize> + 'h {
+    let rank = |b: u8| match b {
+        b'a'..=b'z' | b' ' => 0,
+        b'A'..=b'Z' => 1,
+        _ => 2,
+    };
+    let anchor = needle.iter().enumerate().max_by_key(|&(i, &b)| (rank(b), std::cmp::Reverse(i))).map(|(i, &b)| (i, b));
+    anchor.into_iter().flat_map(move |(offset, byte)| {
+        memchr::memchr_iter(byte, haystack).filter_map(move |hit| {
+            let at = hit.checked_sub(offset)?;
+            (haystack.get(at..at + needle.len()) == Some(needle)).then_some(at)
+        })
+    })
+}
+
+/// Hashes remembered as seen (bounded: starts over when full).
+#[derive(Default)]
+pub struct Seen {
+    set: Mutex<std::collections::HashSet<u128, FastHash>>,
+}
+
+impl Seen {
+    pub fn contains(&self, key: u128) -> bool {
+        self.set.lock().is_ok_and(|set| set.contains(&key))
+    }
+
+    pub fn insert(&self, key: u128) {
+        if let Ok(mut set) = self.set.lock() {
+            if set.len() >= MEMO_LIMIT {
+                set.clear();
+            }
+            set.insert(key);
+        }
     }
 }

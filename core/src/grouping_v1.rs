@@ -95,6 +95,8 @@ pub struct Inputs<'a> {
     pub code_function: Option<&'a str>,
     pub code_filepath: Option<&'a str>,
     pub span_name: Option<&'a str>,
+    /// `shape_hash` of the stack trace and message when already known
+    pub shape: Option<u128>,
 }
 
 /// Characters, not bytes (polars' `str.slice`).

@@ -11,6 +11,7 @@
 pub mod arrow_in;
 pub mod columns;
 pub mod diagnose;
+pub mod extract;
 pub mod grouping_v1;
 pub mod json;
 pub mod redact;

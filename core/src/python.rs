@@ -264,6 +264,7 @@ impl PyGrouping {
                 code_function: text(5, row),
                 code_filepath: text(6, row),
                 span_name: text(7, row),
+                shape: None,
             })
         });
         Ok(Rows { columns: grouped.to_vec(), rows })
@@ -356,6 +357,7 @@ impl Core {
                 redactor: redactor.map(|r| Arc::clone(&r.inner)),
                 grouper: Arc::clone(&grouping.inner),
                 columns: row_columns,
+                clean_shapes: Default::default(),
             },
             redact_forwarded,
         })

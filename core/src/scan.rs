@@ -11,17 +11,16 @@
 //! `event.name` attribute) also become feedback rows.
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::columns::{Column, Values};
+use crate::extract::{fields, Extractor, ResourceInfo};
 use crate::redact::Redactor;
 use crate::schema::{read_field, validate, FieldValue, Kind, Msg, Site, MAX_DEPTH};
-use crate::value::{dedup_last_wins, hex, key_value, write_json_str, FastHash, Value};
+use crate::value::{FastHash, Value};
 use crate::wire::{Problem, Reader, WireError, WireResult};
 
 pub const STATUS_ERROR: u64 = 2;
 pub const SEVERITY_ERROR: i64 = 17;
-const SPAN_KINDS: [&str; 6] = ["unspecified", "internal", "server", "client", "producer", "consumer"];
 pub const FEEDBACK_EVENT: &str = "user.feedback";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +150,15 @@ pub struct ScanConfig {
 }
 
 impl ScanConfig {
+    /// The columns (index, rank) an attribute key fills.
+    pub fn targets(&self, key: &str) -> Option<&[(usize, usize)]> {
+        self.targets.get(key).map(Vec::as_slice)
+    }
+
+    pub fn template_column(&self) -> Option<usize> {
+        self.template_column
+    }
+
     pub fn new(columns: Vec<ColumnSpec>) -> Self {
         let mut targets: HashMap<String, Vec<(usize, usize)>, FastHash> = HashMap::default();
         for (index, spec) in columns.iter().enumerate() {
@@ -172,6 +180,16 @@ pub struct ResourceCount {
     pub service_version: Option<String>,
     pub items: u64,
     pub errors: u64,
+}
+
+impl ResourceCount {
+    fn of(resource: &ResourceInfo<'_>) -> Self {
+        ResourceCount {
+            service_name: resource.service_name.clone(),
+            service_version: resource.service_version.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 /// An error item's place in the request (for splicing) and what enrichment must respect.
@@ -228,7 +246,6 @@ pub fn scan(
         return Err(WireError::new(Problem::TooLarge { size: data.len(), limit }, 0));
     }
     let mut scanner = Scanner {
-        config,
         out: Scan {
             signal,
             items: 0,
@@ -259,67 +276,10 @@ pub fn scan(
                 .collect(),
             feedback_rows: 0,
         },
-        now_us: now_us(),
-        redactor,
+        rows: Extractor::new(config, redactor),
     };
     scanner.request(Reader::new(data, 0))?;
     Ok(scanner.out)
-}
-
-fn now_us() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)
-}
-
-/// A resource's attributes, as a Python dict would hold them, and their JSON.
-struct ResourceInfo<'a> {
-    attrs: Vec<(&'a str, Value<'a>)>,
-    json: Option<String>,
-    count: ResourceCount,
-}
-
-impl<'a> ResourceInfo<'a> {
-    fn read(resource: Option<Reader<'a>>) -> ResourceInfo<'a> {
-        let attrs = match resource {
-            Some(reader) => dedup_last_wins(crate::value::kv_items(reader)),
-            None => Vec::new(),
-        };
-        let mut count = ResourceCount { service_name: "unknown_service".into(), ..Default::default() };
-        for (key, value) in &attrs {
-            match *key {
-                "service.name" => {
-                    if let Some(name) = value.as_str() {
-                        count.service_name = name.to_owned();
-                    }
-                }
-                "service.version" => count.service_version = value.as_str().map(str::to_owned),
-                _ => {}
-            }
-        }
-        ResourceInfo { attrs, json: None, count }
-    }
-
-    fn json(&mut self) -> &str {
-        let attrs = &self.attrs;
-        self.json.get_or_insert_with(|| attrs_json(attrs))
-    }
-
-    fn get(&self, key: &str) -> Option<&Value<'a>> {
-        self.attrs.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
-    }
-}
-
-fn attrs_json(attrs: &[(&str, Value<'_>)]) -> String {
-    let mut out = String::from("{");
-    for (i, (key, value)) in attrs.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        write_json_str(&mut out, key, false);
-        out.push_str(": ");
-        value.write_json(&mut out, false, 0);
-    }
-    out.push('}');
-    out
 }
 
 /// What the first pass learned of a span.
@@ -340,11 +300,9 @@ struct LogCheck {
 /// The scopes of a resource, or the items of a scope, with where each sits.
 type Children<'a> = Vec<(Site<'a>, Reader<'a>)>;
 
-struct Scanner<'c> {
-    config: &'c ScanConfig,
+struct Scanner<'a, 'c> {
     out: Scan,
-    now_us: i64,
-    redactor: Option<&'c Redactor>,
+    rows: Extractor<'a, 'c>,
 }
 
 /// Walks a container message (request, resource, scope): known message fields are handed to
@@ -376,8 +334,8 @@ fn validate_child(site: Site<'_>, content: Reader<'_>, depth: usize) -> WireResu
     }
 }
 
-impl<'c> Scanner<'c> {
-    fn request(&mut self, reader: Reader<'_>) -> WireResult<()> {
+impl<'a, 'c> Scanner<'a, 'c> {
+    fn request(&mut self, reader: Reader<'a>) -> WireResult<()> {
         let signal = self.out.signal;
         walk_container(signal.request(), reader, 0, |site, content| {
             let result = match signal {
@@ -391,7 +349,7 @@ impl<'c> Scanner<'c> {
 
     /// Collects a resource-level message's resource and scope containers first: the resource
     /// may come after the scopes on the wire, and every error row needs it.
-    fn split_resource<'a>(msg: Msg, reader: Reader<'a>) -> WireResult<(Option<Reader<'a>>, Children<'a>)> {
+    fn split_resource(msg: Msg, reader: Reader<'a>) -> WireResult<(Option<Reader<'a>>, Children<'a>)> {
         let mut resource = None;
         let mut scopes = Vec::new();
         walk_container(msg, reader, 1, |site, content| {
@@ -406,7 +364,7 @@ impl<'c> Scanner<'c> {
         Ok((resource, scopes))
     }
 
-    fn split_scope<'a>(msg: Msg, reader: Reader<'a>) -> WireResult<(Option<&'a str>, Children<'a>)> {
+    fn split_scope(msg: Msg, reader: Reader<'a>) -> WireResult<(Option<&'a str>, Children<'a>)> {
         let mut scope_name = None;
         let mut items = Vec::new();
         walk_container(msg, reader, 2, |site, content| {
@@ -421,14 +379,15 @@ impl<'c> Scanner<'c> {
         Ok((scope_name, items))
     }
 
-    fn resource_spans(&mut self, reader: Reader<'_>) -> WireResult<()> {
+    fn resource_spans(&mut self, reader: Reader<'a>) -> WireResult<()> {
         let (resource, scopes) = Self::split_resource(Msg::ResourceSpans, reader)?;
-        let mut info = ResourceInfo::read(resource);
+        let info = ResourceInfo::read(resource);
+        let mut count = ResourceCount::of(&info);
         for (scope_site, scope) in scopes {
             let (scope_name, spans) = Self::split_scope(Msg::ScopeSpans, scope).map_err(|e| scope_site.wrap(e))?;
             for (span_site, span) in spans {
                 let check = check_span(span, 3).map_err(|e| scope_site.wrap(span_site.wrap(e)))?;
-                info.count.items += 1;
+                count.items += 1;
                 let is_error = if check.pending {
                     false
                 } else {
@@ -437,426 +396,64 @@ impl<'c> Scanner<'c> {
                         || check.exception_event.is_some()
                 };
                 if is_error {
-                    info.count.errors += 1;
-                    self.error_span(span, &check, scope_name, &mut info);
+                    count.errors += 1;
+                    self.rows.span(&mut self.out, span, check.exception_event, scope_name, &info);
                 }
             }
         }
-        self.out.items += info.count.items;
-        if info.count.items > 0 {
-            self.out.resources.push(info.count);
+        self.out.items += count.items;
+        if count.items > 0 {
+            self.out.resources.push(count);
         }
         Ok(())
     }
 
-    fn resource_logs(&mut self, reader: Reader<'_>) -> WireResult<()> {
+    fn resource_logs(&mut self, reader: Reader<'a>) -> WireResult<()> {
         let (resource, scopes) = Self::split_resource(Msg::ResourceLogs, reader)?;
-        let mut info = ResourceInfo::read(resource);
+        let info = ResourceInfo::read(resource);
+        let mut count = ResourceCount::of(&info);
         for (scope_site, scope) in scopes {
             let (scope_name, records) = Self::split_scope(Msg::ScopeLogs, scope).map_err(|e| scope_site.wrap(e))?;
             for (record_site, record) in records {
                 let check = check_log(record, 3).map_err(|e| scope_site.wrap(record_site.wrap(e)))?;
-                info.count.items += 1;
+                count.items += 1;
                 if check.severity >= SEVERITY_ERROR || check.has_exception_attributes {
-                    info.count.errors += 1;
-                    self.error_log(record, &check, scope_name, &mut info);
+                    count.errors += 1;
+                    self.rows.log(&mut self.out, record, check.severity, scope_name, &info);
                 }
                 if check.feedback {
-                    self.feedback(record, &info);
+                    self.rows.feedback(&mut self.out, record, &info);
                 }
             }
         }
-        self.out.items += info.count.items;
-        if info.count.items > 0 {
-            self.out.resources.push(info.count);
+        self.out.items += count.items;
+        if count.items > 0 {
+            self.out.resources.push(count);
         }
         Ok(())
     }
 
-    fn resource_metrics(&mut self, reader: Reader<'_>) -> WireResult<()> {
+    fn resource_metrics(&mut self, reader: Reader<'a>) -> WireResult<()> {
         let (resource, scopes) = Self::split_resource(Msg::ResourceMetrics, reader)?;
-        let mut info = ResourceInfo::read(resource);
+        let mut count = ResourceCount::of(&ResourceInfo::read(resource));
         for (scope_site, scope) in scopes {
             let (_, metrics) = Self::split_scope(Msg::ScopeMetrics, scope).map_err(|e| scope_site.wrap(e))?;
             for (metric_site, metric) in metrics {
                 let points = count_data_points(metric, 3).map_err(|e| scope_site.wrap(metric_site.wrap(e)))?;
-                info.count.items += points;
+                count.items += points;
             }
         }
-        self.out.items += info.count.items;
-        if info.count.items > 0 {
-            self.out.resources.push(info.count);
+        self.out.items += count.items;
+        if count.items > 0 {
+            self.out.resources.push(count);
         }
         Ok(())
     }
-
-    // -- extraction: error items only ---------------------------------------------------
-
-    fn error_span(
-        &mut self,
-        span: Reader<'_>,
-        check: &SpanCheck<'_>,
-        scope_name: Option<&str>,
-        resource: &mut ResourceInfo<'_>,
-    ) {
-        let mut row = Row::new(ItemKind::Span);
-        let mut own = Vec::new();
-        let (mut start, mut end, mut kind) = (0u64, 0u64, None);
-        for (number, value) in fields(Msg::Span, span) {
-            match (number, value) {
-                (1, FieldValue::Bytes(b)) => row.trace_id = non_empty_hex(b),
-                (2, FieldValue::Bytes(b)) => row.span_id = non_empty_hex(b),
-                (4, FieldValue::Bytes(b)) => row.parent_span_id = non_empty_hex(b),
-                (5, FieldValue::Str(s)) => row.span_name = non_empty(s),
-                (6, FieldValue::Varint(k)) => kind = Some(k),
-                (7, FieldValue::Fixed64(t)) => start = t,
-                (8, FieldValue::Fixed64(t)) => end = t,
-                (9, FieldValue::Message(kv)) => {
-                    if let Ok(pair) = key_value(kv) {
-                        own.push(pair);
-                    }
-                }
-                (15, FieldValue::Message(status)) => {
-                    for (n, v) in fields(Msg::Status, status) {
-                        if let (2, FieldValue::Str(s)) = (n, v) {
-                            row.status_message = non_empty(s).map(str::to_owned);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        row.span_kind = kind.and_then(|k| SPAN_KINDS.get(k as usize).copied());
-        row.scope_name = scope_name.map(str::to_owned);
-        let own = dedup_last_wins(own.into_iter());
-        let merged = overlay(&resource.attrs, &own);
-        let level = merged.iter().find(|(k, _)| *k == "logfire.level_num").and_then(|(_, v)| match v {
-            Value::Int(i) => Some(*i),
-            Value::Bool(b) => Some(i64::from(*b)),
-            _ => None,
-        });
-        row.severity_number = level.map(|l| l as i32).unwrap_or(SEVERITY_ERROR as i32);
-        row.severity_text = merged.iter().find(|(k, _)| *k == "logfire.level_name").and_then(|(_, v)| v.text());
-        match check.exception_event {
-            Some(event) => {
-                // A span's template describes the span, not the exception raised in it.
-                row.suppress_template = true;
-                let mut time = 0u64;
-                let mut attrs = Vec::new();
-                for (number, value) in fields(Msg::SpanEvent, event) {
-                    match (number, value) {
-                        (1, FieldValue::Fixed64(t)) => time = t,
-                        (3, FieldValue::Message(kv)) => {
-                            if let Ok(pair) = key_value(kv) {
-                                attrs.push(pair);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                let attrs = dedup_last_wins(attrs.into_iter());
-                row.occurred_at = self.timestamp(if time != 0 { time } else { end });
-                row.error_type = lookup(&attrs, "exception.type").and_then(|v| v.text());
-                row.message = lookup(&attrs, "exception.message").and_then(|v| v.text());
-                row.stack_trace = lookup(&attrs, "exception.stacktrace").and_then(|v| v.text());
-                if row.error_type.is_none() && row.message.is_none() {
-                    row.message = row.status_message.clone();
-                }
-            }
-            None => {
-                row.occurred_at = self.timestamp(if end != 0 { end } else { start });
-                row.message =
-                    row.status_message.clone().or_else(|| lookup(&merged, "logfire.msg").and_then(|v| v.text()));
-                if row.message.is_none() {
-                    row.message = row.span_name.map(str::to_owned);
-                }
-            }
-        }
-        self.push_row(row, span, resource, &own, &merged);
-    }
-
-    fn error_log(
-        &mut self,
-        record: Reader<'_>,
-        check: &LogCheck,
-        scope_name: Option<&str>,
-        resource: &mut ResourceInfo<'_>,
-    ) {
-        let mut row = Row::new(ItemKind::Log);
-        let mut own = Vec::new();
-        let (mut time, mut observed) = (0u64, 0u64);
-        let mut body = Value::Empty;
-        let mut severity_text = None;
-        let mut event_name = None;
-        for (number, value) in fields(Msg::LogRecord, record) {
-            match (number, value) {
-                (1, FieldValue::Fixed64(t)) => time = t,
-                (11, FieldValue::Fixed64(t)) => observed = t,
-                (3, FieldValue::Str(s)) => severity_text = non_empty(s),
-                (5, FieldValue::Message(v)) => body = Value::read(v).unwrap_or(Value::Empty),
-                (6, FieldValue::Message(kv)) => {
-                    if let Ok(pair) = key_value(kv) {
-                        own.push(pair);
-                    }
-                }
-                (9, FieldValue::Bytes(b)) => row.trace_id = non_empty_hex(b),
-                (10, FieldValue::Bytes(b)) => row.span_id = non_empty_hex(b),
-                (12, FieldValue::Str(s)) => event_name = non_empty(s),
-                _ => {}
-            }
-        }
-        let own = dedup_last_wins(own.into_iter());
-        let merged = overlay(&resource.attrs, &own);
-        row.occurred_at = self.timestamp(if time != 0 { time } else { observed });
-        row.scope_name = scope_name.map(str::to_owned);
-        row.span_name = event_name;
-        row.severity_number = if check.severity != 0 { check.severity as i32 } else { SEVERITY_ERROR as i32 };
-        row.severity_text = severity_text.map(str::to_owned);
-        row.error_type = lookup(&own, "exception.type").and_then(|v| v.text());
-        row.message = lookup(&own, "exception.message").and_then(|v| v.text()).or_else(|| body.text());
-        row.stack_trace = lookup(&own, "exception.stacktrace").and_then(|v| v.text());
-        // the exception's message identifies it, not the log line's template
-        row.suppress_template = row.error_type.is_some();
-        self.push_row(row, record, resource, &own, &merged);
-    }
-
-    fn feedback(&mut self, record: Reader<'_>, resource: &ResourceInfo<'_>) {
-        let mut own = Vec::new();
-        let (mut time, mut observed) = (0u64, 0u64);
-        let (mut trace_id, mut span_id) = (None, None);
-        for (number, value) in fields(Msg::LogRecord, record) {
-            match (number, value) {
-                (1, FieldValue::Fixed64(t)) => time = t,
-                (11, FieldValue::Fixed64(t)) => observed = t,
-                (6, FieldValue::Message(kv)) => {
-                    if let Ok(pair) = key_value(kv) {
-                        own.push(pair);
-                    }
-                }
-                (9, FieldValue::Bytes(b)) => trace_id = non_empty_hex(b),
-                (10, FieldValue::Bytes(b)) => span_id = non_empty_hex(b),
-                _ => {}
-            }
-        }
-        let own = dedup_last_wins(own.into_iter());
-        let text = |key: &str| lookup(&own, key).and_then(|v| v.text());
-        let resource_text = |keys: &[&str]| keys.iter().find_map(|k| resource.get(k).and_then(|v| v.text()));
-        let occurred_at = self.timestamp(if time != 0 { time } else { observed });
-        let values: [Option<String>; 10] = [
-            trace_id,
-            span_id,
-            Some(resource.count.service_name.clone()),
-            resource.count.service_version.clone(),
-            resource_text(&["deployment.environment.name", "deployment.environment"]),
-            text("rating"),
-            text("comment"),
-            text("contact"),
-            text("error.fingerprint"),
-            // stored as it is: redacted, and without the contact (which is kept apart, sealed)
-            Some({
-                let kept: Vec<_> = own.iter().filter(|(k, _)| *k != "contact").copied().collect();
-                match self.redactor {
-                    Some(redactor) => redactor.attributes_json(&kept),
-                    None => attrs_json(&kept),
-                }
-            }),
-        ];
-        let mut columns = self.out.feedback.iter_mut();
-        if let Some(column) = columns.next() {
-            column.push_i64(Some(occurred_at));
-        }
-        for (column, value) in columns.zip(values.iter()) {
-            column.push_str(value.as_deref());
-        }
-        self.out.feedback_rows += 1;
-    }
-
-    fn timestamp(&self, nanos: u64) -> i64 {
-        if nanos == 0 || nanos > i64::MAX as u64 {
-            return self.now_us;
-        }
-        (nanos / 1000) as i64
-    }
-
-    fn push_row(
-        &mut self,
-        row: Row<'_>,
-        item: Reader<'_>,
-        resource: &mut ResourceInfo<'_>,
-        own: &[(&str, Value<'_>)],
-        merged: &[(&str, Value<'_>)],
-    ) {
-        let index = self.out.errors.len();
-        let existing = merged.iter().any(|(k, _)| *k == "diagnostic.fingerprint");
-        let diagnostic_keys =
-            own.iter().filter(|(k, _)| k.starts_with("diagnostic.")).map(|(k, _)| (*k).to_owned()).collect();
-        self.out.errors.push(ErrorItem {
-            kind: row.kind,
-            start: item.base(),
-            end: item.base() + item.content().len(),
-            diagnostic_keys,
-            existing,
-        });
-        // the resource's attributes overlaid by the item's own, as JSON (redacted); without
-        // redaction, the resource's part is encoded once per resource
-        let json = match self.redactor {
-            Some(redactor) => redactor.attributes_json(merged),
-            None if own.is_empty() => resource.json().to_owned(),
-            None if resource.attrs.is_empty()
-                || own.iter().any(|(k, _)| resource.attrs.iter().any(|(r, _)| r == k)) =>
-            {
-                attrs_json(merged)
-            }
-            None => {
-                let resource_json = resource.json();
-                let own_json = attrs_json(own);
-                format!(
-                    "{}, {}",
-                    resource_json.strip_suffix('}').unwrap_or(resource_json),
-                    own_json.strip_prefix('{').unwrap_or(&own_json)
-                )
-            }
-        };
-        // attribute columns: for each, the value of its best-ranked key present
-        let mut best: Vec<Option<(usize, &Value<'_>)>> = vec![None; self.config.columns.len()];
-        for (key, value) in merged {
-            if matches!(value, Value::Empty) {
-                continue;
-            }
-            if let Some(targets) = self.config.targets.get(*key) {
-                for &(column, rank) in targets {
-                    if let Some(slot) = best.get_mut(column) {
-                        if slot.is_none_or(|(held, _)| rank < held) {
-                            *slot = Some((rank, value));
-                        }
-                    }
-                }
-            }
-        }
-        for (i, (spec, column)) in self.config.columns.iter().zip(self.out.columns.iter_mut()).enumerate() {
-            match &spec.source {
-                Source::Attribute { integer, .. } => {
-                    let value = best.get(i).copied().flatten().map(|(_, v)| v);
-                    let suppressed = row.suppress_template && Some(i) == self.config.template_column;
-                    if *integer {
-                        column.push_i64(value.and_then(Value::as_int).filter(|_| !suppressed));
-                    } else {
-                        let text = if suppressed { None } else { value.and_then(Value::text) };
-                        column.push_str(text.as_deref());
-                    }
-                }
-                Source::Field(field) => match field {
-                    RowField::Row => column.push_u32(Some(index as u32)),
-                    RowField::Kind => column.push_str(Some(row.kind.name())),
-                    RowField::OccurredAt => column.push_i64(Some(row.occurred_at)),
-                    RowField::TraceId => column.push_str(row.trace_id.as_deref()),
-                    RowField::SpanId => column.push_str(row.span_id.as_deref()),
-                    RowField::ParentSpanId => column.push_str(row.parent_span_id.as_deref()),
-                    RowField::ScopeName => column.push_str(row.scope_name.as_deref().and_then(non_empty)),
-                    RowField::SpanName => column.push_str(row.span_name),
-                    RowField::SpanKind => column.push_str(row.span_kind),
-                    RowField::StatusMessage => column.push_str(row.status_message.as_deref()),
-                    RowField::SeverityNumber => column.push_i32(Some(row.severity_number)),
-                    RowField::SeverityText => column.push_str(row.severity_text.as_deref()),
-                    RowField::ErrorType => column.push_str(row.error_type.as_deref()),
-                    RowField::Message => column.push_str(row.message.as_deref()),
-                    RowField::StackTrace => column.push_str(row.stack_trace.as_deref()),
-                    RowField::Attributes => column.push_str(Some(&json)),
-                    RowField::ExistingDiagnostics => column.push_bool(Some(existing)),
-                },
-            }
-        }
-    }
-}
-
-/// One error row's item fields while it is extracted.
-struct Row<'a> {
-    kind: ItemKind,
-    occurred_at: i64,
-    trace_id: Option<String>,
-    span_id: Option<String>,
-    parent_span_id: Option<String>,
-    scope_name: Option<String>,
-    span_name: Option<&'a str>,
-    span_kind: Option<&'static str>,
-    status_message: Option<String>,
-    severity_number: i32,
-    severity_text: Option<String>,
-    error_type: Option<String>,
-    message: Option<String>,
-    stack_trace: Option<String>,
-    suppress_template: bool,
-}
-
-impl<'a> Row<'a> {
-    fn new(kind: ItemKind) -> Self {
-        Row {
-            kind,
-            occurred_at: 0,
-            trace_id: None,
-            span_id: None,
-            parent_span_id: None,
-            scope_name: None,
-            span_name: None,
-            span_kind: None,
-            status_message: None,
-            severity_number: SEVERITY_ERROR as i32,
-            severity_text: None,
-            error_type: None,
-            message: None,
-            stack_trace: None,
-            suppress_template: false,
-        }
-    }
-}
-
-fn non_empty(s: &str) -> Option<&str> {
-    if s.is_empty() {
-        None
-    } else {
-        Some(s)
-    }
-}
-
-fn non_empty_hex(b: &[u8]) -> Option<String> {
-    if b.is_empty() {
-        None
-    } else {
-        Some(hex(b))
-    }
-}
-
-fn lookup<'a, 'b>(attrs: &'b [(&str, Value<'a>)], key: &str) -> Option<&'b Value<'a>> {
-    attrs.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
-}
-
-/// `{**resource, **own}`: the resource's keys in their order with the item's values where it
-/// has them, then the item's other keys.
-fn overlay<'a, 'b>(resource: &[(&'a str, Value<'b>)], own: &[(&'a str, Value<'b>)]) -> Vec<(&'a str, Value<'b>)> {
-    if own.is_empty() {
-        return resource.to_vec();
-    }
-    dedup_last_wins(resource.iter().chain(own.iter()).copied())
-}
-
-/// The (number, value) of every field of an already validated message.
-fn fields<'a>(msg: Msg, mut reader: Reader<'a>) -> impl Iterator<Item = (u32, FieldValue<'a>)> {
-    std::iter::from_fn(move || {
-        while !reader.at_end() {
-            let tag = reader.tag().ok()?;
-            match read_field(msg, &mut reader, tag) {
-                Ok((Some(field), value)) => return Some((field.number, value)),
-                Ok((None, _)) => continue,
-                Err(_) => return None,
-            }
-        }
-        None
-    })
 }
 
 fn scope_name_of(scope: Reader<'_>) -> Option<&str> {
     fields(Msg::InstrumentationScope, scope).find_map(|(n, v)| match (n, v) {
-        (1, FieldValue::Str(s)) => non_empty(s),
+        (1, FieldValue::Str(s)) if !s.is_empty() => Some(s),
         _ => None,
     })
 }

@@ -58,15 +58,46 @@ impl<'a> Value<'a> {
 
     /// As Python's `_text`: None for no value or "", a string as is, anything else as JSON
     /// (`json.dumps`, so ASCII-escaped).
-    pub fn text(&self) -> Option<String> {
+    pub fn text(&self) -> Option<Cow<'a, str>> {
         match self {
-            Value::Empty => None,
-            Value::Str("") => None,
-            Value::Str(s) => Some((*s).to_owned()),
+            Value::Empty | Value::Str("") => None,
+            Value::Str(s) => Some(Cow::Borrowed(s)),
             other => {
                 let mut out = String::new();
                 other.write_json(&mut out, true, 0);
-                Some(out)
+                Some(Cow::Owned(out))
+            }
+        }
+    }
+
+    /// Feeds the value's identity to a hasher (its kind and its bytes as they are on the wire).
+    pub fn hash_raw(&self, hasher: &mut impl std::hash::Hasher) {
+        match self {
+            Value::Empty => hasher.write_u8(0),
+            Value::Str(s) => {
+                hasher.write_u8(1);
+                hasher.write(s.as_bytes());
+            }
+            Value::Bool(b) => hasher.write_u8(if *b { 3 } else { 2 }),
+            Value::Int(i) => {
+                hasher.write_u8(4);
+                hasher.write_i64(*i);
+            }
+            Value::Double(d) => {
+                hasher.write_u8(5);
+                hasher.write_u64(d.to_bits());
+            }
+            Value::Array(r) => {
+                hasher.write_u8(6);
+                hasher.write(r.content());
+            }
+            Value::KvList(r) => {
+                hasher.write_u8(7);
+                hasher.write(r.content());
+            }
+            Value::Bytes(b) => {
+                hasher.write_u8(8);
+                hasher.write(b);
             }
         }
     }
@@ -243,10 +274,19 @@ impl std::hash::Hasher for FxHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
         const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        let mut words = bytes.chunks_exact(8);
+        for chunk in &mut words {
+            let word =
+                u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut word = 0u64;
+            for (i, &b) in rest.iter().enumerate() {
+                word |= u64::from(b) << (8 * i);
+            }
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
         }
     }
 
@@ -269,12 +309,27 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Bytes a JSON string must escape (with `ensure_ascii`, every byte >= 0x80 too).
+const fn escape_table(ensure_ascii: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x20 || b == b'"' as usize || b == b'\\' as usize || (ensure_ascii && b >= 0x80);
+        b += 1;
+    }
+    table
+}
+
+static ESCAPE: [bool; 256] = escape_table(false);
+static ESCAPE_ASCII: [bool; 256] = escape_table(true);
+
 /// A JSON string as Python's `json` writes it.
 pub fn write_json_str(out: &mut String, s: &str, ensure_ascii: bool) {
+    let table = if ensure_ascii { &ESCAPE_ASCII } else { &ESCAPE };
     out.push('"');
     let mut rest = s;
     // copy the runs that need no escape in one go
-    while let Some(at) = rest.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20 || (ensure_ascii && b >= 0x80)) {
+    while let Some(at) = rest.bytes().position(|b| table[usize::from(b)]) {
         out.push_str(rest.get(..at).unwrap_or_default());
         let Some(c) = rest.get(at..).and_then(|t| t.chars().next()) else { break };
         match c {

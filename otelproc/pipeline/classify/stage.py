@@ -121,8 +121,12 @@ class Classifier:
 
     def __call__(self, batch: Batch) -> Batch:
         frame = batch.errors
+        # The core keeps a column's text as received beside it only when it redacted something in
+        # it; rows of a request where it redacted nothing have no ``raw.`` value (null).
         raw = [c for c in frame.columns if c.startswith(RAW_COLUMN_PREFIX)]
-        as_received = frame.with_columns(pl.col(c).alias(c.removeprefix(RAW_COLUMN_PREFIX)) for c in raw)
+        as_received = frame.with_columns(
+            pl.coalesce(c, c.removeprefix(RAW_COLUMN_PREFIX)).alias(c.removeprefix(RAW_COLUMN_PREFIX)) for c in raw
+        )
         if "fingerprint" in frame.columns:
             outcome = self.learned.apply(frame.get_column("fingerprint"), self._by_kind(as_received))
         else:
