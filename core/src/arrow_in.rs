@@ -49,11 +49,11 @@ impl Drop for FfiArrowArrayStream {
     }
 }
 
-/// One value as enrichment writes it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Cell {
+/// One value as enrichment writes it, borrowed from the batch it is read from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
     Null,
-    Str(String),
+    Str(&'a str),
     Int(i64),
     Float(f64),
     Bool(bool),
@@ -61,14 +61,12 @@ pub enum Cell {
     Timestamp(i64),
 }
 
-/// A column read out of the stream.
-pub struct ColumnIn {
-    pub name: String,
-    pub cells: Vec<Cell>,
-}
-
-/// Reads every batch of a struct-typed stream (a DataFrame) into columns.
-pub fn read_stream(stream: &mut FfiArrowArrayStream) -> Result<Vec<ColumnIn>, String> {
+/// Reads every batch of a struct-typed stream (a DataFrame): `on_batch` gets the column names
+/// and each column's values, which live as long as the batch.
+pub fn read_stream(
+    stream: &mut FfiArrowArrayStream,
+    mut on_batch: impl FnMut(&[String], &[Vec<Cell<'_>>]) -> Result<(), String>,
+) -> Result<(), String> {
     let get_schema = stream.get_schema.ok_or("the Arrow stream is released")?;
     let get_next = stream.get_next.ok_or("the Arrow stream is released")?;
     let mut schema = FFI_ArrowSchema::empty();
@@ -80,8 +78,7 @@ pub fn read_stream(stream: &mut FfiArrowArrayStream) -> Result<Vec<ColumnIn>, St
     let DataType::Struct(fields) = &data_type else {
         return Err(format!("expected a struct (a DataFrame), got {data_type}"));
     };
-    let mut columns: Vec<ColumnIn> =
-        fields.iter().map(|f| ColumnIn { name: f.name().clone(), cells: Vec::new() }).collect();
+    let names: Vec<String> = fields.iter().map(|f| f.name().clone()).collect();
     loop {
         let mut array = FFI_ArrowArray::empty();
         // SAFETY: the producer's callback writes the next batch (or a released one at the end).
@@ -94,13 +91,16 @@ pub fn read_stream(stream: &mut FfiArrowArrayStream) -> Result<Vec<ColumnIn>, St
         if array.num_children() != fields.len() {
             return Err("an Arrow batch does not match its schema".into());
         }
-        for (index, (column, field)) in columns.iter_mut().zip(fields.iter()).enumerate() {
-            let child = array.child(index);
-            read_cells(child, field.data_type(), array.offset(), array.len(), &mut column.cells)?;
+        let mut columns = Vec::with_capacity(fields.len());
+        for (index, field) in fields.iter().enumerate() {
+            let mut cells = Vec::with_capacity(array.len());
+            read_cells(array.child(index), field.data_type(), array.offset(), array.len(), &mut cells)?;
+            columns.push(cells);
         }
+        on_batch(&names, &columns)?;
         // `array` is dropped here, which releases the batch
     }
-    Ok(columns)
+    Ok(())
 }
 
 /// A buffer of the array as bytes: `len` bytes from its start (None when absent).
@@ -140,12 +140,12 @@ fn width(data_type: &DataType) -> Option<usize> {
 }
 
 /// Rows `start..start + len` of `array` (whose own offset applies too), of type `data_type`.
-fn read_cells(
-    array: &FFI_ArrowArray,
+fn read_cells<'a>(
+    array: &'a FFI_ArrowArray,
     data_type: &DataType,
     start: usize,
     len: usize,
-    out: &mut Vec<Cell>,
+    out: &mut Vec<Cell<'a>>,
 ) -> Result<(), String> {
     if matches!(data_type, DataType::Null) {
         out.extend(std::iter::repeat_n(Cell::Null, len));
@@ -183,7 +183,8 @@ fn read_cells(
                 let [l0, l1, l2, l3, rest @ ..] = view;
                 let length = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
                 if length <= 12 {
-                    utf8(&rest, 0, length)?
+                    // a short string is inline in its view, after the length
+                    utf8(views, at * 16 + 4, at * 16 + 4 + length)?
                 } else {
                     let [_, _, _, _, b0, b1, b2, b3, o0, o1, o2, o3] = rest;
                     let buffer = u32::from_le_bytes([b0, b1, b2, b3]) as usize;
@@ -240,7 +241,7 @@ fn read_cells(
     Ok(())
 }
 
-fn utf8(bytes: &[u8], start: usize, end: usize) -> Result<Cell, String> {
+fn utf8(bytes: &[u8], start: usize, end: usize) -> Result<Cell<'_>, String> {
     let slice = bytes.get(start..end).ok_or("string out of bounds")?;
-    std::str::from_utf8(slice).map(|s| Cell::Str(s.to_owned())).map_err(|e| e.to_string())
+    std::str::from_utf8(slice).map(Cell::Str).map_err(|e| e.to_string())
 }

@@ -125,8 +125,7 @@ impl Scanned {
     fn enrich<'py>(&self, py: Python<'py>, frame: Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let mut edits = self.redacted.lock().ok().and_then(|mut r| r.take()).unwrap_or_default();
         if let Some(frame) = frame {
-            let columns = read_frame(&frame)?;
-            self.append_attributes(&columns, &mut edits)?;
+            read_frame(&frame, |names, columns| self.append_attributes(names, columns, &mut edits))?;
         }
         if edits.is_empty() {
             return Ok(None);
@@ -139,16 +138,18 @@ impl Scanned {
 }
 
 impl Scanned {
-    fn append_attributes(&self, columns: &[crate::arrow_in::ColumnIn], edits: &mut Edits) -> PyResult<()> {
-        let rows =
-            columns.iter().find(|c| c.name == "row").ok_or_else(|| value_error("the frame has no row column"))?;
-        let attributes: Vec<_> = columns.iter().filter(|c| c.name != "row").collect();
-        for (i, row) in rows.cells.iter().enumerate() {
+    /// One batch of enrichment values: each row's attributes, encoded for its item.
+    fn append_attributes(&self, names: &[String], columns: &[Vec<Cell<'_>>], edits: &mut Edits) -> Result<(), String> {
+        let row_index = names.iter().position(|n| n == "row").ok_or("the frame has no row column")?;
+        let rows = columns.get(row_index).ok_or("the frame has no row column")?;
+        let attributes: Vec<(&str, &Vec<Cell<'_>>)> =
+            names.iter().zip(columns).filter(|(n, _)| *n != "row").map(|(n, c)| (n.as_str(), c)).collect();
+        for (i, row) in rows.iter().enumerate() {
             let Cell::Int(row) = row else { continue };
             let item = usize::try_from(*row)
                 .ok()
                 .and_then(|r| self.scan.errors.get(r))
-                .ok_or_else(|| value_error(format!("row {row} is not an error row of this request")))?;
+                .ok_or_else(|| format!("row {row} is not an error row of this request"))?;
             if item.existing {
                 continue;
             }
@@ -156,13 +157,13 @@ impl Scanned {
                 ItemKind::Span => 9,
                 ItemKind::Log => 6,
             };
-            let mut bytes = Vec::new();
-            for column in &attributes {
-                if item.diagnostic_keys.contains(&column.name) {
+            let mut bytes = Vec::with_capacity(512);
+            for (key, cells) in &attributes {
+                if item.diagnostic_keys.iter().any(|k| k == key) {
                     continue;
                 }
-                if let Some(cell) = column.cells.get(i) {
-                    attribute(number, &column.name, cell, &mut bytes);
+                if let Some(cell) = cells.get(i) {
+                    attribute(number, key, cell, &mut bytes);
                 }
             }
             edits.append(item.start, item.end, bytes);
@@ -229,10 +230,7 @@ impl PyGrouping {
     /// msg_template, stack_trace, code_namespace, code_function, code_filepath, span_name;
     /// returns its rows' error_class, message_template, source and fingerprint.
     fn group(&self, py: Python<'_>, frame: Bound<'_, PyAny>) -> PyResult<Rows> {
-        let columns = read_frame(&frame)?;
-        let find = |name: &str| columns.iter().find(|c| c.name == name);
-        let rows = columns.first().map_or(0, |c| c.cells.len());
-        let texts: Vec<Vec<Option<String>>> = [
+        const INPUTS: [&str; 8] = [
             "error_type",
             "message",
             "msg_template",
@@ -241,17 +239,21 @@ impl PyGrouping {
             "code_function",
             "code_filepath",
             "span_name",
-        ]
-        .iter()
-        .map(|name| {
-            (0..rows)
-                .map(|row| match find(name).and_then(|c| c.cells.get(row)) {
-                    Some(Cell::Str(s)) => Some(s.clone()),
+        ];
+        let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); INPUTS.len()];
+        let mut rows = 0;
+        read_frame(&frame, |names, columns| {
+            let batch_rows = columns.first().map_or(0, Vec::len);
+            for (input, out) in INPUTS.iter().zip(texts.iter_mut()) {
+                let column = names.iter().position(|n| n == input).and_then(|i| columns.get(i));
+                out.extend((0..batch_rows).map(|row| match column.and_then(|c| c.get(row)) {
+                    Some(Cell::Str(s)) => Some((*s).to_owned()),
                     _ => None,
-                })
-                .collect()
-        })
-        .collect();
+                }));
+            }
+            rows += batch_rows;
+            Ok(())
+        })?;
         let grouper = &self.inner;
         let grouped = py.detach(|| {
             let text = |i: usize, row: usize| texts.get(i).and_then(|c| c.get(row)).and_then(|t| t.as_deref());
@@ -281,8 +283,11 @@ impl PyGrouping {
     }
 }
 
-/// Reads a frame's columns through its `__arrow_c_stream__`.
-fn read_frame(frame: &Bound<'_, PyAny>) -> PyResult<Vec<crate::arrow_in::ColumnIn>> {
+/// Reads a frame's columns through its `__arrow_c_stream__`, batch by batch.
+fn read_frame(
+    frame: &Bound<'_, PyAny>,
+    on_batch: impl FnMut(&[String], &[Vec<Cell<'_>>]) -> Result<(), String>,
+) -> PyResult<()> {
     let capsule = frame.call_method0("__arrow_c_stream__")?;
     let capsule = capsule.cast::<PyCapsule>()?;
     let pointer = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
@@ -290,7 +295,7 @@ fn read_frame(frame: &Bound<'_, PyAny>) -> PyResult<Vec<crate::arrow_in::ColumnI
     // leave a released one behind, as the PyCapsule protocol asks of a consumer.
     let mut stream =
         unsafe { std::ptr::replace(pointer.as_ptr().cast::<FfiArrowArrayStream>(), FfiArrowArrayStream::empty()) };
-    read_stream(&mut stream).map_err(value_error)
+    read_stream(&mut stream, on_batch).map_err(value_error)
 }
 
 /// The compiled core: the error frame's column table, the redaction and the grouping.

@@ -44,6 +44,22 @@ impl Edits {
         self.appends.is_empty() && self.replaces.is_empty()
     }
 
+    /// The bytes appended to the message whose content is `start..end`, when that is the only
+    /// edit within it (then it is copied as it is, plus those bytes, without being read).
+    fn only_append(&self, start: usize, end: usize) -> Option<&[u8]> {
+        let first = self.appends.partition_point(|a| a.end < start);
+        let mut within = self.appends.iter().skip(first).take_while(|a| a.end <= end);
+        let append = within.next().filter(|a| a.start == start && a.end == end)?;
+        if within.next().is_some() {
+            return None;
+        }
+        let first_replace = self.replaces.partition_point(|r| r.start < start);
+        if self.replaces.get(first_replace).is_some_and(|r| r.start < end) {
+            return None;
+        }
+        Some(&append.bytes)
+    }
+
     /// Whether any edit touches `start..=end` (a message's content).
     fn within(&self, start: usize, end: usize) -> bool {
         let first_append = self.appends.partition_point(|a| a.end < start);
@@ -81,9 +97,20 @@ fn rewrite(msg: Msg, mut reader: Reader<'_>, edits: &Edits, out: &mut Vec<u8>) {
             (Some(Kind::Message(child)), FieldValue::Message(content))
                 if edits.within(content.base(), content.base() + content.content().len()) =>
             {
-                let mut inner = Vec::with_capacity(content.content().len() + 64);
-                rewrite(child, content, edits, &mut inner);
-                put_len_field(out, tag.number, &inner);
+                let (start, bytes) = (content.base(), content.content());
+                match edits.only_append(start, start + bytes.len()) {
+                    Some(appended) => {
+                        put_varint(out, u64::from(tag.number) << 3 | u64::from(LEN));
+                        put_varint(out, (bytes.len() + appended.len()) as u64);
+                        out.extend_from_slice(bytes);
+                        out.extend_from_slice(appended);
+                    }
+                    None => {
+                        let mut inner = Vec::with_capacity(bytes.len() + 64);
+                        rewrite(child, content, edits, &mut inner);
+                        put_len_field(out, tag.number, &inner);
+                    }
+                }
             }
             (Some(Kind::Str), FieldValue::Str(text)) => {
                 let text_start = field_end - text.len();
@@ -109,7 +136,7 @@ fn rewrite(msg: Msg, mut reader: Reader<'_>, edits: &Edits, out: &mut Vec<u8>) {
 }
 
 /// One `KeyValue` attribute field (tag `number` of the item message), for `value`.
-pub fn attribute(number: u32, key: &str, value: &Cell, out: &mut Vec<u8>) {
+pub fn attribute(number: u32, key: &str, value: &Cell<'_>, out: &mut Vec<u8>) {
     let mut any = Vec::with_capacity(16);
     match value {
         Cell::Null => return,
