@@ -12,12 +12,15 @@ pub mod arrow_in;
 pub mod columns;
 pub mod diagnose;
 pub mod grouping_v1;
+pub mod grouping_v2;
 pub mod json;
+pub mod parameterize;
 pub mod redact;
 pub mod rules;
 pub mod scan;
 pub mod schema;
 pub mod splice;
+pub mod stacktrace;
 pub mod value;
 pub mod wire;
 

@@ -1,0 +1,401 @@
+//! Grouping version 2: `fingerprint = sha256_hex("{error_class}|{message_template}|{source}")`,
+//! with each part read so that one problem gets one fingerprint in every spelling, signal,
+//! release and deployment layout, and two problems two.
+//!
+//! - `error_class`: the exception type's class name (`psycopg.OperationalError` ->
+//!   `OperationalError`), else the class the stack trace names.
+//! - `message_template`: the message as the stack trace prints it (its exception line: what
+//!   `str(exc)` gave, when the attribute holds only `exc.args[0]`, as the SDK's `LoggingHandler`
+//!   sends it), cut to its first line (and the one after it when the first only announces it),
+//!   then parameterized in one pass (`Parameterizer`, the table `NORMALIZERS_V2`), lists of
+//!   values folded into `<list>`. A wrapper (`raise X from Y`, a `Caused by:`, an inner
+//!   exception, an exception raised by the handler that caught another) adds the class of the
+//!   exception that began the chain: `… (caused by Class)`. Without an exception (no type, no trace)
+//!   the producer's template (`logfire.msg_template`) stands for the message.
+//! - `source`: `module:function` of the innermost in-app frame of the raised exception's
+//!   trace (module as the language imports it); when that frame was called from another
+//!   module of the application (a shared helper), its caller too:
+//!   `app.http.client:get_json < app.tax:calculate_tax`. Without a trace: the `code.*`
+//!   attributes, else the span name.
+
+use std::borrow::Cow;
+
+use crate::grouping_v1::Inputs;
+use crate::parameterize::Parameterizer;
+use crate::stacktrace::{self, class_name, Exception, Frame, InApp, Language, Trace};
+
+pub const TEMPLATE_LIMIT: usize = 512;
+const RAW_LIMIT: usize = 1024;
+const SCAN_LIMIT: usize = 4096;
+
+/// The compiled version 2.
+pub struct GroupingV2 {
+    parameterizer: Parameterizer,
+    in_app: InApp,
+}
+
+/// What a row's stack trace says, computed once per distinct trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceFacts {
+    /// the raised exception's class, when the trace names it
+    pub class: Option<String>,
+    /// its message as the trace prints it (`Some("")` for a type line without one)
+    pub message: Option<String>,
+    /// the class of the exception that began the chain, when the raised one wraps it
+    pub cause: Option<String>,
+    /// `module:function` of the source frame (and its caller from another module), if any
+    pub source: Option<String>,
+}
+
+/// Characters, not bytes.
+fn slice_chars(text: &str, limit: usize) -> &str {
+    match text.char_indices().nth(limit) {
+        Some((at, _)) => &text[..at],
+        None => text,
+    }
+}
+
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The first non-empty line of a message, with the next one when the first only announces it
+/// (`Failed to process:`); whitespace collapsed, at most 1024 characters.
+pub fn cut(text: &str) -> String {
+    let text = slice_chars(text, SCAN_LIMIT).trim_start();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("");
+    let mut joined = Cow::Borrowed(first);
+    if first.ends_with(':') {
+        if let Some(second) = lines.next() {
+            joined = Cow::Owned(format!("{first} {second}"));
+        }
+    }
+    let limited = slice_chars(&joined, RAW_LIMIT);
+    let mut out = String::with_capacity(limited.len());
+    for word in limited.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// `<a>, <b>, <c>` -> `<list>`: lists of values whatever their length.
+fn fold_lists(text: &str) -> Cow<'_, str> {
+    if !text.contains(">,") {
+        return Cow::Borrowed(text);
+    }
+    let token_end = |s: &str| -> Option<usize> {
+        let rest = s.strip_prefix('<')?;
+        let close = rest.find('>')?;
+        let name = &rest[..close];
+        (!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')).then_some(close + 2)
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let rest = &text[i..];
+        if let Some(first) = token_end(rest) {
+            let mut end = first;
+            let mut count = 1;
+            loop {
+                let after = &rest[end..];
+                let trimmed = after.trim_start_matches([' ', '\t']);
+                let Some(comma) = trimmed.strip_prefix(',') else { break };
+                let next = comma.trim_start_matches([' ', '\t']);
+                let Some(len) = token_end(next) else { break };
+                end = rest.len() - next.len() + len;
+                count += 1;
+            }
+            if count > 1 {
+                out.push_str("<list>");
+            } else {
+                out.push_str(&rest[..first]);
+            }
+            i += end;
+            continue;
+        }
+        let c = rest.chars().next().map_or(1, char::len_utf8);
+        out.push_str(&rest[..c]);
+        i += c;
+    }
+    Cow::Owned(out)
+}
+
+/// Function names as they stay from one build to the next: Java's lambda index
+/// (`lambda$run$0`), .NET's async state machines (`<GetRateAsync>d__4.MoveNext`) and lambda
+/// ordinals, Rails' compiled template suffixes (`_app_views_x_html_erb__1234_5678`).
+fn stable_function(language: Language, owner: Option<&str>, function: &str) -> String {
+    match language {
+        Language::Java => {
+            if let Some(rest) = function.strip_prefix("lambda$") {
+                let name = rest.split('$').next().unwrap_or(rest);
+                return format!("lambda${name}");
+            }
+            function.to_owned()
+        }
+        Language::DotNet => {
+            let last_owner = owner.and_then(|o| o.rsplit('.').next()).unwrap_or("");
+            if function == "MoveNext" {
+                if let Some(name) = last_owner.strip_prefix('<').and_then(|r| r.split('>').next()) {
+                    return name.to_owned();
+                }
+            }
+            match function.find(">b__") {
+                Some(at) => function[..at + 4].to_owned(),
+                None => function.to_owned(),
+            }
+        }
+        Language::Ruby => {
+            let trimmed = function.trim_end_matches(|c: char| c.is_ascii_digit() || c == '_');
+            if trimmed.len() < function.len() && function[trimmed.len()..].starts_with("__") {
+                trimmed.to_owned()
+            } else {
+                function.to_owned()
+            }
+        }
+        _ => function.to_owned(),
+    }
+}
+
+/// A module without what changes from one build to the next: Spring's CGLIB proxies
+/// (`Foo$$EnhancerBySpringCGLIB$$1a2b`), .NET's async state machines' classes.
+fn stable_module(language: Language, module: String) -> String {
+    match language {
+        Language::Java => match module.find("$$") {
+            Some(at) => module[..at].to_owned(),
+            None => module,
+        },
+        Language::DotNet => match module.rsplit_once('.') {
+            Some((outer, last)) if last.starts_with('<') => outer.to_owned(),
+            _ => module,
+        },
+        _ => module,
+    }
+}
+
+impl GroupingV2 {
+    pub fn new(parameterizer: Parameterizer, in_app: InApp) -> GroupingV2 {
+        GroupingV2 { parameterizer, in_app }
+    }
+
+    pub fn parameterizer(&self) -> &Parameterizer {
+        &self.parameterizer
+    }
+
+    pub fn in_app(&self) -> &InApp {
+        &self.in_app
+    }
+
+    /// `error_type` -> its class name.
+    pub fn error_class(&self, error_type: Option<&str>) -> String {
+        non_empty(error_type).map(class_name).unwrap_or("").to_owned()
+    }
+
+    /// Message -> template: cut, parameterized, lists folded, at most `TEMPLATE_LIMIT` characters.
+    pub fn normalize(&self, message: &str, hits: Option<&mut [u64]>) -> String {
+        let cut = cut(message);
+        let parameterized = self.parameterizer.apply(&cut, hits);
+        let folded = fold_lists(&parameterized);
+        slice_chars(folded.trim(), TEMPLATE_LIMIT).to_owned()
+    }
+
+    /// What the row's stack trace says (None without one).
+    pub fn trace_facts(&self, stack_trace: Option<&str>) -> Option<TraceFacts> {
+        let text = stack_trace?;
+        let trace = stacktrace::parse(text, None)?;
+        let last = trace.last()?;
+        Some(TraceFacts {
+            class: last.class_name().map(str::to_owned),
+            message: message_of(&trace),
+            cause: self.root_cause(&trace).map(|e| e.class_name().unwrap_or("").to_owned()),
+            source: self.source_of(&trace),
+        })
+    }
+
+    /// The exception that began the chain, when the raised one wraps it: an explicit cause
+    /// (`raise X from Y`, Java's `Caused by:`, .NET's inner exception), or an exception that
+    /// was being handled when the handler itself raised (Python's "During handling…" where
+    /// the new exception's innermost frame is the frame that caught the other one). An
+    /// exception that only happened to be handled somewhere up the stack starts no chain.
+    fn root_cause<'t>(&self, trace: &'t Trace<'_>) -> Option<&'t Exception<'t>> {
+        let excs = &trace.exceptions;
+        if excs.len() < 2 || excs.iter().any(|e| e.is_group) {
+            return None;
+        }
+        let mut root = excs.len() - 1;
+        while root > 0 {
+            let (earlier, later) = (&excs[root - 1], &excs[root]);
+            let linked = match earlier.source {
+                Some("__context__") => raised_by_handler(earlier, later),
+                Some(_) => true,
+                None => false,
+            };
+            if !linked {
+                break;
+            }
+            root -= 1;
+        }
+        (root < excs.len() - 1).then(|| &excs[root])
+    }
+
+    fn frame_name(&self, language: Language, frame: &Frame<'_>) -> Option<(String, String)> {
+        let module = stacktrace::module(language, frame)
+            .or_else(|| match language {
+                Language::JavaScript => frame.path.as_deref().and_then(stacktrace::javascript::location_name),
+                _ => None,
+            })
+            .map(|m| stable_module(language, m))
+            .unwrap_or_default();
+        let function = frame.function.as_deref().unwrap_or("");
+        let function = stable_function(language, frame.owner.as_deref(), function);
+        if module.is_empty() && function.is_empty() {
+            return None;
+        }
+        Some((module, function))
+    }
+
+    /// `module:function` of the innermost in-app frame of the raised exception (or of the
+    /// latest exception of its chain that has frames); with its caller when the caller is in
+    /// another module of the application.
+    fn source_of(&self, trace: &Trace<'_>) -> Option<String> {
+        let language = trace.language;
+        let frames = &trace.exceptions.iter().rev().find(|e| !e.frames.is_empty())?.frames;
+        let in_app: Vec<bool> = frames.iter().map(|f| self.in_app.in_app(language, f)).collect();
+        let innermost = in_app.iter().rposition(|&a| a).unwrap_or(frames.len() - 1);
+        let (module, function) = self.frame_name(language, &frames[innermost])?;
+        let mut source = if module.is_empty() { function.clone() } else { format!("{module}:{function}") };
+        if in_app[innermost] {
+            let caller = in_app[..innermost].iter().rposition(|&a| a).and_then(|i| self.frame_name(language, &frames[i]));
+            if let Some((caller_module, caller_function)) = caller {
+                if !caller_module.is_empty() && caller_module != module {
+                    source.push_str(" < ");
+                    source.push_str(&caller_module);
+                    source.push(':');
+                    source.push_str(&caller_function);
+                }
+            }
+        }
+        Some(source)
+    }
+
+    /// The source without a trace: the `code.*` attributes, else the span name.
+    pub fn attribute_source(&self, inputs: &Inputs<'_>) -> String {
+        if let (Some(ns), Some(function)) = (non_empty(inputs.code_namespace), non_empty(inputs.code_function)) {
+            return format!("{ns}:{function}");
+        }
+        if let (Some(path), Some(function)) = (non_empty(inputs.code_filepath), non_empty(inputs.code_function)) {
+            let frame = Frame { path: Some(Cow::Borrowed(path)), ..Default::default() };
+            let language = if path.ends_with(".py") {
+                Language::Python
+            } else if path.ends_with(".rb") {
+                Language::Ruby
+            } else {
+                Language::JavaScript
+            };
+            if let Some(module) = stacktrace::module(language, &frame) {
+                return format!("{module}:{function}");
+            }
+        }
+        if let Some(function) = non_empty(inputs.code_function) {
+            return function.to_owned();
+        }
+        non_empty(inputs.span_name).unwrap_or("").to_owned()
+    }
+
+    /// The message a row is grouped by: the trace's (when it names the same class, or none)
+    /// over the attribute's.
+    pub fn message<'m>(&self, class: &str, facts: Option<&'m TraceFacts>, attribute: Option<&'m str>) -> &'m str {
+        if let Some(facts) = facts {
+            let same_class = match facts.class.as_deref() {
+                Some(c) => class.is_empty() || c == class,
+                None => true,
+            };
+            if let (true, Some(message)) = (same_class, facts.message.as_deref()) {
+                return message;
+            }
+        }
+        attribute.unwrap_or("")
+    }
+
+    /// The template of a row: the producer's when the row has no exception, else its message's,
+    /// with the chain's first exception when the raised one wraps it.
+    pub fn template(
+        &self,
+        class: &str,
+        inputs: &Inputs<'_>,
+        facts: Option<&TraceFacts>,
+        mut hits: Option<&mut [u64]>,
+    ) -> String {
+        let has_exception = !class.is_empty() || facts.is_some();
+        if !has_exception {
+            if let Some(template) = non_empty(inputs.msg_template) {
+                return slice_chars(&cut(template), TEMPLATE_LIMIT).trim().to_owned();
+            }
+        }
+        let message = self.message(class, facts, inputs.message);
+        let mut template = self.normalize(message, hits.as_deref_mut());
+        if let Some(cause) = facts.and_then(|f| f.cause.as_deref()).filter(|c| !c.is_empty()) {
+            template.push_str(" (caused by ");
+            template.push_str(cause);
+            template.push(')');
+        }
+        template
+    }
+
+    /// The source of a row.
+    pub fn source(&self, inputs: &Inputs<'_>, facts: Option<&TraceFacts>) -> String {
+        match facts.and_then(|f| f.source.clone()) {
+            Some(source) => source,
+            None => self.attribute_source(inputs),
+        }
+    }
+}
+
+/// The raised exception's message as the trace prints it: `Some("")` for a type line without a
+/// message (`AssertionError`), None when the trace has no exception line.
+fn message_of(trace: &Trace<'_>) -> Option<String> {
+    let last = trace.last()?;
+    match (&last.type_name, &last.value) {
+        (_, Some(value)) => Some(value.to_string()),
+        (Some(_), None) => Some(String::new()),
+        (None, None) => None,
+    }
+}
+
+/// Python's "During handling of the above exception": the new exception is a wrapper when the
+/// frame that raised it is the frame where the other one was caught (the first frame of the
+/// other's traceback).
+fn raised_by_handler(caught: &Exception<'_>, raised: &Exception<'_>) -> bool {
+    let (Some(catcher), Some(raiser)) = (caught.frames.first(), raised.frames.last()) else { return false };
+    catcher.path == raiser.path && catcher.function == raiser.function
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cut_keeps_an_announcing_line_with_the_next() {
+        assert_eq!(cut("  Failed to process:\n\n  connection reset\nmore"), "Failed to process: connection reset");
+        assert_eq!(cut("1 validation error for Order\nsku\n  Field required"), "1 validation error for Order");
+        assert_eq!(cut("a\ttab   and  spaces"), "a tab and spaces");
+    }
+
+    #[test]
+    fn lists_fold() {
+        assert_eq!(fold_lists("ids [<int>, <int>, <int>] and <int>"), "ids [<list>] and <int>");
+        assert_eq!(fold_lists("(<host>,<int>)"), "(<list>)");
+        assert_eq!(fold_lists("<int>: <int>"), "<int>: <int>");
+    }
+
+    #[test]
+    fn stable_function_names() {
+        assert_eq!(stable_function(Language::Java, None, "lambda$run$0"), "lambda$run");
+        assert_eq!(stable_function(Language::DotNet, Some("Acme.X.<GetRateAsync>d__4"), "MoveNext"), "GetRateAsync");
+        assert_eq!(stable_function(Language::Ruby, None, "_app_views_orders_show_html_erb__3129_70123"), "_app_views_orders_show_html_erb");
+        assert_eq!(stable_module(Language::Java, "com.acme.Foo$$EnhancerBySpringCGLIB$$1a2b".into()), "com.acme.Foo");
+    }
+}

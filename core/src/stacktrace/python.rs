@@ -1,0 +1,414 @@
+//! Python: `traceback.format_exception` output, completely: chains ("The above exception was
+//! the direct cause…", "During handling of the above exception…"), `ExceptionGroup` trees
+//! (the boxed output of Python 3.11+), `[Previous line repeated N more times]` (expanded back
+//! into the frames the interpreter had), `File "<string>"`, `<frozen …>` modules, carets, the
+//! several source lines 3.13 prints for one statement, and traces indented in a log.
+
+use std::borrow::Cow;
+
+use super::{indent, join, lines, parse_u32, Exception, Frame, MAX_FRAMES};
+
+const HEADER: &str = "Traceback (most recent call last):";
+const GROUP_HEADER: &str = "Exception Group Traceback (most recent call last):";
+const CAUSE: &str = "The above exception was the direct cause of the following exception:";
+const CONTEXT: &str = "During handling of the above exception, another exception occurred:";
+
+/// Whether the text has a line like `File "…", line N`.
+pub fn has_frame(text: &str) -> bool {
+    lines(text).any(|l| frame_line(l.trim_start_matches([' ', '\t', '|'])).is_some())
+}
+
+/// `File "path", line N, in function` -> (path, N, function)
+fn frame_line(line: &str) -> Option<(&str, u32, Option<&str>)> {
+    let rest = line.trim_start().strip_prefix("File \"")?;
+    let at = rest.find("\", line ")?;
+    let path = &rest[..at];
+    let after = &rest[at + 8..];
+    let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+    let lineno = parse_u32(&after[..digits])?;
+    let tail = after[digits..].trim_end();
+    let function = match tail.strip_prefix(", in ") {
+        Some(f) if !f.is_empty() => Some(f),
+        _ if tail.is_empty() => None,
+        _ => return None,
+    };
+    Some((path, lineno, function))
+}
+
+fn repeat_count(line: &str) -> Option<usize> {
+    let rest = line.trim().strip_prefix("[Previous line repeated ")?;
+    let rest = rest.strip_suffix(" more times]").or_else(|| rest.strip_suffix(" more time]"))?;
+    rest.parse().ok()
+}
+
+fn is_carets(line: &str) -> bool {
+    let t = line.trim();
+    t.starts_with(['^', '~']) && t.bytes().all(|b| matches!(b, b'^' | b'~' | b' ' | b'\t'))
+}
+
+/// `Type: value` (`module.Type` for all but builtins) -> (type, value)
+fn type_line(line: &str) -> Option<(&str, Option<&str>)> {
+    let first = line.chars().next()?;
+    if !(first.is_ascii_alphabetic() || first == '_') {
+        return None;
+    }
+    let end = line
+        .char_indices()
+        .find(|&(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | '.' | '<' | '>')))
+        .map_or(line.len(), |(i, _)| i);
+    let (name, rest) = line.split_at(end);
+    if rest.is_empty() {
+        return Some((name, None));
+    }
+    let value = rest.strip_prefix(':')?;
+    Some((name, Some(value.strip_prefix(' ').unwrap_or(value))))
+}
+
+struct Node<'a> {
+    exception: Exception<'a>,
+    children: Vec<Node<'a>>,
+    previous: Option<Box<Node<'a>>>,
+    previous_source: Option<&'static str>,
+}
+
+pub fn parse(text: &str) -> Vec<Exception<'_>> {
+    let lines: Vec<&str> = lines(text).collect();
+    flatten(block(text, &lines, 0))
+}
+
+/// A chain of exceptions at one nesting level; returns the last (final) one.
+fn block<'a>(text: &'a str, lines: &[&'a str], depth: usize) -> Option<Node<'a>> {
+    let mut node: Option<Node<'a>> = None;
+    let mut start = 0;
+    let mut kind: Option<&'static str> = None;
+    let finish = |segment: &[&'a str], kind: Option<&'static str>, node: &mut Option<Node<'a>>| {
+        if let Some(mut current) = segment_node(text, segment, depth) {
+            if let Some(previous) = node.take() {
+                current.previous = Some(Box::new(previous));
+                current.previous_source = kind;
+            }
+            *node = Some(current);
+        }
+    };
+    for (i, line) in lines.iter().enumerate() {
+        let separator = match line.trim() {
+            CAUSE => Some("__cause__"),
+            CONTEXT => Some("__context__"),
+            _ => None,
+        };
+        if let Some(separator) = separator {
+            finish(&lines[start..i], kind, &mut node);
+            kind = Some(separator);
+            start = i + 1;
+        }
+    }
+    finish(&lines[start..], kind, &mut node);
+    node
+}
+
+/// A line of a boxed block without its box: `    | text` -> `text`, `    +-+--` -> `+-+--`.
+fn strip_margin(line: &str, col: usize) -> &str {
+    let (Some(head), Some(tail)) = (line.get(..col), line.get(col..)) else { return line };
+    if !head.trim().is_empty() {
+        return line;
+    }
+    if let Some(rest) = tail.strip_prefix("| ") {
+        return rest;
+    }
+    if tail.trim_end() == "|" {
+        return "";
+    }
+    tail
+}
+
+/// `+---------------- 2 ----------------`, `+---------------- ... ----------------`, `+------------------------------------`
+fn member_separator(tail: &str) -> Option<bool> {
+    let t = tail.trim_end();
+    let rest = t.strip_prefix('+')?;
+    if rest.is_empty() || !rest.starts_with('-') {
+        return None;
+    }
+    let inner = rest.trim_matches('-');
+    if inner.is_empty() {
+        return Some(false); // the closing line
+    }
+    let label = inner.trim();
+    (inner.starts_with(' ') && inner.ends_with(' ') && (label == "..." || label.bytes().all(|b| b.is_ascii_digit())))
+        .then_some(true)
+}
+
+/// One exception; when it is a group, its boxed members are read recursively.
+fn segment_node<'a>(text: &'a str, lines: &[&'a str], depth: usize) -> Option<Node<'a>> {
+    let children_at = lines.iter().position(|l| l.trim_start().starts_with("+-+"));
+    let Some(children_at) = children_at.filter(|_| depth <= 50) else {
+        return plain(text, lines);
+    };
+    let col = indent(lines[children_at]);
+    let own: Vec<&'a str> = lines[..children_at]
+        .iter()
+        .map(|l| {
+            let stripped = strip_margin(l, col);
+            let t = stripped.trim();
+            if t.strip_prefix("+ ").unwrap_or(t).trim() == GROUP_HEADER {
+                HEADER
+            } else {
+                stripped
+            }
+        })
+        .collect();
+    let mut node = plain(text, &own).unwrap_or_else(|| Node {
+        exception: Exception { type_name: Some(Cow::Borrowed("ExceptionGroup")), ..Default::default() },
+        children: Vec::new(),
+        previous: None,
+        previous_source: None,
+    });
+    node.exception.is_group = true;
+    // Members: after `+-+---- 1 ----` the lines are boxed at col + 2; `+---- 2 ----` starts the
+    // next one; `+--------` (dashes only) closes the box.
+    let member_col = col + 2;
+    let mut members: Vec<Vec<&'a str>> = Vec::new();
+    let mut current: Option<Vec<&'a str>> = Some(Vec::new());
+    for line in &lines[children_at + 1..] {
+        let tail = line.get(member_col..).unwrap_or("");
+        if let Some(opens) = member_separator(tail) {
+            if let Some(done) = current.take() {
+                members.push(done);
+            }
+            current = opens.then(Vec::new);
+            continue;
+        }
+        if let Some(current) = current.as_mut() {
+            current.push(strip_margin(line, member_col));
+        }
+    }
+    if let Some(done) = current.filter(|c| !c.is_empty()) {
+        members.push(done);
+    }
+    for member in members {
+        let body: Vec<&str> = member.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).collect();
+        let body = body.join(" ");
+        if body.is_empty() || is_more_exceptions(&body) || body.starts_with("... (max_group_depth") {
+            continue;
+        }
+        if let Some(child) = block(text, &member, depth + 1) {
+            node.children.push(child);
+        }
+    }
+    Some(node)
+}
+
+/// `and 3 more exceptions`
+fn is_more_exceptions(body: &str) -> bool {
+    body.strip_prefix("and ")
+        .and_then(|r| r.strip_suffix(" more exceptions").or_else(|| r.strip_suffix(" more exception")))
+        .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `parts` as one slice of `text` when they are consecutive lines of it.
+fn contiguous<'a>(text: &'a str, parts: &[&'a str]) -> Option<&'a str> {
+    let base = text.as_ptr() as usize;
+    let first = parts.first()?;
+    let start = (first.as_ptr() as usize).checked_sub(base)?;
+    let mut end = start + first.len();
+    for part in &parts[1..] {
+        let at = (part.as_ptr() as usize).checked_sub(base)?;
+        if at != end + 1 || text.as_bytes().get(end) != Some(&b'\n') {
+            return None;
+        }
+        end = at + part.len();
+    }
+    text.get(start..end)
+}
+
+/// One exception: an optional header, frames, then the `Type: message` line(s).
+fn plain<'a>(text: &'a str, lines: &[&'a str]) -> Option<Node<'a>> {
+    let mut frames: Vec<Frame<'a>> = Vec::new();
+    let mut i = 0;
+    let n = lines.len();
+    let mut seen_header = false;
+    let mut rest_at = None;
+    while i < n {
+        let line = lines[i];
+        let stripped = line.trim();
+        if stripped.is_empty() {
+            i += 1;
+            continue;
+        }
+        if stripped == HEADER && frames.is_empty() && !seen_header {
+            seen_header = true;
+            i += 1;
+            continue;
+        }
+        if let Some((path, lineno, function)) = frame_line(line) {
+            let frame_indent = indent(line);
+            let mut context: Vec<&'a str> = Vec::new();
+            i += 1;
+            // Source lines are printed more indented than the File line; 3.13 may print
+            // several for one statement, with carets under them.
+            while i < n && !lines[i].trim().is_empty() && indent(lines[i]) > frame_indent {
+                let next = lines[i];
+                if frame_line(next).is_some() || repeat_count(next).is_some() {
+                    break;
+                }
+                if !is_carets(next) && context.is_empty() {
+                    context.push(next.trim());
+                }
+                i += 1;
+            }
+            frames.push(Frame {
+                path: Some(Cow::Borrowed(path)),
+                function: function.map(Cow::Borrowed),
+                lineno: Some(lineno),
+                colno: None,
+                context_line: context.first().map(|c| Cow::Borrowed(*c)),
+                owner: None,
+            });
+            continue;
+        }
+        if let Some(more) = repeat_count(line) {
+            if let Some(last) = frames.last().cloned() {
+                let room = MAX_FRAMES.saturating_sub(frames.len());
+                frames.extend(std::iter::repeat_n(last, more.min(room)));
+                i += 1;
+                continue;
+            }
+        }
+        if is_carets(line) && !frames.is_empty() {
+            i += 1;
+            continue;
+        }
+        rest_at = Some(i);
+        break;
+    }
+    let Some(rest_at) = rest_at else {
+        if frames.is_empty() {
+            return None;
+        }
+        let exception = Exception { frames, ..Default::default() };
+        return Some(Node { exception, children: Vec::new(), previous: None, previous_source: None });
+    };
+    let mut rest: Vec<&'a str> = lines[rest_at..].to_vec();
+    while rest.last().is_some_and(|l| l.trim().is_empty()) {
+        rest.pop();
+    }
+    let first = rest.first().map_or("", |l| l.trim());
+    let (type_name, value): (Option<Cow<'a, str>>, Option<Cow<'a, str>>) = match type_line(first) {
+        None => {
+            let parts: Vec<&str> = rest.iter().map(|r| r.trim()).collect();
+            (None, join(&parts))
+        }
+        Some((name, value)) => {
+            let value = match value {
+                Some(v) if rest.len() > 1 => {
+                    let mut parts: Vec<&'a str> = vec![v];
+                    parts.extend(rest[1..].iter().map(|r| r.trim_end()));
+                    let joined = contiguous(text, &parts)
+                        .map(|s| Cow::Borrowed(s.trim_end()))
+                        .unwrap_or_else(|| Cow::Owned(parts.join("\n").trim_end().to_owned()));
+                    Some(joined)
+                }
+                Some(v) => Some(Cow::Borrowed(v.trim_end())),
+                None if rest.len() > 1 => {
+                    let parts: Vec<&str> = rest[1..].iter().map(|r| r.trim_end()).collect();
+                    join(&parts).map(|j| Cow::<'a, str>::Owned(j.trim().to_owned())).filter(|v| !v.is_empty())
+                }
+                None => None,
+            };
+            (Some(Cow::Borrowed(name)), value)
+        }
+    };
+    let exception = Exception { type_name, value, frames, ..Default::default() };
+    Some(Node { exception, children: Vec::new(), previous: None, previous_source: None })
+}
+
+/// Pre-order from the final exception (id 0), previous exceptions before group members, then
+/// reversed: oldest first, the final one last.
+fn flatten(root: Option<Node<'_>>) -> Vec<Exception<'_>> {
+    let Some(root) = root else { return Vec::new() };
+    let mut walked: Vec<(Exception<'_>, usize, Option<usize>, Option<&'static str>)> = Vec::new();
+    let mut has_group = false;
+    let mut stack: Vec<(Node<'_>, Option<usize>, Option<&'static str>)> = vec![(root, None, None)];
+    while let Some((node, parent, source)) = stack.pop() {
+        let id = walked.len();
+        has_group |= node.exception.is_group;
+        for (i, child) in node.children.into_iter().enumerate().rev() {
+            stack.push((child, Some(id), Some(member_source(i))));
+        }
+        if let Some(previous) = node.previous {
+            stack.push((*previous, Some(id), node.previous_source));
+        }
+        walked.push((node.exception, id, parent, source));
+    }
+    let mut out: Vec<Exception<'_>> = walked
+        .into_iter()
+        .map(|(mut exception, id, parent, source)| {
+            exception.source = source;
+            if has_group {
+                exception.exception_id = Some(id);
+                exception.parent_id = parent;
+            }
+            exception
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+fn member_source(i: usize) -> &'static str {
+    const NAMES: [&str; 16] = [
+        "exceptions[0]",
+        "exceptions[1]",
+        "exceptions[2]",
+        "exceptions[3]",
+        "exceptions[4]",
+        "exceptions[5]",
+        "exceptions[6]",
+        "exceptions[7]",
+        "exceptions[8]",
+        "exceptions[9]",
+        "exceptions[10]",
+        "exceptions[11]",
+        "exceptions[12]",
+        "exceptions[13]",
+        "exceptions[14]",
+        "exceptions[15]",
+    ];
+    // Python prints at most 15 members of a group (then "and N more exceptions")
+    NAMES.get(i).copied().unwrap_or("exceptions[15]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHAINED: &str = "Traceback (most recent call last):\n  File \"/app/app/db.py\", line 10, in connect\n    conn = psycopg.connect(dsn)\n           ^^^^^^^^^^^^^^^^^^^^\npsycopg.OperationalError: connection failed\n\tIs the server running?\n\nThe above exception was the direct cause of the following exception:\n\nTraceback (most recent call last):\n  File \"/app/app/api.py\", line 7, in check\n    raise Unavailable() from exc\napp.errors.Unavailable: db down\n";
+
+    #[test]
+    fn chains_are_oldest_first_with_their_relation() {
+        let excs = parse(CHAINED);
+        assert_eq!(excs.len(), 2);
+        assert_eq!(excs[0].type_name.as_deref(), Some("psycopg.OperationalError"));
+        assert_eq!(excs[0].value.as_deref(), Some("connection failed\n\tIs the server running?"));
+        assert!(matches!(excs[0].value, Some(Cow::Borrowed(_))), "a multi-line message is a slice of the text");
+        assert_eq!(excs[0].source, Some("__cause__"));
+        assert_eq!(excs[0].frames[0].context_line.as_deref(), Some("conn = psycopg.connect(dsn)"));
+        assert_eq!(excs[1].type_name.as_deref(), Some("app.errors.Unavailable"));
+        assert_eq!(excs[1].value.as_deref(), Some("db down"));
+        assert_eq!(excs[1].source, None);
+        assert_eq!(excs[1].frames[0].function.as_deref(), Some("check"));
+    }
+
+    #[test]
+    fn repeated_lines_are_expanded() {
+        let text = "Traceback (most recent call last):\n  File \"/app/x.py\", line 2, in f\n    return f()\n  [Previous line repeated 5 more times]\nRecursionError: deep\n";
+        let excs = parse(text);
+        assert_eq!(excs[0].frames.len(), 6);
+    }
+
+    #[test]
+    fn a_type_line_without_a_message() {
+        let excs = parse("Traceback (most recent call last):\n  File \"/app/x.py\", line 2, in f\nAssertionError\n");
+        assert_eq!(excs[0].type_name.as_deref(), Some("AssertionError"));
+        assert_eq!(excs[0].value, None);
+    }
+}
