@@ -21,7 +21,8 @@
 use std::borrow::Cow;
 
 use crate::grouping_v1::Inputs;
-use crate::parameterize::Parameterizer;
+use crate::parameterize::{Parameterizer, Replaced};
+use crate::stacktrace::python::{raised_format, Piece};
 use crate::stacktrace::{self, class_name, Exception, Frame, InApp, Language, Trace};
 
 pub const TEMPLATE_LIMIT: usize = 512;
@@ -45,6 +46,8 @@ pub struct TraceFacts {
     pub cause: Option<String>,
     /// `module:function` of the source frame (and its caller from another module), if any
     pub source: Option<String>,
+    /// what the raising statement formats (Python: `raise X(f"… {v} …")`), if it shows
+    pub format: Option<Vec<Piece>>,
 }
 
 /// Characters, not bytes.
@@ -196,8 +199,30 @@ impl GroupingV2 {
 
     /// Message -> template: cut, parameterized, lists folded, at most `TEMPLATE_LIMIT` characters.
     pub fn normalize(&self, message: &str, hits: Option<&mut [u64]>) -> String {
+        self.normalize_formatted(message, None, hits)
+    }
+
+    /// `normalize`, where `format` (what the raising statement formats) tells which parts of
+    /// the message were interpolated: one the rules left words in is a value too, `<id>` when
+    /// it is one word (a state, a name, an id that happens to look like a word), `<value>` when
+    /// it is several (some JSON, a phrase). The rest is as `normalize` makes it, so a template
+    /// is the same whether the source line shows or not, where the rules alone suffice.
+    pub fn normalize_formatted(&self, message: &str, format: Option<&[Piece]>, hits: Option<&mut [u64]>) -> String {
         let cut = cut(message);
-        let parameterized = self.parameterizer.apply(&cut, hits);
+        let gaps = format.and_then(|f| interpolated(&cut, f)).unwrap_or_default();
+        let parameterized = if gaps.is_empty() {
+            self.parameterizer.apply(&cut, hits)
+        } else {
+            let (mut out, spans) = self.parameterizer.apply_with_spans(&cut, hits);
+            for &(start, end) in gaps.iter().rev() {
+                let (from, to) = (output_at(&spans, start, false), output_at(&spans, end, true));
+                if from < to && to <= out.len() && has_words(&out[from..to]) {
+                    let token = if out[from..to].contains(char::is_whitespace) { "<value>" } else { "<id>" };
+                    out.replace_range(from..to, token);
+                }
+            }
+            out
+        };
         let folded = fold_lists(&parameterized);
         slice_chars(folded.trim(), TEMPLATE_LIMIT).to_owned()
     }
@@ -212,6 +237,7 @@ impl GroupingV2 {
             message: message_of(&trace),
             cause: self.root_cause(&trace).map(|e| e.class_name().unwrap_or("").to_owned()),
             source: self.source_of(&trace),
+            format: raise_format(&trace),
         })
     }
 
@@ -270,7 +296,7 @@ impl GroupingV2 {
         if in_app[innermost] {
             let caller = in_app[..innermost].iter().rposition(|&a| a).and_then(|i| self.frame_name(language, &frames[i]));
             if let Some((caller_module, caller_function)) = caller {
-                if !caller_module.is_empty() && caller_module != module {
+                if !caller_module.is_empty() && unit(language, &caller_module) != unit(language, &module) {
                     source.push_str(" < ");
                     source.push_str(&caller_module);
                     source.push(':');
@@ -336,9 +362,13 @@ impl GroupingV2 {
             }
         }
         let message = self.message(class, facts, inputs.message);
-        let mut template = self.normalize(message, hits.as_deref_mut());
+        let format = facts.and_then(|f| f.format.as_deref());
+        let mut template = self.normalize_formatted(message, format, hits.as_deref_mut());
         if let Some(cause) = facts.and_then(|f| f.cause.as_deref()).filter(|c| !c.is_empty()) {
-            template.push_str(" (caused by ");
+            if !template.is_empty() {
+                template.push(' ');
+            }
+            template.push_str("(caused by ");
             template.push_str(cause);
             template.push(')');
         }
@@ -365,6 +395,121 @@ fn message_of(trace: &Trace<'_>) -> Option<String> {
     }
 }
 
+/// What the statement that raised the exception formats, when its source line shows it (Python).
+fn raise_format(trace: &Trace<'_>) -> Option<Vec<Piece>> {
+    if trace.language != Language::Python {
+        return None;
+    }
+    let last = trace.last()?;
+    let line = last.frames.last()?.context_line.as_deref()?;
+    raised_format(line, last.class_name()?)
+}
+
+/// Runs of whitespace as one space (as `cut` leaves a message).
+fn collapse(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = true;
+        } else {
+            if space {
+                out.push(' ');
+            }
+            space = false;
+            out.push(c);
+        }
+    }
+    if space {
+        out.push(' ');
+    }
+    out
+}
+
+/// The parts of `cut` (a cut message) a format interpolated: where its literal text is not.
+/// None when the literal text is not in the message as the format has it.
+fn interpolated(cut: &str, format: &[Piece]) -> Option<Vec<(usize, usize)>> {
+    let mut gaps = Vec::new();
+    let mut pos = 0;
+    let mut open: Option<usize> = None;
+    let mut first = true;
+    for piece in format {
+        match piece {
+            Piece::Value => {
+                open.get_or_insert(pos);
+            }
+            Piece::Text(text) => {
+                // the cut message holds the first line: a literal's text after a line break is
+                // past it
+                let (line, stops) = match text.find('\n') {
+                    Some(i) => (&text[..i], true),
+                    None => (text.as_str(), false),
+                };
+                let literal = collapse(line);
+                let literal = if pos == 0 && first { literal.trim_start().to_owned() } else { literal };
+                if !literal.is_empty() {
+                    let found = cut.get(pos..)?.find(&literal)? + pos;
+                    if open.is_none() && !first && found != pos {
+                        return None; // literal text that should follow the last one directly
+                    }
+                    if let Some(start) = open.take() {
+                        gaps.push((start, found));
+                    }
+                    pos = found + literal.len();
+                }
+                first = false;
+                if stops {
+                    return Some(gaps);
+                }
+            }
+        }
+    }
+    if let Some(start) = open {
+        gaps.push((start, cut.len()));
+    }
+    Some(gaps)
+}
+
+/// Where position `at` of a parameterized text went in its output; inside a match: the
+/// output's start of it (`end`: its end).
+fn output_at(spans: &[Replaced], at: usize, end: bool) -> usize {
+    let mut shift: isize = 0;
+    for span in spans {
+        if at <= span.start {
+            break;
+        }
+        if at < span.end {
+            return if end { span.out_end } else { span.out_start };
+        }
+        shift = span.out_end as isize - span.end as isize;
+    }
+    (at as isize + shift).max(0) as usize
+}
+
+/// Whether parameterized text still has words in it (letters outside `<token>`s).
+fn has_words(text: &str) -> bool {
+    let mut in_token = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_token = true,
+            '>' => in_token = false,
+            c if !in_token && c.is_alphabetic() => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// What a shared helper is shared across: a Python, JavaScript or Ruby module (a file); a JVM
+/// or .NET package or namespace (a class calling another class of its package is no helper of
+/// another part of the application); a Go package.
+fn unit(language: Language, module: &str) -> &str {
+    match language {
+        Language::Java | Language::DotNet => module.rsplit_once('.').map_or(module, |(package, _)| package),
+        _ => module,
+    }
+}
+
 /// Python's "During handling of the above exception": the new exception is a wrapper when the
 /// frame that raised it is the frame where the other one was caught (the first frame of the
 /// other's traceback).
@@ -382,6 +527,18 @@ mod tests {
         assert_eq!(cut("  Failed to process:\n\n  connection reset\nmore"), "Failed to process: connection reset");
         assert_eq!(cut("1 validation error for Order\nsku\n  Field required"), "1 validation error for Order");
         assert_eq!(cut("a\ttab   and  spaces"), "a tab and spaces");
+    }
+
+    #[test]
+    fn interpolated_parts() {
+        let format = vec![Piece::Text("unknown tool name: ".into()), Piece::Value];
+        assert_eq!(interpolated("unknown tool name: browse_web", &format), Some(vec![(19, 29)]));
+        let format = vec![Piece::Text("invoice ".into()), Piece::Value, Piece::Text(" is in state ".into()), Piece::Value, Piece::Text(", expected draft".into())];
+        let cut = "invoice in_3f is in state paid, expected draft";
+        assert_eq!(interpolated(cut, &format), Some(vec![(8, 13), (26, 30)]));
+        assert_eq!(interpolated("something else", &format), None);
+        let format = vec![Piece::Text("No such customer: '".into()), Piece::Value, Piece::Text("'".into())];
+        assert_eq!(interpolated("Request req_1: No such customer: 'cus_x'", &format), Some(vec![(34, 39)]));
     }
 
     #[test]

@@ -62,6 +62,15 @@ struct Rule {
     check: Option<Check>,
 }
 
+/// Where a match went: `start..end` of the text became `out_start..out_end` of the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replaced {
+    pub start: usize,
+    pub end: usize,
+    pub out_start: usize,
+    pub out_end: usize,
+}
+
 /// One rule as the table gives it: its name, its pattern, the replacement (`${group}` puts a
 /// group back; `None`: `<name>`) and an optional check.
 pub struct RuleSpec<'a> {
@@ -168,12 +177,27 @@ impl Parameterizer {
     /// `text` parameterized. `hits`, when given, counts the replacements of each rule.
     pub fn apply(&self, text: &str, mut hits: Option<&mut [u64]>) -> String {
         let mut out = String::with_capacity(text.len());
-        self.apply_into(text, &mut out, hits.as_deref_mut(), 0);
+        self.apply_into(text, &mut out, hits.as_deref_mut(), 0, None);
         out
     }
 
+    /// `apply`, with where each match went: (start, end) in `text`, (start, end) in the output.
+    pub fn apply_with_spans(&self, text: &str, mut hits: Option<&mut [u64]>) -> (String, Vec<Replaced>) {
+        let mut out = String::with_capacity(text.len());
+        let mut spans = Vec::new();
+        self.apply_into(text, &mut out, hits.as_deref_mut(), 0, Some(&mut spans));
+        (out, spans)
+    }
+
     /// Parameterizes `text` onto `out`; returns how many matches it replaced or kept.
-    fn apply_into(&self, text: &str, out: &mut String, mut hits: Option<&mut [u64]>, depth: usize) -> usize {
+    fn apply_into(
+        &self,
+        text: &str,
+        out: &mut String,
+        mut hits: Option<&mut [u64]>,
+        depth: usize,
+        mut spans: Option<&mut Vec<Replaced>>,
+    ) -> usize {
         let mut caps: Option<Captures> = None;
         let mut at = 0;
         let mut copied = 0;
@@ -201,6 +225,7 @@ impl Parameterizer {
             }
             let Some(rule) = self.rules.get(pid.as_usize()) else { break };
             out.push_str(&text[copied..start]);
+            let out_start = out.len();
             if rule.needs_groups || rule.check == Some(Check::UserInput) {
                 let caps = caps.get_or_insert_with(|| self.regex.create_captures());
                 let input = Input::new(text).range(start..end).anchored(Anchored::Pattern(pid));
@@ -219,7 +244,9 @@ impl Parameterizer {
                 };
                 let mut inside = String::new();
                 let inner_found = match inner {
-                    Some(span) => self.apply_into(&text[span.start..span.end], &mut inside, hits.as_deref_mut(), depth + 1),
+                    Some(span) => {
+                        self.apply_into(&text[span.start..span.end], &mut inside, hits.as_deref_mut(), depth + 1, None)
+                    }
                     None => 0,
                 };
                 match inner {
@@ -253,6 +280,9 @@ impl Parameterizer {
                 if let Some(h) = hits.as_deref_mut().and_then(|h| h.get_mut(pid.as_usize())) {
                     *h += 1;
                 }
+            }
+            if let Some(spans) = spans.as_deref_mut() {
+                spans.push(Replaced { start, end, out_start, out_end: out.len() });
             }
             matched += 1;
             copied = end;

@@ -287,7 +287,17 @@ impl InApp {
                 let top = top.strip_suffix(".py").unwrap_or(top);
                 !self.python.contains(top) && !top.ends_with(".dist-info")
             }
-            PyLocation::Other => true,
+            // Compiled (Cython) frames print the path relative to their build directory and a
+            // qualified function: `lib/sqlalchemy/engine/_result_cy.py`, `sqlalchemy.engine.…`
+            PyLocation::Other => {
+                if path.starts_with('/') || path.as_bytes().get(1) == Some(&b':') {
+                    return true;
+                }
+                let function_top = frame.function.as_deref().and_then(|f| f.contains('.').then(|| f.split('.').next()))
+                    .flatten();
+                let path_top = path.trim_start_matches("./").split('/').find(|p| !matches!(*p, "lib" | "src" | "build"));
+                ![function_top, path_top].into_iter().flatten().any(|top| self.python.contains(top))
+            }
         }
     }
 }

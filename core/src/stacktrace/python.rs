@@ -377,6 +377,207 @@ fn member_source(i: usize) -> &'static str {
     NAMES.get(i).copied().unwrap_or("exceptions[15]")
 }
 
+
+/// One piece of the message a `raise` statement formats: its literal text, or a value it
+/// interpolates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Value,
+}
+
+/// What the source line `raise Class(f"… {x} …", …)` formats, when `class` is the class it raises
+/// and its first argument is an f-string, `"…".format(…)` or `"…" % …` with values in it.
+pub fn raised_format(line: &str, class: &str) -> Option<Vec<Piece>> {
+    let rest = line.trim().strip_prefix("raise ")?.trim_start();
+    let open = rest.find('(')?;
+    let raised = rest[..open].trim();
+    if raised.rsplit('.').next() != Some(class) || class.is_empty() {
+        return None;
+    }
+    let mut at = rest[open + 1..].trim_start();
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut formatted = false;
+    let mut plain_text = String::new();
+    let mut any = false;
+    // adjacent literals concatenate: f"a" "b"
+    while let Some((literal, is_f, after)) = string_literal(at) {
+        any = true;
+        if is_f {
+            formatted = true;
+            if !plain_text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut plain_text)));
+            }
+            pieces.extend(fstring_pieces(&literal)?);
+        } else {
+            plain_text.push_str(&literal);
+        }
+        at = after.trim_start();
+    }
+    if !any {
+        return None;
+    }
+    if !plain_text.is_empty() {
+        let text = std::mem::take(&mut plain_text);
+        if at.starts_with(".format(") {
+            formatted = true;
+            pieces.extend(fstring_pieces(&text)?);
+        } else if at.starts_with('%') {
+            formatted = true;
+            pieces.extend(percent_pieces(&text));
+        } else {
+            pieces.push(Piece::Text(text));
+        }
+    }
+    (formatted && pieces.iter().any(|p| matches!(p, Piece::Value))).then_some(pieces)
+}
+
+/// A string literal at the start of `text` (`f"…"`, `'…'`, `rf'…'`, triple quotes) -> (its
+/// value with escapes decoded, whether it is an f-string, what follows it).
+fn string_literal(text: &str) -> Option<(String, bool, &str)> {
+    let prefix_len = text.bytes().take_while(|b| matches!(b, b'f' | b'F' | b'r' | b'R' | b'b' | b'B' | b'u' | b'U')).count();
+    if prefix_len > 2 {
+        return None;
+    }
+    let prefix = text[..prefix_len].to_ascii_lowercase();
+    let raw = prefix.contains('r');
+    let is_f = prefix.contains('f');
+    let body = &text[prefix_len..];
+    let quote = body.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let triple: String = std::iter::repeat_n(quote, 3).collect();
+    let (delimiter, inner) = if body.starts_with(&triple) { (triple.as_str(), &body[3..]) } else { (&body[..1], &body[1..]) };
+    let mut out = String::new();
+    let mut chars = inner.char_indices().peekable();
+    let mut depth = 0usize; // inside an f-string's braces quotes of the other kind may appear
+    while let Some((i, c)) = chars.next() {
+        if depth == 0 && inner[i..].starts_with(delimiter) {
+            return Some((out, is_f, &inner[i + delimiter.len()..]));
+        }
+        if is_f {
+            match c {
+                '{' if chars.peek().map(|p| p.1) == Some('{') && depth == 0 => {
+                    chars.next();
+                    out.push_str("{{");
+                    continue;
+                }
+                '{' => depth += 1,
+                '}' if depth > 0 => depth -= 1,
+                _ => {}
+            }
+        }
+        if c == '\\' && !raw {
+            match chars.next() {
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, 'r')) => out.push('\r'),
+                Some((_, '0')) => out.push('\0'),
+                Some((j, 'x')) => {
+                    let hex = inner.get(j + 1..j + 3)?;
+                    out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
+                    chars.next();
+                    chars.next();
+                }
+                Some((j, 'u')) => {
+                    let hex = inner.get(j + 1..j + 5)?;
+                    out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
+                    for _ in 0..4 {
+                        chars.next();
+                    }
+                }
+                Some((_, other)) => out.push(other),
+                None => return None,
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    None // the literal goes on past the line (a statement over several lines)
+}
+
+/// `a {x} b {{c}}` -> [Text("a "), Value, Text(" b {c}")]
+fn fstring_pieces(literal: &str) -> Option<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut chars = literal.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '{' if chars.peek() == Some(&'{') => {
+                chars.next();
+                text.push('{');
+            }
+            '}' if chars.peek() == Some(&'}') => {
+                chars.next();
+                text.push('}');
+            }
+            '{' => {
+                let mut depth = 1;
+                for inner in chars.by_ref() {
+                    match inner {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if depth != 0 {
+                    return None;
+                }
+                if !text.is_empty() {
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                }
+                pieces.push(Piece::Value);
+            }
+            other => text.push(other),
+        }
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    Some(pieces)
+}
+
+/// `"a %s b %(n)d %%"` -> [Text("a "), Value, Text(" b "), Value, Text(" %")]
+fn percent_pieces(literal: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut chars = literal.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            text.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            text.push('%');
+            continue;
+        }
+        if chars.peek() == Some(&'(') {
+            for inner in chars.by_ref() {
+                if inner == ')' {
+                    break;
+                }
+            }
+        }
+        // flags, width, precision, then the conversion letter
+        while chars.peek().is_some_and(|p| matches!(p, '-' | '+' | ' ' | '#' | '0'..='9' | '.' | '*')) {
+            chars.next();
+        }
+        chars.next();
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut text)));
+        }
+        pieces.push(Piece::Value);
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +604,23 @@ mod tests {
         let text = "Traceback (most recent call last):\n  File \"/app/x.py\", line 2, in f\n    return f()\n  [Previous line repeated 5 more times]\nRecursionError: deep\n";
         let excs = parse(text);
         assert_eq!(excs[0].frames.len(), 6);
+    }
+
+    #[test]
+    fn what_a_raise_statement_formats() {
+        use Piece::{Text, Value};
+        let pieces = raised_format(r#"raise LookupError(f"unknown tool name: {V.tool}")"#, "LookupError");
+        assert_eq!(pieces, Some(vec![Text("unknown tool name: ".into()), Value]));
+        let pieces = raised_format(r#"raise app.errors.Bad(f'intent {x!r}, {{literal}} {d["k"]:>4}', code=1)"#, "Bad");
+        assert_eq!(pieces, Some(vec![Text("intent ".into()), Value, Text(", {literal} ".into()), Value]));
+        let pieces = raised_format(r#"raise ValueError("row %d of %(file)s failed" % (n, f))"#, "ValueError");
+        assert_eq!(pieces, Some(vec![Text("row ".into()), Value, Text(" of ".into()), Value, Text(" failed".into())]));
+        let pieces = raised_format(r#"raise ValueError("bad {} here".format(x))"#, "ValueError");
+        assert_eq!(pieces, Some(vec![Text("bad ".into()), Value, Text(" here".into())]));
+        assert_eq!(raised_format(r#"raise ValueError("constant")"#, "ValueError"), None);
+        assert_eq!(raised_format(r#"raise ValueError(msg)"#, "ValueError"), None);
+        assert_eq!(raised_format(r#"raise KeyError(f"{k}")"#, "ValueError"), None, "another class");
+        assert_eq!(raised_format(r#"raise ValueError(f"starts here"#, "ValueError"), None, "a statement over several lines");
     }
 
     #[test]
