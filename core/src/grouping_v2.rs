@@ -202,11 +202,12 @@ impl GroupingV2 {
         self.normalize_formatted(message, None, hits)
     }
 
-    /// `normalize`, where `format` (what the raising statement formats) tells which parts of
-    /// the message were interpolated: one the rules left words in is a value too, `<id>` when
-    /// it is one word (a state, a name, an id that happens to look like a word), `<value>` when
-    /// it is several (some JSON, a phrase). The rest is as `normalize` makes it, so a template
-    /// is the same whether the source line shows or not, where the rules alone suffice.
+    /// `normalize`, where `format` (what the application's raise statement formats) tells which
+    /// parts of the message were interpolated: one the rules left a word in is a value too,
+    /// `<id>` (a state, a name, an id that happens to look like a word), and so is interpolated
+    /// JSON (`<value>`); an interpolated phrase stays as the rules make it, for it may be the
+    /// reason (another error's message). The rest is as `normalize` makes it, so a template is
+    /// the same whether the source line shows or not, where the rules alone suffice.
     pub fn normalize_formatted(&self, message: &str, format: Option<&[Piece]>, hits: Option<&mut [u64]>) -> String {
         let cut = cut(message);
         let gaps = format.and_then(|f| interpolated(&cut, f)).unwrap_or_default();
@@ -216,10 +217,18 @@ impl GroupingV2 {
             let (mut out, spans) = self.parameterizer.apply_with_spans(&cut, hits);
             for &(start, end) in gaps.iter().rev() {
                 let (from, to) = (output_at(&spans, start, false), output_at(&spans, end, true));
-                if from < to && to <= out.len() && has_words(&out[from..to]) {
-                    let token = if out[from..to].contains(char::is_whitespace) { "<value>" } else { "<id>" };
-                    out.replace_range(from..to, token);
+                if !(from < to && to <= out.len() && has_words(&out[from..to])) {
+                    continue;
                 }
+                let raw = cut[start..end].trim();
+                let token = if !out[from..to].contains(char::is_whitespace) {
+                    "<id>"
+                } else if raw.starts_with(['{', '[']) && raw.ends_with(['}', ']']) {
+                    "<value>"
+                } else {
+                    continue; // a phrase: it may be the reason (another error's message)
+                };
+                out.replace_range(from..to, token);
             }
             out
         };
@@ -237,7 +246,7 @@ impl GroupingV2 {
             message: message_of(&trace),
             cause: self.root_cause(&trace).map(|e| e.class_name().unwrap_or("").to_owned()),
             source: self.source_of(&trace),
-            format: raise_format(&trace),
+            format: self.raise_format(&trace),
         })
     }
 
@@ -305,6 +314,21 @@ impl GroupingV2 {
             }
         }
         Some(source)
+    }
+
+    /// What the application's statement that raised the exception formats, when its source line
+    /// shows it (Python; a library's statements are left alone: what they interpolate is often
+    /// the reason).
+    fn raise_format(&self, trace: &Trace<'_>) -> Option<Vec<Piece>> {
+        if trace.language != Language::Python {
+            return None;
+        }
+        let last = trace.last()?;
+        let frame = last.frames.last()?;
+        if !self.in_app.in_app(Language::Python, frame) {
+            return None;
+        }
+        raised_format(frame.context_line.as_deref()?, last.class_name()?)
     }
 
     /// The source without a trace: the `code.*` attributes, else the span name.
@@ -393,16 +417,6 @@ fn message_of(trace: &Trace<'_>) -> Option<String> {
         (Some(_), None) => Some(String::new()),
         (None, None) => None,
     }
-}
-
-/// What the statement that raised the exception formats, when its source line shows it (Python).
-fn raise_format(trace: &Trace<'_>) -> Option<Vec<Piece>> {
-    if trace.language != Language::Python {
-        return None;
-    }
-    let last = trace.last()?;
-    let line = last.frames.last()?.context_line.as_deref()?;
-    raised_format(line, last.class_name()?)
 }
 
 /// Runs of whitespace as one space (as `cut` leaves a message).

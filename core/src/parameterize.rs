@@ -131,7 +131,7 @@ impl Parameterizer {
     pub fn new(specs: &[RuleSpec<'_>], top_level_domains: impl IntoIterator<Item = String>) -> Result<Parameterizer, String> {
         // each pattern alone first, so that an error names its rule
         for spec in specs {
-            Regex::new(spec.pattern).map_err(|e| format!("normalizer {}: {e}", spec.name))?;
+            regex::Regex::new(spec.pattern).map_err(|e| format!("normalizer {}: {e}", spec.name))?;
         }
         let patterns: Vec<&str> = specs.iter().map(|s| s.pattern).collect();
         let regex = Regex::builder()

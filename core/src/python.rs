@@ -371,7 +371,7 @@ impl PyStackTraceParser {
     /// The language of a trace (`hint`: telemetry.sdk.language), or None.
     #[pyo3(signature = (text, hint=None))]
     fn language(&self, text: &str, hint: Option<&str>) -> Option<&'static str> {
-        stacktrace::detect(text, hint).map(|l| l.name())
+        stacktrace::parse(text, hint).map(|t| t.language.name())
     }
 
     /// The exceptions of a stack trace, oldest first, each with its frames oldest call first;

@@ -179,7 +179,9 @@ pub fn parse<'a>(text: &'a str, hint: Option<&str>) -> Option<Trace<'a>> {
         Language::DotNet => dotnet::parse(text),
         Language::Ruby => ruby::parse(text),
     };
-    if exceptions.is_empty() {
+    // a text only a hint calls a stack trace is one when something in it reads as one
+    let read = exceptions.iter().any(|e| !e.frames.is_empty() || e.type_name.is_some());
+    if exceptions.is_empty() || !read {
         return None;
     }
     Some(Trace { language, exceptions })
@@ -521,9 +523,8 @@ pub fn module(language: Language, frame: &Frame<'_>) -> Option<String> {
             dotted(&rel, PY_EXTENSIONS)
         }
         Language::JavaScript => javascript::module(frame.path.as_deref()?),
-        Language::Java | Language::DotNet | Language::Go => {
-            frame.owner.as_deref().map(|o| strip_jvm_module(o).to_owned()).filter(|o| !o.is_empty())
-        }
+        Language::Java => frame.owner.as_deref().map(|o| strip_jvm_module(o).to_owned()).filter(|o| !o.is_empty()),
+        Language::DotNet | Language::Go => frame.owner.as_deref().map(str::to_owned).filter(|o| !o.is_empty()),
         Language::Ruby => ruby::module(frame.path.as_deref()?),
     }
 }
