@@ -101,8 +101,8 @@ pub struct RowColumns {
 
 /// The grouping version the core computes.
 pub enum Version {
-    V1(GroupingV1),
-    V2(GroupingV2),
+    V1(Box<GroupingV1>),
+    V2(Box<GroupingV2>),
 }
 
 /// The grouping with what it remembers: the source per trace shape, the template per message
@@ -122,12 +122,12 @@ pub const GROUPING_COLUMNS: [&str; 4] = ["error_class", "message_template", "sou
 impl Grouper {
     pub fn new(v1: GroupingV1) -> Grouper {
         let rules = v1.normalizers().rules().len();
-        Grouper::with(Version::V1(v1), rules)
+        Grouper::with(Version::V1(Box::new(v1)), rules)
     }
 
     pub fn new_v2(v2: GroupingV2) -> Grouper {
         let rules = v2.parameterizer().len();
-        Grouper::with(Version::V2(v2), rules)
+        Grouper::with(Version::V2(Box::new(v2)), rules)
     }
 
     fn with(version: Version, rules: usize) -> Grouper {

@@ -377,7 +377,7 @@ impl GroupingV2 {
         class: &str,
         inputs: &Inputs<'_>,
         facts: Option<&TraceFacts>,
-        mut hits: Option<&mut [u64]>,
+        hits: Option<&mut [u64]>,
     ) -> String {
         let has_exception = !class.is_empty() || facts.is_some();
         if !has_exception {
@@ -387,7 +387,7 @@ impl GroupingV2 {
         }
         let message = self.message(class, facts, inputs.message);
         let format = facts.and_then(|f| f.format.as_deref());
-        let mut template = self.normalize_formatted(message, format, hits.as_deref_mut());
+        let mut template = self.normalize_formatted(message, format, hits);
         if let Some(cause) = facts.and_then(|f| f.cause.as_deref()).filter(|c| !c.is_empty()) {
             if !template.is_empty() {
                 template.push(' ');

@@ -175,17 +175,17 @@ impl Parameterizer {
     }
 
     /// `text` parameterized. `hits`, when given, counts the replacements of each rule.
-    pub fn apply(&self, text: &str, mut hits: Option<&mut [u64]>) -> String {
+    pub fn apply(&self, text: &str, hits: Option<&mut [u64]>) -> String {
         let mut out = String::with_capacity(text.len());
-        self.apply_into(text, &mut out, hits.as_deref_mut(), 0, None);
+        self.apply_into(text, &mut out, hits, 0, None);
         out
     }
 
     /// `apply`, with where each match went: (start, end) in `text`, (start, end) in the output.
-    pub fn apply_with_spans(&self, text: &str, mut hits: Option<&mut [u64]>) -> (String, Vec<Replaced>) {
+    pub fn apply_with_spans(&self, text: &str, hits: Option<&mut [u64]>) -> (String, Vec<Replaced>) {
         let mut out = String::with_capacity(text.len());
         let mut spans = Vec::new();
-        self.apply_into(text, &mut out, hits.as_deref_mut(), 0, Some(&mut spans));
+        self.apply_into(text, &mut out, hits, 0, Some(&mut spans));
         (out, spans)
     }
 

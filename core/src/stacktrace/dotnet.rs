@@ -7,8 +7,11 @@ use std::borrow::Cow;
 
 use super::{lines, parse_u32, Exception, Frame};
 
+/// Where a frame's code is: its file and line.
+type Place<'a> = (&'a str, Option<u32>);
+
 /// `at Ns.Type.Method(args)[ in path:line N]` -> (qualified, args, location)
-fn frame_parts(line: &str) -> Option<(&str, &str, Option<(&str, Option<u32>)>)> {
+fn frame_parts(line: &str) -> Option<(&str, &str, Option<Place<'_>>)> {
     let body = line.trim().strip_prefix("at ")?;
     let open = body.find('(')?;
     let qualified = &body[..open];

@@ -6,8 +6,11 @@ use std::borrow::Cow;
 
 use super::{lines, parse_u32, Exception, Frame};
 
+/// A `full_message`'s first line's message and class.
+type Header<'a> = (&'a str, &'a str);
+
 /// `[from ]path:line:in 'function'[: message (Type)]` -> (path, line, function, message and type)
-fn frame_line(line: &str) -> Option<(&str, u32, &str, Option<(&str, &str)>)> {
+fn frame_line(line: &str) -> Option<(&str, u32, &str, Option<Header<'_>>)> {
     let t = line.trim();
     let t = t.strip_prefix("from ").unwrap_or(t);
     let at = t.find(":in ")?;
