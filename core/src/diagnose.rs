@@ -6,6 +6,7 @@
 //! source per trace shape (the stack trace without its message), the template per message,
 //! the hash per distinct key; remembered across requests in bounded memos.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::Hasher;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::columns::Column;
 use crate::grouping_v1::{GroupingV1, Inputs};
-use crate::grouping_v2::{GroupingV2, TraceFacts};
+use crate::grouping_v2::{GroupingV2, RowTrace, TraceFacts};
 use crate::redact::Redactor;
 use crate::scan::Scan;
 use crate::value::{hex, FastHash, FxHasher};
@@ -51,6 +52,12 @@ impl<T: Clone> Memo<T> {
 
     pub fn len(&self) -> usize {
         self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -140,6 +147,13 @@ impl Grouper {
         }
     }
 
+    /// Forgets what it remembers (the benchmarks measure the work, not the memos).
+    pub fn forget(&self) {
+        self.sources.clear();
+        self.templates.clear();
+        self.facts.clear();
+    }
+
     /// The normalizers' names, in order.
     pub fn normalizer_names(&self) -> Vec<String> {
         match &self.version {
@@ -197,26 +211,50 @@ impl Grouper {
     }
 
     fn group_v2(&self, v2: &GroupingV2, inputs: &Inputs<'_>, hits: &mut [u64]) -> (String, String, String) {
-        let facts = match inputs.stack_trace.filter(|t| !t.trim().is_empty()) {
-            Some(trace) => self.facts.get_or_insert(hash_parts(&[Some(trace)]), || Arc::new(v2.trace_facts(Some(trace)))),
+        let mut own: Option<(Option<&str>, Option<Cow<'_, str>>)> = None;
+        let facts: Arc<Option<TraceFacts>> = match inputs.stack_trace.filter(|t| !t.trim_ascii().is_empty()) {
+            Some(trace) => match crate::stacktrace::python::final_exception(trace) {
+                // A Python trace: what its frames say is remembered per trace without its last
+                // exception's lines (one error site, whatever the message); those are read anew.
+                Some((start, class, message)) => {
+                    own = Some((class, message));
+                    let shape = &trace[..start];
+                    self.facts.get_or_insert(hash_parts(&[Some("py"), Some(shape)]), || {
+                        Arc::new(v2.trace_facts(Some(trace)))
+                    })
+                }
+                None => self.facts.get_or_insert(hash_parts(&[Some(trace)]), || Arc::new(v2.trace_facts(Some(trace)))),
+            },
             None => Arc::new(None),
         };
-        let facts = facts.as_ref().as_ref();
+        let trace = facts.as_ref().as_ref().map(|f| match &own {
+            Some((class, message)) => RowTrace {
+                facts: f,
+                class: class.map(crate::stacktrace::class_name),
+                message: match (class, message) {
+                    (_, Some(m)) => Some(m.as_ref()),
+                    (Some(_), None) => Some(""),
+                    (None, None) => None,
+                },
+            },
+            None => RowTrace::of(f),
+        });
         let mut class = v2.error_class(inputs.error_type);
         if class.is_empty() {
-            class = facts.and_then(|f| f.class.clone()).unwrap_or_default();
+            class = trace.and_then(|t| t.class).unwrap_or_default().to_owned();
         }
-        let message = v2.message(&class, facts, inputs.message);
-        let cause = facts.and_then(|f| f.cause.as_ref());
+        let message = v2.message(&class, trace, inputs.message);
+        let cause = trace.and_then(|t| t.facts.cause.as_deref());
         let template_key = hash_parts(&[
             Some(&class),
             Some(message),
-            cause.map(String::as_str),
+            cause,
             inputs.msg_template,
-            Some(if facts.is_some() { "t" } else { "" }),
+            Some(if trace.is_some() { "t" } else { "" }),
+            trace.map(|t| t.facts.format.as_ref().map_or("", |_| "f")),
         ]);
-        let template = self.templates.get_or_insert(template_key, || v2.template(&class, inputs, facts, Some(hits)));
-        let source = match facts.and_then(|f| f.source.clone()) {
+        let template = self.templates.get_or_insert(template_key, || v2.template(&class, inputs, trace, Some(hits)));
+        let source = match trace.and_then(|t| t.facts.source.clone()) {
             Some(source) => source,
             None => {
                 let key = hash_parts(&[inputs.code_namespace, inputs.code_function, inputs.code_filepath, inputs.span_name]);

@@ -19,20 +19,31 @@
 //!   attributes, else the span name.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
 
 use crate::grouping_v1::Inputs;
 use crate::parameterize::{Parameterizer, Replaced};
 use crate::stacktrace::python::{raised_format, Piece};
 use crate::stacktrace::{self, class_name, Exception, Frame, InApp, Language, Trace};
+use crate::value::{FastHash, FxHasher};
 
 pub const TEMPLATE_LIMIT: usize = 512;
 const RAW_LIMIT: usize = 1024;
 const SCAN_LIMIT: usize = 4096;
 
+/// Paths remembered before starting over (module and in-app of each).
+const PATHS_LIMIT: usize = 20_000;
+
+/// Per language and path: a frame's module and whether it is the application's.
+type PathFacts = HashMap<u64, (Option<String>, bool), FastHash>;
+
 /// The compiled version 2.
 pub struct GroupingV2 {
     parameterizer: Parameterizer,
     in_app: InApp,
+    paths: Mutex<PathFacts>,
 }
 
 /// What a row's stack trace says, computed once per distinct trace.
@@ -50,8 +61,27 @@ pub struct TraceFacts {
     pub format: Option<Vec<Piece>>,
 }
 
+/// A row's stack trace as the grouping reads it: what its trace says, with the raised
+/// exception's class and message of this row (they may be read apart from the rest, which is
+/// remembered per error site).
+#[derive(Clone, Copy, Debug)]
+pub struct RowTrace<'f> {
+    pub facts: &'f TraceFacts,
+    pub class: Option<&'f str>,
+    pub message: Option<&'f str>,
+}
+
+impl<'f> RowTrace<'f> {
+    pub fn of(facts: &'f TraceFacts) -> RowTrace<'f> {
+        RowTrace { facts, class: facts.class.as_deref(), message: facts.message.as_deref() }
+    }
+}
+
 /// Characters, not bytes.
 fn slice_chars(text: &str, limit: usize) -> &str {
+    if text.len() <= limit {
+        return text; // no more characters than bytes
+    }
     match text.char_indices().nth(limit) {
         Some((at, _)) => &text[..at],
         None => text,
@@ -181,7 +211,7 @@ fn stable_module(language: Language, module: String) -> String {
 
 impl GroupingV2 {
     pub fn new(parameterizer: Parameterizer, in_app: InApp) -> GroupingV2 {
-        GroupingV2 { parameterizer, in_app }
+        GroupingV2 { parameterizer, in_app, paths: Mutex::new(HashMap::default()) }
     }
 
     pub fn parameterizer(&self) -> &Parameterizer {
@@ -276,14 +306,37 @@ impl GroupingV2 {
         (root < excs.len() - 1).then(|| &excs[root])
     }
 
-    fn frame_name(&self, language: Language, frame: &Frame<'_>) -> Option<(String, String)> {
-        let module = stacktrace::module(language, frame)
-            .or_else(|| match language {
-                Language::JavaScript => frame.path.as_deref().and_then(stacktrace::javascript::location_name),
-                _ => None,
-            })
-            .map(|m| stable_module(language, m))
-            .unwrap_or_default();
+    /// A frame's module (for grouping a browser's URL path stands for a JavaScript module) and
+    /// whether it is the application's; remembered per path where the path alone decides.
+    fn frame_facts(&self, language: Language, frame: &Frame<'_>, paths: &mut PathFacts) -> (Option<String>, bool) {
+        let compute = || {
+            let module = stacktrace::module(language, frame)
+                .or_else(|| match language {
+                    Language::JavaScript => frame.path.as_deref().and_then(stacktrace::javascript::location_name),
+                    _ => None,
+                })
+                .map(|m| stable_module(language, m));
+            (module, self.in_app.in_app(language, frame))
+        };
+        let by_path = matches!(language, Language::Python | Language::JavaScript | Language::Ruby);
+        let Some(path) = frame.path.as_deref().filter(|_| by_path) else { return compute() };
+        let mut hasher = FxHasher::default();
+        language.hash(&mut hasher);
+        path.hash(&mut hasher);
+        let key = hasher.finish();
+        if let Some(found) = paths.get(&key) {
+            return found.clone();
+        }
+        let found = compute();
+        if paths.len() >= PATHS_LIMIT {
+            paths.clear();
+        }
+        paths.insert(key, found.clone());
+        found
+    }
+
+    fn frame_name(&self, language: Language, frame: &Frame<'_>, module: Option<String>) -> Option<(String, String)> {
+        let module = module.unwrap_or_default();
         let function = frame.function.as_deref().unwrap_or("");
         let function = stable_function(language, frame.owner.as_deref(), function);
         if module.is_empty() && function.is_empty() {
@@ -298,12 +351,20 @@ impl GroupingV2 {
     fn source_of(&self, trace: &Trace<'_>) -> Option<String> {
         let language = trace.language;
         let frames = &trace.exceptions.iter().rev().find(|e| !e.frames.is_empty())?.frames;
-        let in_app: Vec<bool> = frames.iter().map(|f| self.in_app.in_app(language, f)).collect();
-        let innermost = in_app.iter().rposition(|&a| a).unwrap_or(frames.len() - 1);
-        let (module, function) = self.frame_name(language, &frames[innermost])?;
+        let mut guard = self.paths.lock().ok();
+        let mut local = PathFacts::default();
+        let paths = guard.as_deref_mut().unwrap_or(&mut local);
+        let found = (0..frames.len()).rev().find(|&i| self.frame_facts(language, &frames[i], paths).1);
+        let innermost = found.unwrap_or(frames.len() - 1);
+        let module = self.frame_facts(language, &frames[innermost], paths).0;
+        let (module, function) = self.frame_name(language, &frames[innermost], module)?;
         let mut source = if module.is_empty() { function.clone() } else { format!("{module}:{function}") };
-        if in_app[innermost] {
-            let caller = in_app[..innermost].iter().rposition(|&a| a).and_then(|i| self.frame_name(language, &frames[i]));
+        if found.is_some() {
+            let caller = (0..innermost).rev().find(|&i| self.frame_facts(language, &frames[i], paths).1);
+            let caller = caller.and_then(|i| {
+                let module = self.frame_facts(language, &frames[i], paths).0;
+                self.frame_name(language, &frames[i], module)
+            });
             if let Some((caller_module, caller_function)) = caller {
                 if !caller_module.is_empty() && unit(language, &caller_module) != unit(language, &module) {
                     source.push_str(" < ");
@@ -325,7 +386,11 @@ impl GroupingV2 {
         }
         let last = trace.last()?;
         let frame = last.frames.last()?;
-        if !self.in_app.in_app(Language::Python, frame) {
+        let in_app = match self.paths.lock() {
+            Ok(mut paths) => self.frame_facts(Language::Python, frame, &mut paths).1,
+            Err(_) => self.in_app.in_app(Language::Python, frame),
+        };
+        if !in_app {
             return None;
         }
         raised_format(frame.context_line.as_deref()?, last.class_name()?)
@@ -357,13 +422,13 @@ impl GroupingV2 {
 
     /// The message a row is grouped by: the trace's (when it names the same class, or none)
     /// over the attribute's.
-    pub fn message<'m>(&self, class: &str, facts: Option<&'m TraceFacts>, attribute: Option<&'m str>) -> &'m str {
-        if let Some(facts) = facts {
-            let same_class = match facts.class.as_deref() {
+    pub fn message<'m>(&self, class: &str, trace: Option<RowTrace<'m>>, attribute: Option<&'m str>) -> &'m str {
+        if let Some(trace) = trace {
+            let same_class = match trace.class {
                 Some(c) => class.is_empty() || c == class,
                 None => true,
             };
-            if let (true, Some(message)) = (same_class, facts.message.as_deref()) {
+            if let (true, Some(message)) = (same_class, trace.message) {
                 return message;
             }
         }
@@ -376,19 +441,19 @@ impl GroupingV2 {
         &self,
         class: &str,
         inputs: &Inputs<'_>,
-        facts: Option<&TraceFacts>,
+        trace: Option<RowTrace<'_>>,
         hits: Option<&mut [u64]>,
     ) -> String {
-        let has_exception = !class.is_empty() || facts.is_some();
+        let has_exception = !class.is_empty() || trace.is_some();
         if !has_exception {
             if let Some(template) = non_empty(inputs.msg_template) {
                 return slice_chars(&cut(template), TEMPLATE_LIMIT).trim().to_owned();
             }
         }
-        let message = self.message(class, facts, inputs.message);
-        let format = facts.and_then(|f| f.format.as_deref());
+        let message = self.message(class, trace, inputs.message);
+        let format = trace.and_then(|t| t.facts.format.as_deref());
         let mut template = self.normalize_formatted(message, format, hits);
-        if let Some(cause) = facts.and_then(|f| f.cause.as_deref()).filter(|c| !c.is_empty()) {
+        if let Some(cause) = trace.and_then(|t| t.facts.cause.as_deref()).filter(|c| !c.is_empty()) {
             if !template.is_empty() {
                 template.push(' ');
             }
@@ -500,10 +565,18 @@ fn output_at(spans: &[Replaced], at: usize, end: bool) -> usize {
     (at as isize + shift).max(0) as usize
 }
 
-/// Whether parameterized text still has words in it (letters outside `<token>`s).
+/// Whether parameterized text still has words in it: letters outside `<token>`s and the
+/// redactor's `[REDACTED:kind]`.
 fn has_words(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(at) = rest.find("[REDACTED") {
+        if has_words(&rest[..at]) {
+            return true;
+        }
+        rest = rest[at..].find(']').map_or("", |close| &rest[at + close + 1..]);
+    }
     let mut in_token = false;
-    for c in text.chars() {
+    for c in rest.chars() {
         match c {
             '<' => in_token = true,
             '>' => in_token = false,

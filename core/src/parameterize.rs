@@ -33,6 +33,9 @@ pub enum Check {
     /// hex digits are a value when they hold a digit and are 4+ long, or are 8+ long
     /// (`9af8`, `deadbeef`, `12345678`; not `cafe`, `face`, `1234567`)
     Hex,
+    /// the match starts the text or a word: after whitespace, a quote, a bracket, `=` or `,`
+    /// (a path, not the rest of `host/path`)
+    WordStart,
 }
 
 impl Check {
@@ -41,6 +44,7 @@ impl Check {
             "host" => Some(Check::Host),
             "user_input" => Some(Check::UserInput),
             "hex" => Some(Check::Hex),
+            "word_start" => Some(Check::WordStart),
             _ => None,
         }
     }
@@ -152,7 +156,7 @@ impl Parameterizer {
                 }
                 None => vec![Piece::Text(format!("<{}>", spec.name))],
             };
-            let needs_groups = replacement.iter().any(|p| matches!(p, Piece::Group(_)));
+            let needs_groups = replacement.iter().any(|p| matches!(p, Piece::Group(g) if *g != 0));
             rules.push(Rule { name: spec.name.to_owned(), replacement, needs_groups, check: spec.check });
         }
         Ok(Parameterizer {
@@ -273,8 +277,9 @@ impl Parameterizer {
                 }
             } else {
                 for piece in &rule.replacement {
-                    if let Piece::Text(t) = piece {
-                        out.push_str(t);
+                    match piece {
+                        Piece::Text(t) => out.push_str(t),
+                        Piece::Group(_) => out.push_str(&text[start..end]), // the whole match
                     }
                 }
                 if let Some(h) = hits.as_deref_mut().and_then(|h| h.get_mut(pid.as_usize())) {
@@ -297,6 +302,10 @@ impl Parameterizer {
             None => true,
             Some(Check::Host) => self.is_host(text, start, end),
             Some(Check::UserInput) => is_user_input(text, start, end),
+            Some(Check::WordStart) => text[..start]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '(' | '[' | '=' | ',')),
             Some(Check::Hex) => {
                 let digits = text[start..end].trim_start_matches('-');
                 let has_digit = digits.bytes().any(|b| b.is_ascii_digit());

@@ -766,8 +766,7 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
             Normalizer(
                 "path",
                 r"""(?x)
-                # A file path starts a word or follows a quote, bracket, = or , (kept as `pre`).
-                (?P<pre> ^ | [\s'"`(\[=,] )
+                # A file path starts a word or follows a quote, bracket, = or , (`word_start`).
                 (?:
                     # absolute: /tmp/upload_1234/report.csv, /home/alice/.config (and Windows)
                     (?: [A-Za-z]:\\ | \\\\ ) (?: [^\\\s'"`<>|:*?]+ \\ )* [^\\\s'"`<>|:*?]*
@@ -778,6 +777,7 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 )
                 """,
                 20,
+                check="word_start",
             ),
             Normalizer(
                 "email",
@@ -1044,27 +1044,47 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
             Normalizer(
                 "float",
                 r"""(?x)
-                # a minus sign only where it does not join two words (a-1.5 is a, -, <float>)
+                # negative: a minus sign only where it does not join two words (a-1.5 is a, -,
+                # <float>)
                 (?P<pre> ^ | [^\w\-] ) - \d+ \. \d+ (?: [eE] [+-]? \d+ )? \b
-              | \b \d{1,3} (?: ,\d{3} )+ \. \d+                  # 1,234.56
-              | \b \d+ \. \d+ (?: [eE] [+-]? \d+ )? \b           # 0.23, 1532.25, 6.02e23
-              | \b \d+ [eE] [+-]? \d+ \b                         # 1e-05
                 """,
                 270,
             ),
             Normalizer(
+                "float",
+                r"""(?x)
+                \b \d{1,3} (?: ,\d{3} )+ \. \d+                  # 1,234.56
+              | \b \d+ \. \d+ (?: [eE] [+-]? \d+ )? \b           # 0.23, 1532.25, 6.02e23
+              | \b \d+ [eE] [+-]? \d+ \b                         # 1e-05
+                """,
+                271,
+            ),
+            Normalizer(
                 "int",
-                rf"""(?x)
-                # thousands separators: 4,150,908
-                \b \d{{1,3}} (?: ,\d{{3}} )+ \b
-                # a whole number of up to 7 digits (longer ones are <hex>): 42, #1231, -17502, a
-                # minus sign only where it does not join two words (maisey-908 is maisey-<int>)
-              | (?P<pre> ^ | [^\w\-] ) - \d{{1,7}} \b
-              | \b \d{{1,7}} \b
-                # with its unit: 100MB, 3rd, 2x, 97.5% (the unit stays)
-              | \b \d{{1,7}} (?P<post> {_UNITS} ) \b
+                r"""(?x)
+                # negative: a minus sign only where it does not join two words (maisey-908 is
+                # maisey-<int>)
+                (?P<pre> ^ | [^\w\-] ) - \d{1,7} \b
                 """,
                 280,
+            ),
+            Normalizer(
+                "int",
+                rf"""(?x)
+                # a whole number of up to 7 digits (longer ones are <hex>): 42, #1231; thousands
+                # separators: 4,150,908
+                \b \d{{1,3}} (?: ,\d{{3}} )+ \b
+              | \b \d{{1,7}} \b
+                """,
+                281,
+            ),
+            Normalizer(
+                "int",
+                rf"""(?x)
+                # with its unit: 100MB, 3rd, 2x, 97.5% (the unit stays)
+                \b \d{{1,7}} (?P<post> {_UNITS} ) \b
+                """,
+                282,
             ),
             # ---- quoted values -----------------------------------------------------------------
             # ---- quoted values -----------------------------------------------------------------
@@ -1129,7 +1149,6 @@ def library_packages() -> tuple[str, ...]:
     return tuple(sorted(set(LIBRARY_PACKAGES) | set(sys.stdlib_module_names)))
 
 
-_CHECKS = ("host", "user_input", "hex")
 
 
 class NormalizerConfig(Component):
@@ -1140,7 +1159,9 @@ class NormalizerConfig(Component):
     replace: str | None = Field(
         None, description="keep instead of `<name>`: `${0}` keeps the match, `${group}` puts a group back"
     )
-    check: Literal["host", "user_input", "hex"] | None = Field(None, description="a test the match must pass")
+    check: Literal["host", "user_input", "hex", "word_start"] | None = Field(
+        None, description="a test the match must pass"
+    )
 
     @model_validator(mode="after")
     def _compiles(self) -> "NormalizerConfig":

@@ -124,10 +124,11 @@ impl<'a> Trace<'a> {
 /// `java.net.ConnectException` -> `ConnectException`, `Errno::ECONNREFUSED` -> `ECONNREFUSED`,
 /// `<class 'KeyError'>` -> `KeyError`.
 pub fn class_name(type_name: &str) -> &str {
-    let t = type_name.trim();
+    let t = type_name.trim_ascii();
     let t = t.strip_prefix("<class '").and_then(|r| r.strip_suffix("'>")).unwrap_or(t);
-    let t = t.rsplit("::").next().unwrap_or(t);
-    t.rsplit('.').next().unwrap_or(t)
+    // after the last `.` or `::`
+    let at = t.bytes().rposition(|b| b == b'.' || b == b':').map_or(0, |i| i + 1);
+    &t[at..]
 }
 
 /// The language of a trace: the hint when it names one the text does not contradict, else
@@ -143,7 +144,9 @@ pub fn detect(text: &str, hint: Option<&str>) -> Option<Language> {
 }
 
 fn detect_shape(text: &str) -> Option<Language> {
-    if text.contains("Traceback (most recent call last):") || python::has_frame(text) {
+    static TRACEBACK: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    let traceback = TRACEBACK.get_or_init(|| memchr::memmem::Finder::new("Traceback (most recent call last):"));
+    if traceback.find(text.as_bytes()).is_some() || python::has_frame(text) {
         return Some(Language::Python);
     }
     if text.contains("goroutine ") && go::has_frame(text) {
@@ -187,9 +190,28 @@ pub fn parse<'a>(text: &'a str, hint: Option<&str>) -> Option<Trace<'a>> {
     Some(Trace { language, exceptions })
 }
 
-/// Lines of a text, without their `\r`.
+/// Lines of a text, without their `\r` (split on `\n` as `str::split` does, found by memchr).
 pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
+    let mut start = 0;
+    let mut breaks = memchr::memchr_iter(b'\n', text.as_bytes());
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let line = match breaks.next() {
+            Some(end) => {
+                let line = &text[start..end];
+                start = end + 1;
+                line
+            }
+            None => {
+                done = true;
+                &text[start..]
+            }
+        };
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    })
 }
 
 pub(crate) fn indent(line: &str) -> usize {
@@ -254,7 +276,9 @@ impl InApp {
         InApp { python: python.into_iter().collect(), prefixes, include, exclude }
     }
 
-    /// Whether `frame` (of a `language` trace) is the application's code.
+    /// Whether `frame` (of a `language` trace) is the application's code. For Python,
+    /// JavaScript and Ruby it depends on the frame's path alone (what `module` and `in_app`
+    /// give may be remembered per path); for the JVM, .NET and Go on its owner.
     pub fn in_app(&self, language: Language, frame: &Frame<'_>) -> bool {
         if !self.include.is_empty() || !self.exclude.is_empty() {
             if let Some(module) = module(language, frame) {
@@ -295,10 +319,8 @@ impl InApp {
                 if path.starts_with('/') || path.as_bytes().get(1) == Some(&b':') {
                     return true;
                 }
-                let function_top = frame.function.as_deref().and_then(|f| f.contains('.').then(|| f.split('.').next()))
-                    .flatten();
-                let path_top = path.trim_start_matches("./").split('/').find(|p| !matches!(*p, "lib" | "src" | "build"));
-                ![function_top, path_top].into_iter().flatten().any(|top| self.python.contains(top))
+                let top = path.trim_start_matches("./").split('/').find(|p| !matches!(*p, "lib" | "src" | "build"));
+                !top.is_some_and(|top| self.python.contains(top))
             }
         }
     }
@@ -318,9 +340,12 @@ enum PyLocation<'p> {
 }
 
 fn python_location(path: &str) -> PyLocation<'_> {
-    for marker in ["site-packages/", "dist-packages/", "site-packages\\", "dist-packages\\"] {
-        if let Some(at) = path.rfind(marker) {
-            return PyLocation::Packages(&path[at + marker.len()..]);
+    let bytes = path.as_bytes();
+    if let Some(at) = memchr::memmem::rfind(bytes, b"-packages") {
+        let sep = bytes.get(at + 9).copied();
+        let owner = at.checked_sub(4).map(|s| &bytes[s..at]);
+        if matches!(sep, Some(b'/') | Some(b'\\')) && matches!(owner, Some(b"site") | Some(b"dist")) {
+            return PyLocation::Packages(&path[at + 10..]);
         }
     }
     if stdlib_rest(path).is_some() {
@@ -330,43 +355,33 @@ fn python_location(path: &str) -> PyLocation<'_> {
 }
 
 /// The path after a standard library directory: `…/lib/python3.12/`, `…/lib/python312.zip/`,
-/// `C:\Python312\Lib\`.
+/// `C:\\Python312\\Lib\\`.
 fn stdlib_rest(path: &str) -> Option<&str> {
     let bytes = path.as_bytes();
-    let mut search = 0;
     let mut found = None;
-    while let Some(at) = path[search..].find("lib").map(|i| i + search) {
-        search = at + 3;
-        let before = at.checked_sub(1).and_then(|i| bytes.get(i)).copied();
-        if !matches!(before, Some(b'/') | Some(b'\\')) {
+    // each "python" after a separator: `lib/python3.12/`, or Windows' `Python312\Lib\`
+    for at in memchr::memmem::find_iter(bytes, b"ython") {
+        let Some(start) = at.checked_sub(1) else { continue };
+        if !matches!(bytes[start], b'p' | b'P') || start == 0 || !matches!(bytes[start - 1], b'/' | b'\\') {
             continue;
         }
-        let after = &path[at + 3..];
-        if let Some(rest) = after.strip_prefix("/python").or_else(|| after.strip_prefix("\\python")) {
-            // python3, python3.12, python312.zip, then a separator
-            let version_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
-            let rest = &rest[version_len..];
-            let rest = rest.strip_prefix(".zip").unwrap_or(rest);
-            if version_len > 0 {
-                if let Some(r) = rest.strip_prefix('/').or_else(|| rest.strip_prefix('\\')) {
-                    found = Some(r);
-                }
+        let rest = &path[at + 5..];
+        let version_len = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        if version_len == 0 {
+            continue;
+        }
+        let after = &rest[version_len..];
+        let lib_before = start >= 4 && matches!(&bytes[start - 4..start - 1], b"lib");
+        if lib_before {
+            let after = after.strip_prefix(".zip").unwrap_or(after);
+            if let Some(r) = after.strip_prefix('/').or_else(|| after.strip_prefix('\\')) {
+                found = Some(r);
             }
+        } else if let Some(r) = after.strip_prefix("\\Lib\\").or_else(|| after.strip_prefix("/Lib/")) {
+            found = Some(r);
         }
     }
-    if found.is_some() {
-        return found;
-    }
-    // Windows: C:\Python312\Lib\json\decoder.py (the "Lib" directory of a CPython install)
-    let lower = path.to_ascii_lowercase();
-    let at = lower.find("\\python").or_else(|| lower.find("/python"))?;
-    let rest = &path[at + 7..];
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let rest = &rest[digits..];
-    if digits == 0 {
-        return None;
-    }
-    rest.strip_prefix("\\Lib\\").or_else(|| rest.strip_prefix("/Lib/"))
+    found
 }
 
 /// Where a Python path's module path starts.
@@ -450,10 +465,20 @@ fn python_relative(path: &str) -> Option<(Cow<'_, str>, Root)> {
 fn python_start(p: &str) -> (usize, Root) {
     // installed packages, the standard library, zipapps and eggs: the rest is the module
     let mut import_at: Option<usize> = None;
-    for marker in ["/site-packages/", "/dist-packages/", ".pyz/", ".pex/", ".zip/", ".egg/", ".whl/"] {
+    for marker in ["/site-packages/", "/dist-packages/"] {
         if let Some(at) = p.rfind(marker) {
             let end = at + marker.len();
             import_at = Some(import_at.map_or(end, |e: usize| e.max(end)));
+        }
+    }
+    // zipapps, pex files, eggs, wheels: an archive on sys.path, the module inside it
+    for at in memchr::memchr_iter(b'.', p.as_bytes()) {
+        let rest = &p[at..];
+        for marker in [".pyz/", ".pex/", ".zip/", ".egg/", ".whl/"] {
+            if rest.starts_with(marker) {
+                let end = at + marker.len();
+                import_at = Some(import_at.map_or(end, |e: usize| e.max(end)));
+            }
         }
     }
     if let Some(rest) = stdlib_rest(p) {

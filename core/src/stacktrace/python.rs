@@ -15,13 +15,18 @@ const CONTEXT: &str = "During handling of the above exception, another exception
 
 /// Whether the text has a line like `File "…", line N`.
 pub fn has_frame(text: &str) -> bool {
-    lines(text).any(|l| frame_line(l.trim_start_matches([' ', '\t', '|'])).is_some())
+    memchr::memmem::find_iter(text.as_bytes(), b"File \"").any(|at| {
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        frame_line(text[line_start..line_end].trim_start_matches([' ', '\t', '|'])).is_some()
+    })
 }
 
 /// `File "path", line N, in function` -> (path, N, function)
 fn frame_line(line: &str) -> Option<(&str, u32, Option<&str>)> {
-    let rest = line.trim_start().strip_prefix("File \"")?;
-    let at = rest.find("\", line ")?;
+    let rest = line.trim_start_matches([' ', '\t']).strip_prefix("File \"")?;
+    // the path ends at the quote before `, line ` (a path may hold quotes)
+    let at = memchr::memchr_iter(b'"', rest.as_bytes()).find(|&i| rest[i..].starts_with("\", line "))?;
     let path = &rest[..at];
     let after = &rest[at + 8..];
     let digits = after.bytes().take_while(u8::is_ascii_digit).count();
@@ -36,13 +41,13 @@ fn frame_line(line: &str) -> Option<(&str, u32, Option<&str>)> {
 }
 
 fn repeat_count(line: &str) -> Option<usize> {
-    let rest = line.trim().strip_prefix("[Previous line repeated ")?;
+    let rest = line.trim_ascii().strip_prefix("[Previous line repeated ")?;
     let rest = rest.strip_suffix(" more times]").or_else(|| rest.strip_suffix(" more time]"))?;
     rest.parse().ok()
 }
 
 fn is_carets(line: &str) -> bool {
-    let t = line.trim();
+    let t = line.trim_ascii();
     t.starts_with(['^', '~']) && t.bytes().all(|b| matches!(b, b'^' | b'~' | b' ' | b'\t'))
 }
 
@@ -91,10 +96,15 @@ fn block<'a>(text: &'a str, lines: &[&'a str], depth: usize) -> Option<Node<'a>>
         }
     };
     for (i, line) in lines.iter().enumerate() {
-        let separator = match line.trim() {
-            CAUSE => Some("__cause__"),
-            CONTEXT => Some("__context__"),
-            _ => None,
+        // both separators end with "exception:" (cheap to look at before trimming)
+        let separator = if line.trim_ascii_end().ends_with("exception:") {
+            match line.trim_ascii() {
+                CAUSE => Some("__cause__"),
+                CONTEXT => Some("__context__"),
+                _ => None,
+            }
+        } else {
+            None
         };
         if let Some(separator) = separator {
             finish(&lines[start..i], kind, &mut node);
@@ -229,7 +239,7 @@ fn plain<'a>(text: &'a str, lines: &[&'a str]) -> Option<Node<'a>> {
     let mut rest_at = None;
     while i < n {
         let line = lines[i];
-        let stripped = line.trim();
+        let stripped = line.trim_ascii();
         if stripped.is_empty() {
             i += 1;
             continue;
@@ -241,17 +251,17 @@ fn plain<'a>(text: &'a str, lines: &[&'a str]) -> Option<Node<'a>> {
         }
         if let Some((path, lineno, function)) = frame_line(line) {
             let frame_indent = indent(line);
-            let mut context: Vec<&'a str> = Vec::new();
+            let mut context: Option<&'a str> = None;
             i += 1;
             // Source lines are printed more indented than the File line; 3.13 may print
             // several for one statement, with carets under them.
-            while i < n && !lines[i].trim().is_empty() && indent(lines[i]) > frame_indent {
+            while i < n && indent(lines[i]) > frame_indent && !lines[i].trim_ascii().is_empty() {
                 let next = lines[i];
                 if frame_line(next).is_some() || repeat_count(next).is_some() {
                     break;
                 }
-                if !is_carets(next) && context.is_empty() {
-                    context.push(next.trim());
+                if context.is_none() && !is_carets(next) {
+                    context = Some(next.trim_ascii());
                 }
                 i += 1;
             }
@@ -260,7 +270,7 @@ fn plain<'a>(text: &'a str, lines: &[&'a str]) -> Option<Node<'a>> {
                 function: function.map(Cow::Borrowed),
                 lineno: Some(lineno),
                 colno: None,
-                context_line: context.first().map(|c| Cow::Borrowed(*c)),
+                context_line: context.map(Cow::Borrowed),
                 owner: None,
             });
             continue;
@@ -288,10 +298,10 @@ fn plain<'a>(text: &'a str, lines: &[&'a str]) -> Option<Node<'a>> {
         return Some(Node { exception, children: Vec::new(), previous: None, previous_source: None });
     };
     let mut rest: Vec<&'a str> = lines[rest_at..].to_vec();
-    while rest.last().is_some_and(|l| l.trim().is_empty()) {
+    while rest.last().is_some_and(|l| l.trim_ascii().is_empty()) {
         rest.pop();
     }
-    let first = rest.first().map_or("", |l| l.trim());
+    let first = rest.first().map_or("", |l| l.trim_ascii());
     let (type_name, value): (Option<Cow<'a, str>>, Option<Cow<'a, str>>) = match type_line(first) {
         None => {
             let parts: Vec<&str> = rest.iter().map(|r| r.trim()).collect();
@@ -377,6 +387,49 @@ fn member_source(i: usize) -> &'static str {
     NAMES.get(i).copied().unwrap_or("exceptions[15]")
 }
 
+
+/// The raised exception's own lines at the end of a plain Python traceback (not a group), read
+/// without the rest: (where they start in `text`, its type, its message). None when the text
+/// has no frame line, or holds an exception group.
+pub fn final_exception(text: &str) -> Option<(usize, Option<&str>, Option<Cow<'_, str>>)> {
+    use std::sync::OnceLock;
+    use memchr::memmem::{Finder, FinderRev};
+    static GROUP: OnceLock<Finder<'static>> = OnceLock::new();
+    static FRAME: OnceLock<FinderRev<'static>> = OnceLock::new();
+    static SEPARATOR: OnceLock<Finder<'static>> = OnceLock::new();
+    let bytes = text.as_bytes();
+    if GROUP.get_or_init(|| Finder::new("Exception Group Traceback")).find(bytes).is_some() {
+        return None;
+    }
+    // the last frame line, then the source and caret lines under it
+    let frames = FRAME.get_or_init(|| FinderRev::new("File \""));
+    let (line_start, frame_indent) = frames.rfind_iter(bytes).find_map(|at| {
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let line = &text[line_start..line_end];
+        frame_line(line).map(|_| (line_end, indent(line)))
+    })?;
+    let mut at = line_start;
+    while at < text.len() {
+        let next_start = at + 1;
+        let next_end = text[next_start..].find('\n').map_or(text.len(), |i| next_start + i);
+        let line = text[next_start..next_end].strip_suffix('\r').unwrap_or(&text[next_start..next_end]);
+        if !line.trim_ascii().is_empty() && indent(line) <= frame_indent && repeat_count(line).is_none() {
+            break;
+        }
+        at = next_end;
+    }
+    let start = (at + 1).min(text.len());
+    if SEPARATOR.get_or_init(|| Finder::new("the above exception")).find(&bytes[start..]).is_some() {
+        return None; // the last exception printed no frames: read the whole chain
+    }
+    let rest: Vec<&str> = lines(&text[start..]).collect();
+    let node = plain(text, &rest)?;
+    Some((start, node.exception.type_name.and_then(|t| match t {
+        Cow::Borrowed(b) => Some(b),
+        Cow::Owned(_) => None,
+    }), node.exception.value))
+}
 
 /// One piece of the message a `raise` statement formats: its literal text, or a value it
 /// interpolates.
@@ -597,6 +650,19 @@ mod tests {
         assert_eq!(excs[1].value.as_deref(), Some("db down"));
         assert_eq!(excs[1].source, None);
         assert_eq!(excs[1].frames[0].function.as_deref(), Some("check"));
+    }
+
+    #[test]
+    fn the_final_exception_alone() {
+        let (start, kind, value) = final_exception(CHAINED).unwrap();
+        assert_eq!(kind, Some("app.errors.Unavailable"));
+        assert_eq!(value.as_deref(), Some("db down"));
+        assert!(CHAINED[start..].starts_with("app.errors.Unavailable"));
+        let text = "Traceback (most recent call last):\n  File \"/app/x.py\", line 2, in f\n    g()\n    ^^^\npydantic_core._pydantic_core.ValidationError: 1 validation error for M\nname\n  Field required [type=missing]\n";
+        let (_, kind, value) = final_exception(text).unwrap();
+        assert_eq!(kind, Some("pydantic_core._pydantic_core.ValidationError"));
+        assert_eq!(value.as_deref(), Some("1 validation error for M\nname\n  Field required [type=missing]"));
+        assert_eq!(parse(text).last().unwrap().value, value);
     }
 
     #[test]
