@@ -216,9 +216,9 @@ impl Grouper {
             Some(trace) => match crate::stacktrace::python::final_exception(trace) {
                 // A Python trace: what its frames say is remembered per trace without its last
                 // exception's lines (one error site, whatever the message); those are read anew.
-                Some((start, class, message)) => {
-                    own = Some((class, message));
-                    let shape = &trace[..start];
+                Some(raised) => {
+                    own = Some((raised.type_name, raised.value));
+                    let shape = &trace[..raised.start];
                     self.facts.get_or_insert(hash_parts(&[Some("py"), Some(shape)]), || {
                         Arc::new(v2.trace_facts(Some(trace)))
                     })

@@ -388,10 +388,17 @@ fn member_source(i: usize) -> &'static str {
 }
 
 
+/// The raised exception's own lines in a trace: where they start, its type, its message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Raised<'a> {
+    pub start: usize,
+    pub type_name: Option<&'a str>,
+    pub value: Option<Cow<'a, str>>,
+}
+
 /// The raised exception's own lines at the end of a plain Python traceback (not a group), read
-/// without the rest: (where they start in `text`, its type, its message). None when the text
-/// has no frame line, or holds an exception group.
-pub fn final_exception(text: &str) -> Option<(usize, Option<&str>, Option<Cow<'_, str>>)> {
+/// without the rest. None when the text has no frame line, or holds an exception group.
+pub fn final_exception(text: &str) -> Option<Raised<'_>> {
     use std::sync::OnceLock;
     use memchr::memmem::{Finder, FinderRev};
     static GROUP: OnceLock<Finder<'static>> = OnceLock::new();
@@ -423,12 +430,37 @@ pub fn final_exception(text: &str) -> Option<(usize, Option<&str>, Option<Cow<'_
     if SEPARATOR.get_or_init(|| Finder::new("the above exception")).find(&bytes[start..]).is_some() {
         return None; // the last exception printed no frames: read the whole chain
     }
-    let rest: Vec<&str> = lines(&text[start..]).collect();
-    let node = plain(text, &rest)?;
-    Some((start, node.exception.type_name.and_then(|t| match t {
-        Cow::Borrowed(b) => Some(b),
-        Cow::Owned(_) => None,
-    }), node.exception.value))
+    // as `plain` reads the lines after the frames: `Type: message`, the message to the end
+    let tail = text[start..].trim_end();
+    let first_end = tail.find('\n').unwrap_or(tail.len());
+    let first = tail[..first_end].strip_suffix('\r').unwrap_or(&tail[..first_end]).trim_ascii();
+    let Some((name, value)) = type_line(first) else {
+        let rest: Vec<&str> = lines(tail).collect();
+        let node = plain(text, &rest)?;
+        return Some(Raised { start, type_name: None, value: node.exception.value });
+    };
+    let more = &tail[first_end..];
+    let value = match value {
+        None if more.trim().is_empty() => None,
+        None => Some(Cow::Owned(more.trim().to_owned())),
+        Some(v) if more.is_empty() => Some(Cow::Borrowed(v.trim_end())),
+        Some(v) => {
+            // lines after the first keep their indentation, lose trailing blanks
+            let from = v.as_ptr() as usize - tail.as_ptr() as usize;
+            let clean = !more.split('\n').any(|l| l.len() != l.trim_end().len());
+            if clean {
+                Some(Cow::Borrowed(&tail[from..]))
+            } else {
+                let mut joined = v.trim_end().to_owned();
+                for line in lines(&more[1..]) {
+                    joined.push('\n');
+                    joined.push_str(line.trim_end());
+                }
+                Some(Cow::Owned(joined.trim_end().to_owned()))
+            }
+        }
+    };
+    Some(Raised { start, type_name: Some(name), value })
 }
 
 /// One piece of the message a `raise` statement formats: its literal text, or a value it
@@ -654,15 +686,18 @@ mod tests {
 
     #[test]
     fn the_final_exception_alone() {
-        let (start, kind, value) = final_exception(CHAINED).unwrap();
+        let Raised { start, type_name: kind, value } = final_exception(CHAINED).unwrap();
         assert_eq!(kind, Some("app.errors.Unavailable"));
         assert_eq!(value.as_deref(), Some("db down"));
         assert!(CHAINED[start..].starts_with("app.errors.Unavailable"));
         let text = "Traceback (most recent call last):\n  File \"/app/x.py\", line 2, in f\n    g()\n    ^^^\npydantic_core._pydantic_core.ValidationError: 1 validation error for M\nname\n  Field required [type=missing]\n";
-        let (_, kind, value) = final_exception(text).unwrap();
+        let Raised { type_name: kind, value, .. } = final_exception(text).unwrap();
         assert_eq!(kind, Some("pydantic_core._pydantic_core.ValidationError"));
         assert_eq!(value.as_deref(), Some("1 validation error for M\nname\n  Field required [type=missing]"));
         assert_eq!(parse(text).last().unwrap().value, value);
+        let spaced = text.replace("name\n", "name   \n");
+        let value = final_exception(&spaced).unwrap().value;
+        assert_eq!(parse(&spaced).last().unwrap().value, value, "trailing blanks go, as the whole parse has it");
     }
 
     #[test]
