@@ -966,7 +966,7 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 # a time of day: 10:11, 9:08, 23:21:12, 11:21:12.345 PM, 11:21pm, 10:11:12 UTC (the
                 # \b at the start keeps 908:31 out, the one at the end 11:2112 and 12:31:99)
               | \b (?: [01]?\d | 2[0-3] ) : [0-5]\d (?: : [0-5]\d (?: [.,]\d{{1,9}} )? )?
-                (?: \x20? [AaPp]\.?[Mm]\.? \b | \x20 (?: UTC | GMT ) \b | \b (?: [^:] | $ ) )
+                (?: \x20? [AaPp]\.?[Mm]\.? \b | \x20 (?: UTC | GMT ) \b | (?P<post> [^:\w] | $ ) )
                 # epoch seconds (2017-2033), milliseconds, microseconds, nanoseconds; fractional
               | \b 1[5-9]\d{{8}} (?: \d{{3}} | \d{{6}} | \d{{9}} )? (?: \.\d{{1,9}} )? \b
                 """,
@@ -1019,10 +1019,18 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 # 507f1f77bcf86cd799439011) or 8+ without (deadbeef): the `hex` check counts;
                 # and 8+ digits alone (12345678: a number that long is an id, not a count)
                 \b (?: {_run_with("0-9a-f", "a-f", "0-9", 4)} | {_run_with("0-9A-F", "A-F", "0-9", 4)} ) \b
-              | -? \b \d{{8,128}} \b
+              | \b \d{{8,128}} \b
                 """,
                 240,
                 check="hex",
+            ),
+            Normalizer(
+                "hex",
+                r"""(?x)
+                # negative: a minus sign only where it does not join two words
+                (?P<pre> ^ | [^\w\-] ) - \d{8,128} \b
+                """,
+                241,
             ),
             Normalizer(
                 "id",
@@ -1039,7 +1047,7 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 # 7 lowercase hex digits with a digit and a letter: commit a93c7d2
                 \b {_hex_with_both(7, "0-9", "a-f")} \b
                 """,
-                260,
+                235,
             ),
             Normalizer(
                 "float",
