@@ -33,6 +33,8 @@ pub enum Check {
     /// hex digits are a value when they hold a digit and are 4+ long, or are 8+ long
     /// (`9af8`, `deadbeef`, `12345678`; not `cafe`, `face`, `1234567`)
     Hex,
+    /// hex digits with a digit and a letter (a commit: `a93c7d2`, not `defaced`)
+    GitSha,
     /// the match starts the text or a word: after whitespace, a quote, a bracket, `=` or `,`
     /// (a path, not the rest of `host/path`)
     WordStart,
@@ -45,6 +47,7 @@ impl Check {
             "user_input" => Some(Check::UserInput),
             "hex" => Some(Check::Hex),
             "word_start" => Some(Check::WordStart),
+            "git_sha" => Some(Check::GitSha),
             _ => None,
         }
     }
@@ -306,6 +309,10 @@ impl Parameterizer {
                 .chars()
                 .next_back()
                 .is_none_or(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '(' | '[' | '=' | ',')),
+            Some(Check::GitSha) => {
+                let sha = &text[start..end];
+                sha.bytes().any(|b| b.is_ascii_digit()) && sha.bytes().any(|b| b.is_ascii_alphabetic())
+            }
             Some(Check::Hex) => {
                 let digits = text[start..end].trim_start_matches('-');
                 let has_digit = digits.bytes().any(|b| b.is_ascii_digit());

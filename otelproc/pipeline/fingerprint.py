@@ -1043,11 +1043,13 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
             ),
             Normalizer(
                 "git_sha",
-                rf"""(?x)
-                # 7 lowercase hex digits with a digit and a letter: commit a93c7d2
-                \b {_hex_with_both(7, "0-9", "a-f")} \b
+                r"""(?x)
+                # 7 to 12 lowercase hex digits with a digit and a letter (`git_sha`): a commit as
+                # git abbreviates it, a93c7d2 or 1015eed8910, whatever length git chose
+                \b [0-9a-f]{7,12} \b
                 """,
                 235,
+                check="git_sha",
             ),
             Normalizer(
                 "float",
@@ -1167,7 +1169,7 @@ class NormalizerConfig(Component):
     replace: str | None = Field(
         None, description="keep instead of `<name>`: `${0}` keeps the match, `${group}` puts a group back"
     )
-    check: Literal["host", "user_input", "hex", "word_start"] | None = Field(
+    check: Literal["host", "user_input", "hex", "git_sha", "word_start"] | None = Field(
         None, description="a test the match must pass"
     )
 

@@ -96,8 +96,9 @@ fn block<'a>(text: &'a str, lines: &[&'a str], depth: usize) -> Option<Node<'a>>
         }
     };
     for (i, line) in lines.iter().enumerate() {
-        // both separators end with "exception:" (cheap to look at before trimming)
-        let separator = if line.trim_ascii_end().ends_with("exception:") {
+        // the separators end with "exception:" or "occurred:" (cheap to look at before trimming)
+        let end = line.trim_ascii_end();
+        let separator = if end.ends_with("exception:") || end.ends_with("occurred:") {
             match line.trim_ascii() {
                 CAUSE => Some("__cause__"),
                 CONTEXT => Some("__context__"),
@@ -698,6 +699,14 @@ mod tests {
         let spaced = text.replace("name\n", "name   \n");
         let value = final_exception(&spaced).unwrap().value;
         assert_eq!(parse(&spaced).last().unwrap().value, value, "trailing blanks go, as the whole parse has it");
+    }
+
+    #[test]
+    fn an_exception_during_handling_of_another() {
+        let text = CHAINED.replace("The above exception was the direct cause of the following exception:", CONTEXT);
+        let excs = parse(&text);
+        assert_eq!(excs.len(), 2);
+        assert_eq!(excs[0].source, Some("__context__"));
     }
 
     #[test]
