@@ -1,6 +1,6 @@
 """Grouping and classification on the labelled corpus (tests/corpus), through `otelproc serve`.
 
-    python bench/grouping.py [--config otelproc.yaml] [--events-per-kind 30] [--seed 11] [--json]
+    python bench/grouping.py [--config otelproc.yaml] [--grouping-version 2] [--events-per-kind 30] [--seed 11] [--json]
 
 Generates the corpus (161 kinds over four releases, real Python exceptions and other languages'
 stack traces, spans and log records, whole traces), sends it with the OpenTelemetry SDK's OTLP
@@ -29,6 +29,7 @@ from tests.corpus.run import run_corpus  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, help="an otelproc config whose `diagnostics` section is used")
+    parser.add_argument("--grouping-version", type=int, choices=(1, 2), help="diagnostics.grouping.version")
     parser.add_argument("--events-per-kind", type=int, default=30)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--worst", type=int, default=20)
@@ -39,6 +40,9 @@ def main() -> None:
         config = yaml.safe_load(args.config.read_text()) or {}
         if "diagnostics" in config:
             sections["diagnostics"] = config["diagnostics"]
+    if args.grouping_version is not None:
+        diagnostics = sections.setdefault("diagnostics", {})
+        diagnostics["grouping"] = {**diagnostics.get("grouping", {}), "version": args.grouping_version}
     with tempfile.TemporaryDirectory(prefix="otelproc-grouping-") as tmp:
         scores, timings = run_corpus(Path(tmp), args.seed, args.events_per_kind, **sections)
     if args.json:

@@ -27,6 +27,7 @@ from otelproc.exporters.runtime import ExporterConfig, parse_exporter_config
 from otelproc.pipeline.anomaly import AnomalyConfig
 from otelproc.pipeline.causes import CausesConfig
 from otelproc.pipeline.classify import ClassifyConfig
+from otelproc.pipeline.fingerprint import GroupingConfig
 from otelproc.pipeline.redact import RedactConfig
 from otelproc.receivers.config import OTLPReceiverConfig
 from otelproc.signals import Signal
@@ -56,6 +57,7 @@ class DiagnosticsConfig(Component):
     rules: Path | None = Field(None, description="user rules file; extends and overrides the built-in rules")
     thresholds: ThresholdsConfig = Field(default_factory=ThresholdsConfig)
     redaction: RedactConfig = Field(default_factory=RedactConfig)
+    grouping: GroupingConfig = Field(default_factory=GroupingConfig)
     anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
     causes: CausesConfig = Field(default_factory=CausesConfig)
     ai: AIConfig = Field(default_factory=AIConfig)

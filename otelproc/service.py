@@ -69,6 +69,7 @@ def build_pipeline(
         diagnostics.redaction,
         attribute_keys=classifier.attribute_keys,
         max_request_bytes=config.receivers.otlp.max_request_bytes(),
+        grouping=diagnostics.grouping,
     )
     stages = {
         "classify": classifier,

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::columns::Column;
 use crate::grouping_v1::{GroupingV1, Inputs};
+use crate::grouping_v2::{GroupingV2, RowTrace, TraceFacts};
 use crate::redact::Redactor;
 use crate::scan::Scan;
 use crate::value::{hex, FastHash, FxHasher};
@@ -24,18 +25,18 @@ use crate::value::{hex, FastHash, FxHasher};
 const MEMO_LIMIT: usize = 50_000;
 
 /// Outcomes remembered by a 128-bit hash of their inputs.
-pub struct Memo {
-    map: Mutex<HashMap<u128, String, FastHash>>,
+pub struct Memo<T = String> {
+    map: Mutex<HashMap<u128, T, FastHash>>,
 }
 
-impl Default for Memo {
+impl<T> Default for Memo<T> {
     fn default() -> Self {
         Memo { map: Mutex::new(HashMap::default()) }
     }
 }
 
-impl Memo {
-    pub fn get_or_insert(&self, key: u128, compute: impl FnOnce() -> String) -> String {
+impl<T: Clone> Memo<T> {
+    pub fn get_or_insert(&self, key: u128, compute: impl FnOnce() -> T) -> T {
         if let Some(found) = self.map.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return found;
         }
@@ -51,6 +52,12 @@ impl Memo {
 
     pub fn len(&self) -> usize {
         self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.clear();
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -99,11 +106,19 @@ pub struct RowColumns {
     pub span_name: usize,
 }
 
-/// The grouping with what it remembers: the source per trace shape, the template per message.
+/// The grouping version the core computes.
+pub enum Version {
+    V1(Box<GroupingV1>),
+    V2(Box<GroupingV2>),
+}
+
+/// The grouping with what it remembers: the source per trace shape, the template per message
+/// (version 2: what a stack trace says per trace).
 pub struct Grouper {
-    pub v1: GroupingV1,
+    pub version: Version,
     sources: Memo,
     templates: Memo,
+    facts: Memo<Arc<Option<TraceFacts>>>,
     /// matches of each normalizer so far (for /metrics)
     pub normalizer_hits: Vec<AtomicU64>,
 }
@@ -113,8 +128,46 @@ pub const GROUPING_COLUMNS: [&str; 4] = ["error_class", "message_template", "sou
 
 impl Grouper {
     pub fn new(v1: GroupingV1) -> Grouper {
-        let normalizer_hits = v1.normalizers().rules().iter().map(|_| AtomicU64::new(0)).collect();
-        Grouper { v1, sources: Memo::default(), templates: Memo::default(), normalizer_hits }
+        let rules = v1.normalizers().rules().len();
+        Grouper::with(Version::V1(Box::new(v1)), rules)
+    }
+
+    pub fn new_v2(v2: GroupingV2) -> Grouper {
+        let rules = v2.parameterizer().len();
+        Grouper::with(Version::V2(Box::new(v2)), rules)
+    }
+
+    fn with(version: Version, rules: usize) -> Grouper {
+        Grouper {
+            version,
+            sources: Memo::default(),
+            templates: Memo::default(),
+            facts: Memo::default(),
+            normalizer_hits: (0..rules).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Forgets what it remembers (the benchmarks measure the work, not the memos).
+    pub fn forget(&self) {
+        self.sources.clear();
+        self.templates.clear();
+        self.facts.clear();
+    }
+
+    /// The normalizers' names, in order.
+    pub fn normalizer_names(&self) -> Vec<String> {
+        match &self.version {
+            Version::V1(v1) => v1.normalizers().rules().iter().map(|r| r.name.clone()).collect(),
+            Version::V2(v2) => v2.parameterizer().rule_names().map(str::to_owned).collect(),
+        }
+    }
+
+    /// Messages -> templates (the normalizers alone).
+    pub fn normalize(&self, message: Option<&str>) -> String {
+        match &self.version {
+            Version::V1(v1) => v1.normalize(message, None),
+            Version::V2(v2) => v2.normalize(message.unwrap_or(""), None),
+        }
     }
 
     /// `error_class`, `message_template`, `source`, `fingerprint` for `rows` rows.
@@ -125,22 +178,10 @@ impl Grouper {
         let mut classes_of: HashMap<Option<&str>, String, FastHash> = HashMap::default();
         for row in 0..rows {
             let inputs = inputs(row);
-            let class =
-                classes_of.entry(inputs.error_type).or_insert_with(|| self.v1.error_class(inputs.error_type)).clone();
-            let template_key = hash_parts(&[Some(&class), inputs.message, inputs.msg_template]);
-            let template = self
-                .templates
-                .get_or_insert(template_key, || self.v1.message_template(&class, &inputs, Some(&mut hits)));
-            let shape =
-                inputs.shape.unwrap_or_else(|| shape_hash(inputs.stack_trace.unwrap_or("\u{0}"), inputs.message));
-            let source_key = hash_parts(&[
-                Some(&format!("{shape:032x}")),
-                inputs.code_namespace,
-                inputs.code_function,
-                inputs.code_filepath,
-                inputs.span_name,
-            ]);
-            let source = self.sources.get_or_insert(source_key, || self.v1.source(&inputs));
+            let (class, template, source) = match &self.version {
+                Version::V1(v1) => self.group_v1(v1, &inputs, &mut hits, &mut classes_of),
+                Version::V2(v2) => self.group_v2(v2, &inputs, &mut hits),
+            };
             let key = format!("{class}|{template}|{source}");
             let fingerprint = hashes.entry(hash_parts(&[Some(&key)])).or_insert_with(|| sha256_hex(&key)).clone();
             classes.push_str(Some(&class));
@@ -152,6 +193,82 @@ impl Grouper {
             counter.fetch_add(n, Ordering::Relaxed);
         }
         [classes, templates, sources, fingerprints]
+    }
+
+    fn group_v1<'a>(
+        &self,
+        v1: &GroupingV1,
+        inputs: &Inputs<'a>,
+        hits: &mut [u64],
+        classes_of: &mut HashMap<Option<&'a str>, String, FastHash>,
+    ) -> (String, String, String) {
+        let class = classes_of.entry(inputs.error_type).or_insert_with(|| v1.error_class(inputs.error_type)).clone();
+        let template_key = hash_parts(&[Some(&class), inputs.message, inputs.msg_template]);
+        let template = self.templates.get_or_insert(template_key, || v1.message_template(&class, inputs, Some(hits)));
+        let shape = inputs.shape.unwrap_or_else(|| shape_hash(inputs.stack_trace.unwrap_or("\u{0}"), inputs.message));
+        let source_key = hash_parts(&[
+            Some(&format!("{shape:032x}")),
+            inputs.code_namespace,
+            inputs.code_function,
+            inputs.code_filepath,
+            inputs.span_name,
+        ]);
+        let source = self.sources.get_or_insert(source_key, || v1.source(inputs));
+        (class, template, source)
+    }
+
+    fn group_v2(&self, v2: &GroupingV2, inputs: &Inputs<'_>, hits: &mut [u64]) -> (String, String, String) {
+        let mut own: Option<(Option<&str>, Option<Cow<'_, str>>)> = None;
+        let facts: Arc<Option<TraceFacts>> = match inputs.stack_trace.filter(|t| !t.trim_ascii().is_empty()) {
+            Some(trace) => match crate::stacktrace::python::final_exception(trace) {
+                // A Python trace: what its frames say is remembered per trace without its last
+                // exception's lines (one error site, whatever the message); those are read anew.
+                Some(raised) => {
+                    own = Some((raised.type_name, raised.value));
+                    let shape = &trace[..raised.start];
+                    self.facts
+                        .get_or_insert(hash_parts(&[Some("py"), Some(shape)]), || Arc::new(v2.trace_facts(Some(trace))))
+                }
+                None => self.facts.get_or_insert(hash_parts(&[Some(trace)]), || Arc::new(v2.trace_facts(Some(trace)))),
+            },
+            None => Arc::new(None),
+        };
+        let trace = facts.as_ref().as_ref().map(|f| match &own {
+            Some((class, message)) => RowTrace {
+                facts: f,
+                class: class.map(crate::stacktrace::class_name),
+                message: match (class, message) {
+                    (_, Some(m)) => Some(m.as_ref()),
+                    (Some(_), None) => Some(""),
+                    (None, None) => None,
+                },
+            },
+            None => RowTrace::of(f),
+        });
+        let mut class = v2.error_class(inputs.error_type);
+        if class.is_empty() {
+            class = trace.and_then(|t| t.class).unwrap_or_default().to_owned();
+        }
+        let message = v2.message(&class, trace, inputs.message);
+        let cause = trace.and_then(|t| t.facts.cause.as_deref());
+        let template_key = hash_parts(&[
+            Some(&class),
+            Some(message),
+            cause,
+            inputs.msg_template,
+            Some(if trace.is_some() { "t" } else { "" }),
+            trace.map(|t| t.facts.format.as_ref().map_or("", |_| "f")),
+        ]);
+        let template = self.templates.get_or_insert(template_key, || v2.template(&class, inputs, trace, Some(hits)));
+        let source = match trace.and_then(|t| t.facts.source.clone()) {
+            Some(source) => source,
+            None => {
+                let key =
+                    hash_parts(&[inputs.code_namespace, inputs.code_function, inputs.code_filepath, inputs.span_name]);
+                self.sources.get_or_insert(key, || v2.attribute_source(inputs))
+            }
+        };
+        (class, template, source)
     }
 }
 

@@ -13,12 +13,15 @@ pub mod columns;
 pub mod diagnose;
 pub mod extract;
 pub mod grouping_v1;
+pub mod grouping_v2;
 pub mod json;
+pub mod parameterize;
 pub mod redact;
 pub mod rules;
 pub mod scan;
 pub mod schema;
 pub mod splice;
+pub mod stacktrace;
 pub mod value;
 pub mod wire;
 

@@ -19,10 +19,13 @@ use crate::arrow_in::{read_stream, Cell, FfiArrowArrayStream};
 use crate::columns::{struct_array, Column};
 use crate::diagnose::{Diagnoser, Grouper, RowColumns};
 use crate::grouping_v1::{GroupingV1, Inputs};
+use crate::grouping_v2::GroupingV2;
+use crate::parameterize::{Check as NormalizerCheck, Parameterizer, RuleSpec};
 use crate::redact::Redactor;
 use crate::rules::{Check, Rule, RuleSet};
 use crate::scan::{scan, ColumnSpec, ItemKind, RowField, Scan, ScanConfig, Signal, Source};
 use crate::splice::{attribute, redactions, splice, Edits};
+use crate::stacktrace::{self, InApp};
 
 create_exception!(otelproc_core, WireFormatError, PyValueError, "A request that is not valid OTLP protobuf.");
 
@@ -206,7 +209,18 @@ impl PyRedactor {
     }
 }
 
-/// Grouping version 1 with its normalizers (name, regex, replacement, None) in order.
+type NormalizerRow = (String, String, Option<String>, Option<String>);
+
+/// What is the application's code in a stack trace: top-level Python packages and JVM/.NET/Go
+/// namespace prefixes of libraries, and module prefixes always / never the application's.
+fn in_app(libraries: Vec<String>, prefixes: Vec<String>, include: Vec<String>, exclude: Vec<String>) -> InApp {
+    InApp::new(libraries, prefixes, include, exclude)
+}
+
+/// The grouping (`version` 1 or 2) with its normalizers, in order: (name, regex, replacement,
+/// check). Version 1 takes replacements for every rule and no checks; version 2 takes `None` for
+/// `<name>`, a check name (`host`, `user_input`) or None, and what decides the source frame
+/// and the hosts (`top_level_domains`, the libraries, `in_app_include`/`in_app_exclude`).
 #[pyclass(module = "otelproc._core", name = "Grouping", frozen)]
 pub struct PyGrouping {
     inner: Arc<Grouper>,
@@ -215,15 +229,62 @@ pub struct PyGrouping {
 #[pymethods]
 impl PyGrouping {
     #[new]
-    fn new(normalizers: Vec<RuleRow>) -> PyResult<Self> {
-        let v1 = GroupingV1::new(rule_set(normalizers)?).map_err(value_error)?;
-        Ok(PyGrouping { inner: Arc::new(Grouper::new(v1)) })
+    #[pyo3(signature = (normalizers, *, version=1, top_level_domains=Vec::new(), library_packages=Vec::new(),
+                        library_prefixes=Vec::new(), in_app_include=Vec::new(), in_app_exclude=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        normalizers: Vec<NormalizerRow>,
+        version: u32,
+        top_level_domains: Vec<String>,
+        library_packages: Vec<String>,
+        library_prefixes: Vec<String>,
+        in_app_include: Vec<String>,
+        in_app_exclude: Vec<String>,
+    ) -> PyResult<Self> {
+        let grouper = match version {
+            1 => {
+                let mut rows = Vec::with_capacity(normalizers.len());
+                for (name, pattern, replacement, check) in normalizers {
+                    let replacement = replacement
+                        .ok_or_else(|| value_error(format!("rule {name}: version 1 needs a replacement")))?;
+                    rows.push((name, pattern, replacement, check));
+                }
+                Grouper::new(GroupingV1::new(rule_set(rows)?).map_err(value_error)?)
+            }
+            2 => {
+                let mut checks = Vec::with_capacity(normalizers.len());
+                for (name, _, _, check) in &normalizers {
+                    checks.push(match check {
+                        None => None,
+                        Some(c) => Some(
+                            NormalizerCheck::parse(c)
+                                .ok_or_else(|| value_error(format!("normalizer {name}: unknown check {c:?}")))?,
+                        ),
+                    });
+                }
+                let specs: Vec<RuleSpec<'_>> = normalizers
+                    .iter()
+                    .zip(checks)
+                    .map(|((name, pattern, replacement, _), check)| RuleSpec {
+                        name,
+                        pattern,
+                        replacement: replacement.as_deref(),
+                        check,
+                    })
+                    .collect();
+                let parameterizer = Parameterizer::new(&specs, top_level_domains).map_err(value_error)?;
+                let in_app = in_app(library_packages, library_prefixes, in_app_include, in_app_exclude);
+                Grouper::new_v2(GroupingV2::new(parameterizer, in_app))
+            }
+            other => return Err(value_error(format!("grouping version {other} does not exist (1 or 2)"))),
+        };
+        Ok(PyGrouping { inner: Arc::new(grouper) })
     }
 
     /// Messages -> templates (the normalizers alone).
     fn normalize(&self, py: Python<'_>, messages: Vec<Option<String>>) -> Vec<String> {
-        let v1 = &self.inner.v1;
-        py.detach(|| messages.iter().map(|m| v1.normalize(m.as_deref(), None)).collect())
+        let grouper = &self.inner;
+        py.detach(|| messages.iter().map(|m| grouper.normalize(m.as_deref())).collect())
     }
 
     /// `frame` (with `__arrow_c_stream__`) holds any of the columns error_type, message,
@@ -274,12 +335,91 @@ impl PyGrouping {
 
     /// Matches of each normalizer so far: (rule name, count) (for /metrics).
     fn normalizer_hits(&self) -> Vec<(String, u64)> {
-        let rules = self.inner.v1.normalizers().rules();
-        rules
-            .iter()
+        self.inner
+            .normalizer_names()
+            .into_iter()
             .zip(&self.inner.normalizer_hits)
-            .map(|(r, n)| (r.name.clone(), n.load(Ordering::Relaxed)))
+            .map(|(name, n)| (name, n.load(Ordering::Relaxed)))
             .collect()
+    }
+}
+
+/// One frame as Python gets it: (abs_path, filename, module, function, lineno, colno,
+/// context_line, in_app).
+type FrameTuple =
+    (Option<String>, Option<String>, Option<String>, Option<String>, Option<u32>, Option<u32>, Option<String>, bool);
+
+/// One exception as Python gets it: (type, value, frames, source, exception_id, parent_id,
+/// is_exception_group).
+type ExceptionTuple =
+    (Option<String>, Option<String>, Vec<FrameTuple>, Option<String>, Option<usize>, Option<usize>, bool);
+
+/// The core's stack-trace parser (one for the grouping and the exporters), with what is the
+/// application's code (as `Grouping`'s lists).
+#[pyclass(module = "otelproc._core", name = "StackTraceParser", frozen)]
+pub struct PyStackTraceParser {
+    in_app: InApp,
+}
+
+#[pymethods]
+impl PyStackTraceParser {
+    #[new]
+    #[pyo3(signature = (*, library_packages=Vec::new(), library_prefixes=Vec::new(), in_app_include=Vec::new(), in_app_exclude=Vec::new()))]
+    fn new(
+        library_packages: Vec<String>,
+        library_prefixes: Vec<String>,
+        in_app_include: Vec<String>,
+        in_app_exclude: Vec<String>,
+    ) -> Self {
+        PyStackTraceParser { in_app: in_app(library_packages, library_prefixes, in_app_include, in_app_exclude) }
+    }
+
+    /// The language of a trace (`hint`: telemetry.sdk.language), or None.
+    #[pyo3(signature = (text, hint=None))]
+    fn language(&self, text: &str, hint: Option<&str>) -> Option<&'static str> {
+        stacktrace::parse(text, hint).map(|t| t.language.name())
+    }
+
+    /// The exceptions of a stack trace, oldest first, each with its frames oldest call first;
+    /// [] when the text is no stack trace of a known language.
+    #[pyo3(signature = (text, hint=None))]
+    fn parse(&self, py: Python<'_>, text: &str, hint: Option<&str>) -> (Option<&'static str>, Vec<ExceptionTuple>) {
+        py.detach(|| {
+            let Some(trace) = stacktrace::parse(text, hint) else { return (None, Vec::new()) };
+            let language = trace.language;
+            let exceptions = trace
+                .exceptions
+                .iter()
+                .map(|e| {
+                    let frames = e
+                        .frames
+                        .iter()
+                        .map(|f| {
+                            (
+                                f.path.as_deref().map(str::to_owned),
+                                stacktrace::filename(language, f),
+                                stacktrace::module(language, f),
+                                f.function.as_deref().map(str::to_owned),
+                                f.lineno,
+                                f.colno,
+                                f.context_line.as_deref().map(str::to_owned),
+                                self.in_app.in_app(language, f),
+                            )
+                        })
+                        .collect();
+                    (
+                        e.type_name.as_deref().map(str::to_owned),
+                        e.value.as_deref().map(str::to_owned),
+                        frames,
+                        e.source.map(str::to_owned),
+                        e.exception_id,
+                        e.parent_id,
+                        e.is_group,
+                    )
+                })
+                .collect();
+            (Some(language.name()), exceptions)
+        })
     }
 }
 
@@ -404,6 +544,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Rows>()?;
     m.add_class::<PyRedactor>()?;
     m.add_class::<PyGrouping>()?;
+    m.add_class::<PyStackTraceParser>()?;
     m.add("WireFormatError", m.py().get_type::<WireFormatError>())?;
     Ok(())
 }

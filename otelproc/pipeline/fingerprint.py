@@ -31,20 +31,31 @@ right before it, and no quoted-value rule takes quoted text that holds the mark.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
+from functools import lru_cache
 from http import HTTPStatus
-from typing import Sequence
+from pathlib import Path
+from typing import Literal, Sequence
 
 import polars as pl
+from pydantic import Field, model_validator
 
+from otelproc.config_types import Component
 from otelproc.pipeline import native
 
 __all__ = [
     "GROUPING_INPUTS",
+    "KEEP",
     "KEEP_MARK",
+    "LIBRARY_PACKAGES",
+    "LIBRARY_PREFIXES",
     "NORMALIZERS",
+    "NORMALIZERS_V2",
     "TEMPLATE_LIMIT",
+    "GroupingConfig",
     "Normalizer",
+    "NormalizerConfig",
     "fingerprint_frame",
     "grouping",
     "normalize",
@@ -70,6 +81,7 @@ class Normalizer:
     pattern: str  # Rust regex, verbose mode; groups `pre…`/`post…`: context that stays
     order: int
     replace: str | None = None  # a keep rule's replacement; None: `${pre…}<name>${post…}`
+    check: str | None = None  # version 2: a test in the core the match must pass (`host`, …)
 
     @property
     def replacement(self) -> str:
@@ -631,6 +643,497 @@ NORMALIZERS: tuple[Normalizer, ...] = tuple(
     )
 )
 
+# Top-level packages of Python libraries: their frames are never the application's, also where
+# they sit outside site-packages (the standard library's modules are added from the running
+# interpreter's ``sys.stdlib_module_names``).
+LIBRARY_PACKAGES: tuple[str, ...] = (
+    # web frameworks, servers, async
+    "starlette", "fastapi", "django", "rest_framework", "flask", "werkzeug", "uvicorn", "gunicorn", "hypercorn",
+    "granian", "anyio", "sniffio", "asgiref", "aiohttp", "tornado", "sanic", "quart", "litestar", "falcon", "bottle",
+    "pyramid", "h11", "h2", "wsproto", "websockets", "uvloop", "gevent", "eventlet", "greenlet", "trio",
+    "nest_asyncio", "grpc", "graphene", "strawberry", "ariadne", "channels", "daphne", "socketio", "engineio",
+    # HTTP and cloud clients
+    "httpx", "httpcore", "requests", "urllib3", "httplib2", "aiofiles", "multidict", "yarl", "frozenlist",
+    "aiosignal", "async_timeout", "certifi", "charset_normalizer", "chardet", "idna", "botocore", "boto3",
+    "s3transfer", "aiobotocore", "aioboto3", "google", "googleapiclient", "azure", "kubernetes", "docker",
+    "paramiko", "fsspec", "s3fs", "gcsfs", "smart_open", "dns",
+    # AI providers and frameworks
+    "openai", "anthropic", "cohere", "mistralai", "groq", "together", "litellm", "tiktoken", "tokenizers",
+    "transformers", "huggingface_hub", "sentence_transformers", "torch", "tensorflow", "keras", "jax",
+    "langchain", "langchain_core", "langchain_community", "langchain_openai", "langchain_anthropic", "langgraph",
+    "llama_index", "pydantic_ai", "instructor", "dspy", "chromadb", "pinecone", "qdrant_client", "weaviate",
+    # data, validation, serialization
+    "numpy", "pandas", "polars", "pyarrow", "scipy", "sklearn", "pydantic", "pydantic_core", "pydantic_settings",
+    "marshmallow", "attr", "attrs", "cattrs", "msgspec", "orjson", "ujson", "simplejson", "yaml", "ruamel",
+    "toml", "tomli", "tomli_w", "jinja2", "mako", "markupsafe", "jsonschema", "fastjsonschema", "email_validator",
+    "phonenumbers", "dateutil", "pytz", "pendulum", "arrow", "babel", "lxml", "bs4", "html5lib", "defusedxml",
+    "xmltodict", "PIL", "cv2", "openpyxl", "xlrd", "docx", "pypdf", "PyPDF2", "fitz", "magic",
+    # databases, caches, queues, workers
+    "sqlalchemy", "alembic", "sqlmodel", "psycopg", "psycopg2", "psycopg_pool", "asyncpg", "aiomysql", "pymysql",
+    "MySQLdb", "mysql", "aiosqlite", "redis", "aioredis", "pymongo", "motor", "bson", "beanie", "mongoengine",
+    "elasticsearch", "opensearchpy", "cassandra", "clickhouse_connect", "duckdb", "snowflake", "peewee",
+    "tortoise", "databases", "kafka", "aiokafka", "confluent_kafka", "pika", "aio_pika", "aiormq", "kombu",
+    "celery", "billiard", "rq", "dramatiq", "huey", "arq", "apscheduler", "temporalio",
+    # resilience, payments, messaging, auth
+    "tenacity", "backoff", "retrying", "stamina", "circuitbreaker", "pybreaker", "stripe", "twilio", "sendgrid",
+    "slack_sdk", "slack_bolt", "jwt", "jose", "authlib", "oauthlib", "requests_oauthlib", "cryptography",
+    "OpenSSL", "nacl", "bcrypt", "passlib", "itsdangerous",
+    # telemetry, logging, CLIs, tests, packaging
+    "opentelemetry", "logfire", "sentry_sdk", "structlog", "loguru", "prometheus_client", "ddtrace", "datadog",
+    "newrelic", "elasticapm", "click", "typer", "rich", "tqdm", "pytest", "_pytest", "pluggy", "hypothesis",
+    "mock", "freezegun", "responses", "respx", "vcr", "wrapt", "deprecated", "six", "typing_extensions",
+    "importlib_metadata", "zipp", "packaging", "setuptools", "pkg_resources", "pip", "wheel", "cython",
+)  # fmt: skip
+
+# Namespaces of JVM, .NET and Go libraries (a prefix matches itself and what follows a `.` or `/`).
+LIBRARY_PREFIXES: tuple[str, ...] = (
+    # JVM
+    "java", "javax", "jakarta", "jdk", "sun", "com.sun", "kotlin", "kotlinx", "scala", "groovy", "org.codehaus.groovy",
+    "akka", "org.springframework", "org.apache", "org.hibernate", "org.eclipse", "org.jboss", "org.glassfish",
+    "org.junit", "org.postgresql", "org.slf4j", "org.jooq", "org.mybatis", "org.mongodb", "org.elasticsearch",
+    "org.aspectj", "org.mockito", "io.netty", "io.grpc", "io.micrometer", "io.opentelemetry", "io.reactivex",
+    "io.lettuce", "io.vertx", "io.quarkus", "io.micronaut", "reactor", "okhttp3", "okio", "retrofit2",
+    "com.fasterxml", "com.google", "com.zaxxer", "com.mysql", "com.mongodb", "com.datastax", "com.amazonaws",
+    "software.amazon", "redis.clients", "ch.qos", "feign", "rx", "net.bytebuddy", "co.elastic",
+    # .NET
+    "System", "Microsoft", "Npgsql", "Newtonsoft", "Grpc", "Polly", "Dapper", "StackExchange", "Amazon", "Azure",
+    "Google", "NUnit", "Xunit", "Serilog", "NLog", "MediatR", "AutoMapper", "FluentValidation", "Hangfire",
+    "RabbitMQ", "Confluent", "Castle", "Autofac", "Pomelo", "MySql", "MySqlConnector", "Oracle", "MongoDB",
+    "Elastic", "Nest", "RestSharp", "Refit", "Swashbuckle", "Quartz", "OpenTelemetry", "Sentry",
+    # Go: the standard library's packages and common modules
+    "runtime", "net", "sync", "syscall", "os", "io", "bufio", "fmt", "reflect", "encoding", "crypto", "context",
+    "database", "internal", "strings", "bytes", "strconv", "time", "math", "sort", "errors", "log", "testing",
+    "golang.org/x", "google.golang.org", "go.opentelemetry.io", "go.uber.org", "gorm.io", "cloud.google.com",
+    "github.com/gin-gonic", "github.com/labstack", "github.com/gorilla", "github.com/go-chi", "github.com/gofiber",
+    "github.com/valyala", "github.com/redis", "github.com/go-redis", "github.com/jackc", "github.com/lib/pq",
+    "github.com/aws", "github.com/sirupsen", "github.com/spf13", "github.com/stretchr",
+)  # fmt: skip
+
+
+
+# --------------------------------------------------------------------------------------------
+# Version 2: the rules, in order of precedence (one pass: see core/src/parameterize.rs)
+# --------------------------------------------------------------------------------------------
+# Every rule is one pattern of one regex searched once over the message; where two rules match
+# at the same place the earlier wins, and what a match took is never looked at again. A rule
+# without ``replace`` makes ``<name>`` of its match (``pre…``/``post…`` groups put back); with
+# ``replace`` it keeps what it matched (``KEEP``) or rewrites it. ``check`` names a test in the
+# core the match must pass, for what a regex cannot say without look-around.
+
+KEEP = "${0}"  # a keep rule's replacement: the match as it is
+
+_IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_H16 = r"[0-9a-fA-F]{1,4}"
+_IPV6 = (
+    rf"(?:\b(?:{_H16}:){{7}}{_H16}\b"
+    rf"|\b(?:{_H16}:){{1,6}}:?(?:ffff(?::0{{1,4}})?:)?{_IPV4}\b"
+    rf"|\B::(?:ffff(?::0{{1,4}})?:)?{_IPV4}\b"
+    rf"|\b{_H16}(?::{_H16}){{0,6}}::{_H16}(?::{_H16}){{0,6}}\b"
+    rf"|\b{_H16}(?::{_H16}){{0,6}}::\B"
+    rf"|\B::{_H16}(?::{_H16}){{0,6}}\b"
+    r"|\B::\B)"
+)
+_HOST_NAME = r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}"
+_UNITS = r"(?:[KMGTPE]i?B|[kKMGT]|bytes?|px|em|rd|nd|st|th|x|%)"
+_RANDOM_CASE = (  # letters with an uppercase one after the first and a lowercase one: xBnrCX, OuhSu
+    r"(?:[a-z][A-Za-z]*[A-Z][A-Za-z]*|[A-Z][A-Za-z]*[a-z][A-Za-z]*[A-Z][A-Za-z]*|[A-Z][A-Z]+[a-z][A-Za-z]*)"
+)
+
+NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
+    sorted(
+        (
+            Normalizer(
+                "validation",
+                r"""(?x)
+                # pydantic's header: "3 validation errors for OrderIn" -> "validation errors for
+                # OrderIn". One model's validation failing at one place is one problem, whatever
+                # the fields and their count (the field lines after the header are not read).
+                ^ \d+ \x20 validation \x20 errors? \x20 for \x20 (?P<model> [^\s]+ )
+                """,
+                5,
+                replace="validation errors for ${model}",
+            ),
+            Normalizer(
+                "url",
+                r"""(?x)
+                # Any scheme: https, wss, ftp, s3, postgresql+asyncpg, redis ... A URL ends before
+                # whitespace, a quote or angle bracket, and before trailing punctuation.
+                \b [A-Za-z][A-Za-z0-9+.\-]{1,24} ://
+                [^\s'"`<>]* [^\s'"`<>.,;:!?)\]}]
+                """,
+                10,
+            ),
+            Normalizer(
+                "path",
+                r"""(?x)
+                # A file path starts a word or follows a quote, bracket, = or , (`word_start`).
+                (?:
+                    # absolute: /tmp/upload_1234/report.csv, /home/alice/.config (and Windows)
+                    (?: [A-Za-z]:\\ | \\\\ ) (?: [^\\\s'"`<>|:*?]+ \\ )* [^\\\s'"`<>|:*?]*
+                  | (?: \.{1,2} | ~ )? / [\w~@%+\-] [\w.~@%+\-]* (?: / [\w.~@%+\-]* )*
+                    (?: \? [^\s'"`<>]* )?  # and its query string: /api/users?expand=true
+                  # relative with at least two directories and an extension: app/services/x.py
+                  | [\w.\-]+ (?: / [\w.@%+\-]+ ){2,} \. \w{1,8} \b
+                )
+                """,
+                20,
+                check="word_start",
+            ),
+            Normalizer(
+                "email",
+                r"""(?x)
+                # Local part without quotes or slashes, so '<email>' keeps its quotes; a domain
+                # with a dot (root@localhost is left alone).
+                \b [A-Za-z0-9] [A-Za-z0-9._%+\-]* @ (?: [A-Za-z0-9\-]+ \. )+ [A-Za-z]{2,} \b
+                """,
+                30,
+            ),
+            Normalizer(
+                "model",
+                rf"""(?x)
+                # LLM model names, with an optional provider or deployment prefix:
+                # gpt-4o-mini, o3-mini, claude-3-5-sonnet-20241022, openai/gpt-4.1, openai:gpt-4o,
+                # us.anthropic.claude-3-haiku-20240307-v1:0, llama3.1:8b, command-r-plus.
+                \b (?: [A-Za-z] [A-Za-z0-9_\-]* [/.:] ){{0,3}}
+                (?i-u:
+                    (?:{_MODEL_LOOSE})
+                    (?: [\-.:_@][A-Za-z0-9]+ | [0-9][A-Za-z0-9]* )
+                  | (?:{_MODEL_DASHED}) - [A-Za-z0-9]+
+                  | o[1-9] \b
+                )
+                (?: [\-.:_@]? [A-Za-z0-9]+ )*
+                """,
+                40,
+            ),
+            Normalizer(
+                "scope",
+                r"""(?x)
+                # `Fee::add()`, `Errno::ECONNREFUSED` (C++, Rust, PHP, Ruby paths) are no IPv6:
+                # an all-letter name before `::` and a letter after it.
+                \b [A-Za-z_]+ :: [A-Za-z_]
+                """,
+                45,
+                replace=KEEP,
+            ),
+            Normalizer(
+                "host",
+                rf"""(?x)
+                # One host in any spelling is one token: a name under any top-level domain
+                # (callback.soylent.app, db-3.prod.internal), an IPv4 or IPv6 address, in
+                # brackets or not, with a port or not, after a gRPC scheme (ipv4:, dns:) or not.
+                # The `host` check reads the name: its last label a top-level domain, not a file
+                # name or a dotted name in code (setup.py, os.path, com.acme.Foo, self.client).
+                (?: (?: ipv4 | ipv6 | dns | unix ) : /{{0,3}} )?
+                (?:
+                    \[ [0-9a-fA-F:.]{{2,45}} (?: % [0-9A-Za-z]+ )? \]
+                  | {_IPV6} (?: % [0-9A-Za-z]+ )? (?: /\d{{1,3}} \b )?
+                  | \b {_IPV4} \b (?: /\d{{1,2}} \b )?
+                  | \b {_HOST_NAME} \b
+                )
+                (?: : \d{{1,5}} \b )?
+                """,
+                50,
+                check="host",
+            ),
+            Normalizer(
+                "traceparent",
+                r"""(?x)
+                # W3C traceparent 00-<trace id>-<span id>-<flags>; AWS X-Ray Root=1-<time>-<id>
+                \b [0-9a-f]{2} - [0-9a-f]{32} - [0-9a-f]{16} - [0-9a-f]{2} \b
+              | \b 1 - [0-9a-f]{8} - [0-9a-f]{24} \b
+                """,
+                60,
+            ),
+            Normalizer(
+                "uuid",
+                r"""(?x)
+                # 8-4-4-4-12 hex digits, any version, either case
+                \b [0-9a-fA-F]{8} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{12} \b
+                """,
+                70,
+            ),
+            Normalizer(
+                "trace_id",
+                r"""(?x)
+                # 32 hex digits named as a trace id (else they are an <md5>)
+                (?P<pre> (?i-u: \b trace [\x20_.\-]? id ) ["']? [\x20\t]* [:=]? [\x20\t]* ["']? )
+                (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b
+                """,
+                80,
+            ),
+            Normalizer("sha1", r"(?x) \b (?: [0-9a-f]{40} | [0-9A-F]{40} ) \b  # git commits, sha1 digests", 90),
+            Normalizer("md5", r"(?x) \b (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b  # md5 digests, bare trace ids", 100),
+            Normalizer(
+                "swift_txn_id",
+                r"""(?x)
+                # OpenStack Swift transaction ids: tx + 21 hex digits - 10 hex digits [-suffix]
+                \b tx [0-9a-f]{21} - [0-9a-f]{10} [^\s]*
+                """,
+                105,
+            ),
+            # ---- keep: what says what went wrong ----------------------------------------------
+            Normalizer(
+                "status_code",
+                rf"""(?x)
+                # An HTTP status after a word that announces one: HTTP 503, HTTP/1.1 502,
+                # status=503, "status": 429, status_code 404, Error code: 429, error 500,
+                # returned 502, got a 503, responded with 504
+                (?i-u: \b (?: status (?: [\x20_\-]? code )? | http (?: /\d (?:\.\d)? )? | code
+                           | error | response | returned | responded | received | got | upstream )
+                     (?: \x20+ (?: code | status | of | with | an? | the ) )* )
+                ["']? [\x20\t]* [:=\#(\[]? [\x20\t]*
+                [1-5]\d\d \b
+                # or followed by (the first word of) its reason phrase: 502 Bad Gateway, 404 Not Found
+              | \b [1-5]\d\d \x20 (?i-u: {_REASON_WORDS} ) \b
+                """,
+                180,
+                replace=KEEP,
+            ),
+            Normalizer(
+                "error_code",
+                r"""(?x)
+                # errno and exit codes: [Errno 111], errno=2, WinError 10061, exit code 137,
+                # returned non-zero exit status 1, returncode=1, signal 9
+                (?i-u: \b (?: errno | winerror | exit \x20 (?: code | status ) | return \x20? code
+                           | returncode | signal | sqlcode | os \x20 error ) )
+                [\x20\t]* [:=]? [\x20\t]* -?\d{1,5} \b
+                # MySQL's (1045, "Access denied …"): a message that starts with its code
+              | ^ \( \d{4} , \x20 ["']
+                # vendor codes: Mongo E11000, Prisma P2002, TypeScript TS2345, C# CS0246, ODBC HY000
+              | \b (?: E | P | TS | CS | HY | ERR | SQL | MSB | NU ) \d{3,5} \b
+                # Oracle's ORA-00942, PLS-00201, TNS-12541
+              | \b (?: ORA | PLS | TNS | IMP | EXP ) - \d{5} \b
+                # SQLSTATE: 23505, 42P01, 08006
+              | (?i-u: \b sqlstate | \b pgcode | \b sql \x20 state ) [\x20\t]* [:=\[(]? [\x20\t]* [0-9A-Z]{5} \b
+                """,
+                181,
+                replace=KEEP,
+            ),
+            Normalizer(
+                "known_word",
+                r"""(?x)
+                # Names with digits in them that are not values: utf-8, utf8mb4, iso-8859-1,
+                # sha256, sha3-256, base64, int64, ipv6, http2, HTTP/1.1, oauth2, TLSv1.2, RS256,
+                # aes-256-gcm, cp1252, python3, win32, es2015, x86_64, s3, ec2, k8s, i18n, 4xx
+                (?i-u) \b
+                (?:
+                    (?: utf-? | ucs-? | iso-? | latin-? | cp | windows- | sha-? | md | base | crc
+                      | adler | blake | ripemd | curve | u?int | float | bfloat | complex | arm
+                      | aarch | amd | ipv | http/? | oauth | python | pep | win | ecmascript | es
+                      | tlsv? | sslv? | [rhpe]s | aes-? | chacha | rsa-? | pkcs | route
+                      | urllib | boto | psycopg | jinja | log )
+                    \d+ (?: [\-_.] \d+ )?
+                    (?: [a-z]{1,4} \d* )? (?: -(?: gcm | cbc | ctr | ccm ) )? (?: _ \w* )?
+                  | (?: s | ec | k | l | i | e | a | h | py | mp | p | x )
+                    (?: 2 | 3 | 4 | 8 | 10 | 11 | 18 | 50 | 75 | 86 | 90 | 95 | 99 | 999 )
+                    (?: s | n | e | y | c | _64 )?
+                  | [1-5] xx
+                )
+                \b
+                """,
+                182,
+                replace=KEEP,
+            ),
+            # ---- values ------------------------------------------------------------------------
+            Normalizer(
+                "date",
+                rf"""(?x)
+                # ISO-8601 / RFC 3339 and what loggers print: 2024-01-02, 2024-01-02T10:11:12Z,
+                # 2024-01-02 10:11:12,345, 2024/01/02 10:11:12.123456+01:00, 2006-01-02T15:04:05Z07:00;
+                # shaped like a date also when it is not a valid one (2024-15-03: the very value a
+                # parser refused)
+                \b \d{{4}} [\-/.] [0-3]\d [\-/.] [0-3]\d
+                (?: (?: T | \x20{{1,2}} ) {_TIME} (?: \x20? {_ZONE} (?: [+-]?\d\d:\d\d )? )? )?
+                # compact: 20240102T101112Z, 20060102 150405+0100, 20240220 11:55:33.546593
+              | \b \d{{4}} [01]\d [0-3]\d [T\x20] [0-2]\d :? [0-5]\d :? [0-5]\d (?: [.,]\d{{1,9}} )?
+                (?: {_ZONE} | [+-]\d{{4}} )?
+                # RFC 2822 / 1123 / 850: Tue, 02 Jan 2024 10:11:12 +0000, Monday, 02-Jan-06 15:04:05 MST
+              | \b (?: {_WEEKDAY} ,? \x20+ )? [0-3]?\d [\x20\-] {_MONTH} [\x20\-] \d{{2,4}}
+                (?: \x20+ {_TIME} )? (?: \x20+ (?: {_ZONE} | [+-]\d{{4}} | [A-IK-Z] \b ) )?
+                # ctime, syslog, JavaScript Date, prose: Mon Jan  2 15:04:05 2006, Jan 18, 2019,
+                # Mon Jan 02 2006 14:04:05 GMT-0800 (Pacific Standard Time), Mon Jan 02, 1999
+              | \b (?: {_WEEKDAY} ,? \x20+ )? {_MONTH} \x20+ [0-3]?\d
+                (?:
+                    ,? \x20+ \d{{4}} (?: ,? \x20+ {_TIME} )?
+                  | ,? \x20+ {_TIME} (?: \x20+ \d{{4}} )?
+                )
+                (?: \x20+ (?: GMT | UTC )? [+-]\d{{4}} (?: \x20 \( [^)\n]* \) )? | \x20+ {_ZONE} \b )?
+                # day-first or month-first with slashes or dots: 02/01/2024, 1.2.2024 10:11
+              | \b [0-3]?\d [/.\-] [0-3]?\d [/.\-] (?: 19 | 20 ) \d\d \b
+                (?: ,? \x20 {_TIME} (?: \x20? [AaPp]\.?[Mm]\.? )? )?
+                # Python reprs: datetime.datetime(2025, 6, 24, 18, 33, 0, 447640, tzinfo=...)
+              | \b datetime \. (?: datetime | date | time ) \( [^()]* (?: \( [^()]* \) [^()]* )* \)
+                # a time of day: 10:11, 9:08, 23:21:12, 11:21:12.345 PM, 11:21pm, 10:11:12 UTC (the
+                # \b at the start keeps 908:31 out, the one at the end 11:2112 and 12:31:99)
+              | \b (?: [01]?\d | 2[0-3] ) : [0-5]\d (?: : [0-5]\d (?: [.,]\d{{1,9}} )? )?
+                (?: \x20? [AaPp]\.?[Mm]\.? \b | \x20 (?: UTC | GMT ) \b | (?P<post> [^:\w] | $ ) )
+                # epoch seconds (2017-2033), milliseconds, microseconds, nanoseconds; fractional
+              | \b 1[5-9]\d{{8}} (?: \d{{3}} | \d{{6}} | \d{{9}} )? (?: \.\d{{1,9}} )? \b
+                """,
+                200,
+            ),
+            Normalizer(
+                "duration",
+                r"""(?x)
+                \b
+                (?:
+                    # 1532.2ms, 3s, 250us, 1m30s, 2h, 1h2m3.5s, 7d
+                    (?: \d+ (?: \.\d+ )? (?: ms | us | µs | ns | s | m | h | d ) )+ \b
+                    # 2.5 seconds, 30 sec, 500 milliseconds, 5 minutes, 3 hours, 2 days
+                  | \d+ (?: \.\d+ )? \x20? (?: (?: milli | micro | nano )? (?: seconds? | secs? )
+                                            | msecs? | minutes? | mins? | hours? | hrs? | days? | weeks? ) \b
+                )
+                """,
+                210,
+            ),
+            Normalizer(
+                "version",
+                r"""(?x)
+                # semantic versions: 1.26.4, v2.7.1, 3.12.0rc1, 1.0.0-beta.2+build.5
+                \b v? \d+ \. \d+ \. \d+ (?: [a-z]+\d* )? (?: [\-+] [0-9A-Za-z.\-]* [0-9A-Za-z] )? \b
+                """,
+                220,
+            ),
+            Normalizer("hex", r"(?x) \b 0 [xX] [0-9a-fA-F]+ \b   # 0x7f3a2c, 0xDEADBEEF", 225),
+            Normalizer(
+                "id",
+                rf"""(?x)
+                # Ids after a prefix, whatever their digits: org-1ec, org-2Fh8QxMZ3kVbLq7nT1sW0pYd,
+                # po_xBnrCXqFm0J4H8uGHm2VdM0n, acct_CguLxWCMEghqyeh4, sk-proj-…, ak_live_…, a pod's
+                # api-7d9f8b6c5d-x2x4q: one to three segments of a letter and letters or digits, then
+                # letters and digits with a digit, or letters of mixed case (xBnrCX); snake_case and
+                # Title-Case words are no ids (user_settings, Content-Type), nor a number after a
+                # word (worker-03 is worker-<int>)
+                \b (?: [A-Za-z] [A-Za-z0-9]{{0,15}} [_\-] ){{1,3}}
+                (?: [A-Za-z0-9]* [A-Za-z] [A-Za-z0-9]* \d [A-Za-z0-9]*
+                  | [A-Za-z0-9]* \d [A-Za-z0-9]* [A-Za-z] [A-Za-z0-9]*
+                  | {_RANDOM_CASE} )
+                (?: [_\-] [A-Za-z0-9]+ )* \b
+                """,
+                230,
+            ),
+            Normalizer(
+                "hex",
+                rf"""(?x)
+                # Hex digits in one case with a letter, 4+ with a digit (9af8, a1b2c3d4,
+                # 507f1f77bcf86cd799439011) or 8+ without (deadbeef): the `hex` check counts;
+                # and 8+ digits alone (12345678: a number that long is an id, not a count)
+                \b (?: {_run_with("0-9a-f", "a-f", "0-9", 4)} | {_run_with("0-9A-F", "A-F", "0-9", 4)} ) \b
+              | \b \d{{8,128}} \b
+                """,
+                240,
+                check="hex",
+            ),
+            Normalizer(
+                "hex",
+                r"""(?x)
+                # negative: a minus sign only where it does not join two words
+                (?P<pre> ^ | [^\w\-] ) - \d{8,128} \b
+                """,
+                241,
+            ),
+            Normalizer(
+                "id",
+                rf"""(?x)
+                # Long unprefixed ids: 16+ letters and digits with a digit (ULIDs, AWS key ids,
+                # nanoids); hex digests went to <hex>
+                \b {_run_with("A-Za-z0-9", "0-9", "A-Za-z", 16)} \b
+                """,
+                250,
+            ),
+            Normalizer(
+                "git_sha",
+                r"""(?x)
+                # 7 to 12 lowercase hex digits with a digit and a letter (`git_sha`): a commit as
+                # git abbreviates it, a93c7d2 or 1015eed8910, whatever length git chose
+                \b [0-9a-f]{7,12} \b
+                """,
+                235,
+                check="git_sha",
+            ),
+            Normalizer(
+                "float",
+                r"""(?x)
+                # negative: a minus sign only where it does not join two words (a-1.5 is a, -,
+                # <float>)
+                (?P<pre> ^ | [^\w\-] ) - \d+ \. \d+ (?: [eE] [+-]? \d+ )? \b
+                """,
+                270,
+            ),
+            Normalizer(
+                "float",
+                r"""(?x)
+                \b \d{1,3} (?: ,\d{3} )+ \. \d+                  # 1,234.56
+              | \b \d+ \. \d+ (?: [eE] [+-]? \d+ )? \b           # 0.23, 1532.25, 6.02e23
+              | \b \d+ [eE] [+-]? \d+ \b                         # 1e-05
+                """,
+                271,
+            ),
+            Normalizer(
+                "int",
+                r"""(?x)
+                # negative: a minus sign only where it does not join two words (maisey-908 is
+                # maisey-<int>)
+                (?P<pre> ^ | [^\w\-] ) - \d{1,7} \b
+                """,
+                280,
+            ),
+            Normalizer(
+                "int",
+                rf"""(?x)
+                # a whole number of up to 7 digits (longer ones are <hex>): 42, #1231; thousands
+                # separators: 4,150,908
+                \b \d{{1,3}} (?: ,\d{{3}} )+ \b
+              | \b \d{{1,7}} \b
+                """,
+                281,
+            ),
+            Normalizer(
+                "int",
+                rf"""(?x)
+                # with its unit: 100MB, 3rd, 2x, 97.5% (the unit stays)
+                \b \d{{1,7}} (?P<post> {_UNITS} ) \b
+                """,
+                282,
+            ),
+            # ---- quoted values -----------------------------------------------------------------
+            # ---- quoted values -----------------------------------------------------------------
+            Normalizer(
+                "quoted_str",
+                r"""(?x)
+                # The value of a key=value pair is data: b='1', host='10.1.2.3' (as Sentry: right
+                # after the =). A dictionary's values ('message': '...') keep their words: what is
+                # variable in them is parameterized where it stands.
+                (?P<pre> = ) (?: ' [^'\n]+ ' | " [^"\n]+ " )
+                """,
+                300,
+            ),
+            Normalizer(
+                "quoted_str",
+                rf"""(?x)
+                # Elsewhere quoted text is user input when it has a space, or punctuation
+                # identifiers don't have (and more than one character: Expecting ',' stays):
+                # User "John Smith", Unexpected token "<!DOCTYPE ". Identifiers stay:
+                # 'NoneType' object has no attribute 'id', relation "users" does not exist. Not a
+                # dictionary's value, not the whole message (a KeyError's key): `user_input`.
+                {_QUOTE_LEAD} {_USER_INPUT_QUOTED}
+                """,
+                310,
+                check="user_input",
+            ),
+            Normalizer(
+                "bool",
+                r"""(?x)
+                # booleans as values only: a=True, "enabled": false (not the words true/false)
+                (?P<pre> = | ["'] : \x20? ) (?: True | False | true | false ) \b
+                """,
+                350,
+            ),
+        ),
+        key=lambda n: n.order,
+    )
+)
+
 # --------------------------------------------------------------------------------------------
 # The compiled grouping
 # --------------------------------------------------------------------------------------------
@@ -641,28 +1144,103 @@ GROUPING_INPUTS = (
     "code_namespace", "code_function", "code_filepath", "span_name",
 )  # fmt: skip
 
-_GROUPING: native.Grouping | None = None
+TOP_LEVEL_DOMAINS_FILE = Path(__file__).resolve().parents[1] / "defaults" / "top_level_domains.txt"
 
 
-def grouping() -> native.Grouping:
-    """``NORMALIZERS`` compiled once by the core, with the rest of grouping version 1."""
-    global _GROUPING
-    if _GROUPING is None:
-        _GROUPING = native.Grouping([(n.name, n.regex, n.replacement, None) for n in NORMALIZERS])
-    return _GROUPING
+@lru_cache(maxsize=1)
+def top_level_domains() -> tuple[str, ...]:
+    """The top-level domains the `host` check knows (``TOP_LEVEL_DOMAINS_FILE``)."""
+    lines = TOP_LEVEL_DOMAINS_FILE.read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
-def normalize(messages: Sequence[str | None]) -> list[str]:
-    """Messages -> templates: cut to their first line(s), then every rule of ``NORMALIZERS``."""
-    return grouping().normalize(list(messages))
+def library_packages() -> tuple[str, ...]:
+    """``LIBRARY_PACKAGES`` and the standard library's top-level modules."""
+    return tuple(sorted(set(LIBRARY_PACKAGES) | set(sys.stdlib_module_names)))
 
 
-def fingerprint_frame(frame: pl.DataFrame) -> pl.DataFrame:
+
+
+class NormalizerConfig(Component):
+    """A normalizer of your own (version 2), run before the built-ins: where it matches, it wins."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the token a match becomes: `<name>`")
+    pattern: str = Field(min_length=1, description="a Rust regex (verbose mode with `(?x)`); groups `pre…`/`post…` stay")
+    replace: str | None = Field(
+        None, description="keep instead of `<name>`: `${0}` keeps the match, `${group}` puts a group back"
+    )
+    check: Literal["host", "user_input", "hex", "git_sha", "word_start"] | None = Field(
+        None, description="a test the match must pass"
+    )
+
+    @model_validator(mode="after")
+    def _compiles(self) -> "NormalizerConfig":
+        try:
+            native.Grouping([_row(self)], version=2)
+        except ValueError as exc:
+            raise ValueError(f"pattern: {exc}") from None
+        return self
+
+
+class GroupingConfig(Component):
+    """How error rows are grouped into patterns (``diagnostics.grouping``)."""
+
+    version: Literal[1, 2] = Field(1, description="the grouping version fingerprints are computed with")
+    normalizers: list[NormalizerConfig] = Field(
+        default_factory=list, description="version 2: normalizers of your own, before the built-ins, in order"
+    )
+    in_app_include: list[str] = Field(
+        default_factory=list, description="version 2: module prefixes that are always the application's code"
+    )
+    in_app_exclude: list[str] = Field(
+        default_factory=list, description="version 2: module prefixes that are never the application's code"
+    )
+
+
+def _row(n: Normalizer | NormalizerConfig) -> tuple[str, str, str | None, str | None]:
+    """A version 2 rule as the core takes it: a plain ``<name>`` needs no captures."""
+    if isinstance(n, Normalizer):
+        replacement = n.replacement
+        return n.name, n.regex, (None if replacement == f"<{n.name}>" else replacement), n.check
+    return n.name, _ascii(n.pattern), n.replace, n.check
+
+
+@lru_cache(maxsize=8)
+def _compiled(
+    version: int, user: tuple[tuple[str, str, str | None, str | None], ...], include: tuple[str, ...],
+    exclude: tuple[str, ...],
+) -> native.Grouping:  # fmt: skip
+    if version == 1:
+        return native.Grouping([(n.name, n.regex, n.replacement, None) for n in NORMALIZERS])
+    return native.Grouping(
+        [*user, *(_row(n) for n in NORMALIZERS_V2)],
+        version=2,
+        top_level_domains=list(top_level_domains()),
+        library_packages=list(library_packages()),
+        library_prefixes=list(LIBRARY_PREFIXES),
+        in_app_include=list(include),
+        in_app_exclude=list(exclude),
+    )
+
+
+def grouping(config: GroupingConfig | None = None) -> native.Grouping:
+    """The configured grouping version compiled once by the core (version 1 without a config)."""
+    config = config or GroupingConfig()
+    user = tuple(_row(n) for n in config.normalizers)
+    return _compiled(config.version, user, tuple(config.in_app_include), tuple(config.in_app_exclude))
+
+
+def normalize(messages: Sequence[str | None], config: GroupingConfig | None = None) -> list[str]:
+    """Messages -> templates: cut to their first line(s), then the normalizers."""
+    return grouping(config).normalize(list(messages))
+
+
+def fingerprint_frame(frame: pl.DataFrame, config: GroupingConfig | None = None) -> pl.DataFrame:
     """``frame`` with ``error_class``, ``message_template``, ``source`` and ``fingerprint`` added,
     computed from whichever of ``GROUPING_INPUTS`` it has (what the core does to each error row;
     for stored rows and tests)."""
     inputs = frame.select([c for c in GROUPING_INPUTS if c in frame.columns])
     if not inputs.columns:
         inputs = pl.DataFrame({"message": [None] * frame.height}, schema={"message": pl.String})
-    grouped = pl.DataFrame(grouping().group(inputs))
+    grouped = pl.DataFrame(grouping(config).group(inputs))
     return frame.hstack(grouped)

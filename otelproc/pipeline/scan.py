@@ -28,7 +28,8 @@ from otelproc.pipeline.batch import (
     empty_errors,
     empty_feedback,
 )
-from otelproc.pipeline.fingerprint import grouping
+from otelproc.pipeline.fingerprint import GroupingConfig
+from otelproc.pipeline.fingerprint import grouping as _grouping
 from otelproc.pipeline.redact import REDACTED_COLUMNS, RedactConfig, Redactor
 from otelproc.signals import Signal
 
@@ -56,7 +57,8 @@ class Scanner:
     """The core, compiled once from the config: what it extracts, redacts and groups by.
 
     ``attribute_keys``: attributes later stages match on (the classifier's rules), extracted
-    into ``attr.<key>`` String columns while each error's attributes are at hand.
+    into ``attr.<key>`` String columns while each error's attributes are at hand; ``grouping``:
+    the grouping version (and its normalizers) fingerprints are computed with.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class Scanner:
         *,
         attribute_keys: frozenset[str] | tuple[str, ...] = (),
         max_request_bytes: int = 64 << 20,
+        grouping: GroupingConfig | None = None,
     ):
         redactor = Redactor.from_config(redaction)
         self.core = native.Core(
@@ -72,7 +75,7 @@ class Scanner:
             max_request_bytes=max_request_bytes,
             redactor=redactor.native if redactor.enabled else None,
             redacted_columns=list(REDACTED_COLUMNS),
-            grouping=grouping(),
+            grouping=_grouping(grouping),
             redact_forwarded=redactor.enabled and redactor.redact_forwarded_attributes,
         )
 

@@ -6,7 +6,10 @@ Each service's package is deployed under a root that changes across its four rel
 zipapp), and each release moves the functions of a module around (their order, comments
 between them), so paths and line numbers differ while the module and function names, as
 Python imports them, stay. The modules are compiled with ``compile(source, path)`` and their
-lines put in ``linecache``, so tracebacks are Python's own, source lines included.
+lines put in ``linecache``, so tracebacks are Python's own, source lines included. Releases run
+in one process here, and two may put their modules at one path: each call installs its own
+release's lines for its paths first (``show_release``), as a deployment of that release would
+show them (else a traceback would print another release's source under a frame).
 """
 
 from __future__ import annotations
@@ -61,13 +64,15 @@ def _path(service: Service, release: int, module: str) -> str:
     return f"{service.roots[release]}{service.package}/{module.replace('.', '/')}.py"
 
 
-def _load(name: str, path: str, source: str, namespace: dict) -> types.ModuleType:
+def _load(name: str, path: str, source: str, namespace: dict, lines: dict) -> types.ModuleType:
     module = types.ModuleType(name)
     module.__file__ = path
     module.__dict__.update(namespace)
-    linecache.cache[path] = (len(source), None, source.splitlines(True), path)  # mtime None: kept
+    lines[path] = (len(source), None, source.splitlines(True), path)  # mtime None: kept
+    linecache.cache[path] = lines[path]
     exec(compile(source, path, "exec"), module.__dict__)
     return module
+
 
 
 def _moved(rng: random.Random, blocks: list[str]) -> str:
@@ -87,12 +92,14 @@ class Application:
 
     def __init__(self, seed: int = 11, kinds: list[Kind] = KINDS):
         self._entries: dict[tuple[str, int], Callable] = {}
+        self._lines: dict[tuple[str, int], dict] = {}  # (service, release) -> linecache entries
         python = [k for k in kinds if k.language == "python"]
         for service in (s for s in SERVICES.values() if s.language == "python"):
             mine = [k for k in python if k.service == service.name]
             for release in range(RELEASES):
                 rng = random.Random(f"{seed}/{service.name}/{release}")
-                helpers = self._helpers(service, release, mine, rng)
+                lines = self._lines[(service.name, release)] = {}
+                helpers = self._helpers(service, release, mine, rng, lines)
                 by_module: dict[str, list[Kind]] = {}
                 for kind in mine:
                     by_module.setdefault(kind.module, []).append(kind)
@@ -101,7 +108,7 @@ class Application:
                     header = f'"""{service.package}.{module_name}"""\n'
                     source = header + "\n" * rng.randint(1, 3) + _moved(rng, blocks)
                     path = _path(service, release, module_name)
-                    module = _load(f"{service.package}.{module_name}", path, source, {**NAMESPACE, **helpers})
+                    module = _load(f"{service.package}.{module_name}", path, source, {**NAMESPACE, **helpers}, lines)
                     for kind in members:
                         self._entries[(kind.id, release)] = getattr(module, kind.function)
 
@@ -116,7 +123,7 @@ class Application:
         )
 
     @staticmethod
-    def _helpers(service: Service, release: int, kinds: list[Kind], rng: random.Random) -> dict[str, Callable]:
+    def _helpers(service: Service, release: int, kinds: list[Kind], rng: random.Random, lines: dict) -> dict[str, Callable]:
         out = {}
         for name, module_name in HELPER_MODULES.items():
             codes = {k.code for k in kinds if k.helper == name}
@@ -125,9 +132,14 @@ class Application:
             assert len(codes) == 1, f"helper {name} runs one code"
             source = (f'"""{service.package}.{module_name}: shared by every caller"""\n' + "\n" * rng.randint(1, 9)
                       + f"def {name}(V):\n{indent(codes.pop(), '    ')}\n")  # fmt: skip
-            module = _load(f"{service.package}.{module_name}", _path(service, release, module_name), source, NAMESPACE)
+            module = _load(f"{service.package}.{module_name}", _path(service, release, module_name), source, NAMESPACE,
+                           lines)
             out[f"_{name}"] = getattr(module, name)
         return out
 
     def entry(self, kind: Kind, release: int) -> Callable:
         return self._entries[(kind.id, release)]
+
+    def show_release(self, kind: Kind, release: int) -> None:
+        """Puts the source lines of ``kind``'s service in ``release`` in ``linecache``."""
+        linecache.cache.update(self._lines.get((kind.service, release), {}))

@@ -207,6 +207,8 @@ class Corpus:
                 svc = services[(kind.service, release)] = _Service(kind.service, release)
             rng = random.Random(event_seed)
             values = types.SimpleNamespace(**{name: gen(rng) for name, gen in kind.vars.items()})
+            if kind.language == "python":
+                app.show_release(kind, release)
             if kind.language == "python" and logfire_url and kind.service in LOGFIRE_SERVICES:
                 lf = logfires.get((kind.service, release))
                 if lf is None:

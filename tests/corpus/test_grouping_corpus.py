@@ -1,7 +1,8 @@
 """The labelled corpus through `otelproc serve`: issue 11's targets for grouping and classification.
 
 A modest corpus (161 kinds, 6 events each, with the symptom spans and log records they make)
-is sent with the OpenTelemetry SDK; the DuckDB file is scored by tests/corpus/evaluate.py.
+is sent with the OpenTelemetry SDK to an otelproc grouping with version 2; the DuckDB file is
+scored by tests/corpus/evaluate.py.
 `bench/grouping.py` runs a larger one and prints every split, merge and miscategorised kind.
 """
 
@@ -11,7 +12,7 @@ from tests.corpus.run import run_corpus
 
 
 def test_corpus_grouping_and_classification(tmp_path):
-    scores, _ = run_corpus(tmp_path, seed=11, events_per_kind=6)
+    scores, _ = run_corpus(tmp_path, seed=11, events_per_kind=6, diagnostics={"grouping": {"version": 2}})
     assert scores.missing == 0
     report = scores.report()
     assert scores.symptom_accuracy == 1.0, report
