@@ -215,6 +215,11 @@ pub const FEEDBACK_COLUMNS: [&str; 11] = [
     "attributes",
 ];
 
+/// The text an error and feedback rows of a request may hold: this much, plus this many times
+/// the request's size (escaping in JSON and the columns that repeat a text stay well below).
+pub const ROWS_LIMIT_FLOOR: usize = 64 << 20;
+pub const ROWS_LIMIT_PER_REQUEST_BYTE: usize = 16;
+
 /// Scans `data`, a serialized Export<Signal>ServiceRequest.
 /// `redactor`, when given, takes secrets out of each error row's attributes JSON.
 pub fn scan(
@@ -261,6 +266,7 @@ pub fn scan(
         },
         now_us: now_us(),
         redactor,
+        rows_limit: ROWS_LIMIT_FLOOR.saturating_add(data.len().saturating_mul(ROWS_LIMIT_PER_REQUEST_BYTE)),
     };
     scanner.request(Reader::new(data, 0))?;
     Ok(scanner.out)
@@ -334,7 +340,10 @@ struct SpanCheck<'a> {
 struct LogCheck {
     severity: i64,
     has_exception_attributes: bool,
+    /// an `event.name` attribute says `user.feedback`
     feedback: bool,
+    /// the `event_name` field says `user.feedback` (either makes a feedback record)
+    feedback_event_name: bool,
 }
 
 /// The scopes of a resource, or the items of a scope, with where each sits.
@@ -345,6 +354,8 @@ struct Scanner<'c> {
     out: Scan,
     now_us: i64,
     redactor: Option<&'c Redactor>,
+    /// the most text the rows may hold (see `check_rows_size`)
+    rows_limit: usize,
 }
 
 /// Walks a container message (request, resource, scope): known message fields are handed to
@@ -439,6 +450,7 @@ impl<'c> Scanner<'c> {
                 if is_error {
                     info.count.errors += 1;
                     self.error_span(span, &check, scope_name, &mut info);
+                    self.check_rows_size(span).map_err(|e| scope_site.wrap(span_site.wrap(e)))?;
                 }
             }
         }
@@ -460,9 +472,11 @@ impl<'c> Scanner<'c> {
                 if check.severity >= SEVERITY_ERROR || check.has_exception_attributes {
                     info.count.errors += 1;
                     self.error_log(record, &check, scope_name, &mut info);
+                    self.check_rows_size(record).map_err(|e| scope_site.wrap(record_site.wrap(e)))?;
                 }
-                if check.feedback {
+                if check.feedback || check.feedback_event_name {
                     self.feedback(record, &info);
+                    self.check_rows_size(record).map_err(|e| scope_site.wrap(record_site.wrap(e)))?;
                 }
             }
         }
@@ -486,6 +500,22 @@ impl<'c> Scanner<'c> {
         self.out.items += info.count.items;
         if info.count.items > 0 {
             self.out.resources.push(info.count);
+        }
+        Ok(())
+    }
+
+    /// Refuses a request whose rows outgrow `rows_limit`: each error row holds its resource's
+    /// attributes, so a small request of many tiny error items under a large resource would
+    /// otherwise take gigabytes (found by the robustness tests: 230 KB asked for 1 GB).
+    fn check_rows_size(&self, item: Reader<'_>) -> WireResult<()> {
+        let size: usize = (self.out.columns.iter().chain(&self.out.feedback))
+            .map(|column| match &column.values {
+                Values::Str { data, .. } => data.len(),
+                _ => 0,
+            })
+            .sum();
+        if size > self.rows_limit {
+            return Err(WireError::new(Problem::RowsTooLarge { limit: self.rows_limit }, item.base()));
         }
         Ok(())
     }
@@ -888,17 +918,15 @@ fn check_span(mut reader: Reader<'_>, depth: usize) -> WireResult<SpanCheck<'_>>
 /// Validates one span attribute; Logfire's level and span type are noted.
 fn check_logfire_attribute(reader: Reader<'_>, depth: usize, check: &mut SpanCheck<'_>) -> WireResult<()> {
     let (key, value) = check_key_value(reader, depth)?;
+    // a key sent twice has its last value, as in the attributes' JSON
     match key {
         "logfire.level_num" => {
-            if let Some(Value::Int(level)) = read_value(value) {
-                check.level = Some(level);
+            check.level = match read_value(value) {
+                Some(Value::Int(level)) => Some(level),
+                _ => None,
             }
         }
-        "logfire.span_type" => {
-            if let Some(Value::Str("pending_span")) = read_value(value) {
-                check.pending = true;
-            }
-        }
+        "logfire.span_type" => check.pending = matches!(read_value(value), Some(Value::Str("pending_span"))),
         _ => {}
     }
     Ok(())
@@ -1008,7 +1036,8 @@ fn status_code(mut reader: Reader<'_>, depth: usize) -> WireResult<u64> {
 }
 
 fn check_log(mut reader: Reader<'_>, depth: usize) -> WireResult<LogCheck> {
-    let mut check = LogCheck { severity: 0, has_exception_attributes: false, feedback: false };
+    let mut check =
+        LogCheck { severity: 0, has_exception_attributes: false, feedback: false, feedback_event_name: false };
     let whole = reader;
     while !reader.at_end() {
         let tag = reader.tag()?;
@@ -1017,7 +1046,7 @@ fn check_log(mut reader: Reader<'_>, depth: usize) -> WireResult<LogCheck> {
         let site = || Site { msg: Msg::LogRecord, whole, field, tag_start: tag.start };
         match (field.number, value) {
             (2, FieldValue::Varint(severity)) => check.severity = severity as i32 as i64,
-            (12, FieldValue::Str(name)) => check.feedback = name == FEEDBACK_EVENT,
+            (12, FieldValue::Str(name)) => check.feedback_event_name = name == FEEDBACK_EVENT,
             (6, FieldValue::Message(content)) => {
                 let (key, value) = check_key_value(content, depth + 1).map_err(|e| site().wrap(e))?;
                 if key.starts_with("exception.") {
