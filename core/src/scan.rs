@@ -531,14 +531,15 @@ impl<'c> Scanner<'c> {
     ) {
         let mut row = Row::new(ItemKind::Span);
         let mut own = Vec::new();
-        let (mut start, mut end, mut kind) = (0u64, 0u64, None);
+        // an absent kind is 0 (UNSPECIFIED), as protobuf reads it
+        let (mut start, mut end, mut kind) = (0u64, 0u64, 0u64);
         for (number, value) in fields(Msg::Span, span) {
             match (number, value) {
                 (1, FieldValue::Bytes(b)) => row.trace_id = non_empty_hex(b),
                 (2, FieldValue::Bytes(b)) => row.span_id = non_empty_hex(b),
                 (4, FieldValue::Bytes(b)) => row.parent_span_id = non_empty_hex(b),
                 (5, FieldValue::Str(s)) => row.span_name = non_empty(s),
-                (6, FieldValue::Varint(k)) => kind = Some(k),
+                (6, FieldValue::Varint(k)) => kind = k,
                 (7, FieldValue::Fixed64(t)) => start = t,
                 (8, FieldValue::Fixed64(t)) => end = t,
                 (9, FieldValue::Message(kv)) => {
@@ -556,7 +557,7 @@ impl<'c> Scanner<'c> {
                 _ => {}
             }
         }
-        row.span_kind = kind.and_then(|k| SPAN_KINDS.get(k as usize).copied());
+        row.span_kind = SPAN_KINDS.get(kind as usize).copied();
         row.scope_name = scope_name.map(str::to_owned);
         let own = dedup_last_wins(own.into_iter());
         let merged = overlay(&resource.attrs, &own);
@@ -884,11 +885,13 @@ fn fields<'a>(msg: Msg, mut reader: Reader<'a>) -> impl Iterator<Item = (u32, Fi
     })
 }
 
+/// The scope's name: its last `name` field, as protobuf reads a field sent twice.
 fn scope_name_of(scope: Reader<'_>) -> Option<&str> {
-    fields(Msg::InstrumentationScope, scope).find_map(|(n, v)| match (n, v) {
-        (1, FieldValue::Str(s)) => non_empty(s),
+    let names = fields(Msg::InstrumentationScope, scope).filter_map(|(n, v)| match (n, v) {
+        (1, FieldValue::Str(s)) => Some(s),
         _ => None,
-    })
+    });
+    names.last().and_then(non_empty)
 }
 
 // -- the first pass: validation and the error decision, for every item ----------------------
@@ -908,7 +911,11 @@ fn check_span(mut reader: Reader<'_>, depth: usize) -> WireResult<SpanCheck<'_>>
                     check.exception_event = Some(content);
                 }
             }
-            15 => check.status_error = status_code(content, depth + 1).map_err(|e| site().wrap(e))? == STATUS_ERROR,
+            15 => {
+                if let Some(code) = status_code(content, depth + 1).map_err(|e| site().wrap(e))? {
+                    check.status_error = code == STATUS_ERROR;
+                }
+            }
             _ => validate_child(site(), content, depth)?,
         }
     }
@@ -1019,16 +1026,18 @@ fn is_exception_event(mut reader: Reader<'_>, depth: usize) -> WireResult<bool> 
     Ok(exception)
 }
 
-fn status_code(mut reader: Reader<'_>, depth: usize) -> WireResult<u64> {
+/// A status's code, None when it has none (a status sent twice is one merged status, as
+/// protobuf reads it: its last code wins, a status without one keeps the code before).
+fn status_code(mut reader: Reader<'_>, depth: usize) -> WireResult<Option<u64>> {
     if depth > MAX_DEPTH {
         return Err(WireError::new(Problem::TooDeep(MAX_DEPTH), reader.offset()));
     }
-    let mut code = 0;
+    let mut code = None;
     while !reader.at_end() {
         let tag = reader.tag()?;
         if let (Some(field), FieldValue::Varint(c)) = read_field(Msg::Status, &mut reader, tag)? {
             if field.number == 3 {
-                code = c;
+                code = Some(c);
             }
         }
     }

@@ -56,13 +56,15 @@ impl<'a> Value<'a> {
         matches!(self, Value::Str(s) if s.is_empty())
     }
 
-    /// As Python's `_text`: None for no value or "", a string as is, anything else as JSON
-    /// (`json.dumps`, so ASCII-escaped).
+    /// As Python's `_text`: None for no value or "", a string as is, bytes as their hex (the
+    /// string Python reads them as), anything else as JSON (`json.dumps`, so ASCII-escaped).
     pub fn text(&self) -> Option<String> {
         match self {
             Value::Empty => None,
             Value::Str("") => None,
             Value::Str(s) => Some((*s).to_owned()),
+            Value::Bytes([]) => None,
+            Value::Bytes(b) => Some(hex(b)),
             other => {
                 let mut out = String::new();
                 other.write_json(&mut out, true, 0);
@@ -269,12 +271,12 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// A JSON string as Python's `json` writes it.
+/// A JSON string as Python's `json` writes it (`ensure_ascii` escapes DEL too).
 pub fn write_json_str(out: &mut String, s: &str, ensure_ascii: bool) {
     out.push('"');
     let mut rest = s;
     // copy the runs that need no escape in one go
-    while let Some(at) = rest.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20 || (ensure_ascii && b >= 0x80)) {
+    while let Some(at) = rest.bytes().position(|b| b == b'"' || b == b'\\' || b < 0x20 || (ensure_ascii && b >= 0x7f)) {
         out.push_str(rest.get(..at).unwrap_or_default());
         let Some(c) = rest.get(at..).and_then(|t| t.chars().next()) else { break };
         match c {
@@ -349,8 +351,8 @@ mod tests {
         write_json_str(&mut out, "a\"b\\c\nd\u{1}é😀", false);
         assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001é😀\"");
         let mut ascii = String::new();
-        write_json_str(&mut ascii, "é😀", true);
-        assert_eq!(ascii, "\"\\u00e9\\ud83d\\ude00\"");
+        write_json_str(&mut ascii, "é😀\u{7f}", true);
+        assert_eq!(ascii, "\"\\u00e9\\ud83d\\ude00\\u007f\"");
     }
 
     #[test]
