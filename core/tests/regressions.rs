@@ -127,3 +127,100 @@ fn a_small_request_cannot_ask_for_gigabytes_of_rows() {
     let scan = scanned(Signal::Traces, &amplifying_request(Signal::Traces, 300));
     assert_eq!(scan.errors.len(), 300);
 }
+
+#[test]
+fn a_status_sent_twice_is_one_merged_status() {
+    // protobuf merges a message field sent twice: {code: ERROR} then {message: "x"} is an
+    // ERROR status with a message; a later explicit code replaces an earlier one
+    let status = |fields: &[(u32, &[u8])]| {
+        let mut status = Vec::new();
+        for (number, content) in fields {
+            if *number == 3 {
+                varint_field(&mut status, 3, u64::from(content[0]));
+            } else {
+                len_field(&mut status, 2, content);
+            }
+        }
+        let mut span = Vec::new();
+        len_field(&mut span, 15, &status);
+        span
+    };
+    let merged = [status(&[(3, &[2])]), status(&[(2, b"x")])].concat();
+    let replaced = [status(&[(3, &[2])]), status(&[(3, &[0])])].concat();
+    let scan = scanned(Signal::Traces, &request_of(&[merged, replaced]));
+    assert_eq!(scan.items, 2);
+    assert_eq!(scan.errors.len(), 1);
+    let message = scan.columns.iter().find(|c| c.name == "status_message").unwrap();
+    assert_eq!(message.str_at(0), Some("x"));
+}
+
+#[test]
+fn a_scope_name_sent_twice_is_the_last() {
+    let mut scope = Vec::new();
+    len_field(&mut scope, 1, b"first");
+    len_field(&mut scope, 1, b"last");
+    let mut status = Vec::new();
+    varint_field(&mut status, 3, 2);
+    let mut span = Vec::new();
+    len_field(&mut span, 15, &status);
+    let mut scope_spans = Vec::new();
+    len_field(&mut scope_spans, 1, &scope);
+    len_field(&mut scope_spans, 2, &span);
+    let mut resource_spans = Vec::new();
+    len_field(&mut resource_spans, 2, &scope_spans);
+    let mut data = Vec::new();
+    len_field(&mut data, 1, &resource_spans);
+    let scan = scanned(Signal::Traces, &data);
+    let column = scan.columns.iter().find(|c| c.name == "scope_name").unwrap();
+    assert_eq!(column.str_at(0), Some("last"));
+}
+
+/// One error span (status ERROR) with these extra fields.
+fn error_span(fields: &[u8]) -> Vec<u8> {
+    let mut status = Vec::new();
+    varint_field(&mut status, 3, 2);
+    let mut span = fields.to_vec();
+    len_field(&mut span, 15, &status);
+    span
+}
+
+fn column<'a>(scan: &'a Scan, name: &str) -> &'a otelproc_core::columns::Column {
+    scan.columns.iter().find(|c| c.name == name).unwrap()
+}
+
+#[test]
+fn a_span_without_a_kind_is_unspecified_as_one_with_kind_zero() {
+    // protobuf does not write a kind of 0 (UNSPECIFIED): absent and 0 are the same span
+    let mut explicit = Vec::new();
+    varint_field(&mut explicit, 6, 0);
+    let scan = scanned(Signal::Traces, &request_of(&[error_span(&[]), error_span(&explicit)]));
+    let kinds = column(&scan, "span_kind");
+    assert_eq!((kinds.str_at(0), kinds.str_at(1)), (Some("unspecified"), Some("unspecified")));
+}
+
+#[test]
+fn bytes_are_their_hex_as_text_and_del_is_escaped_in_ascii_json() {
+    // Python reads a bytes AnyValue as its hex string: a text column holds it as it is (not
+    // quoted as JSON), and empty bytes as nothing; json.dumps escapes DEL (0x7f)
+    let mut any = Vec::new();
+    len_field(&mut any, 7, &[0xde, 0xad]);
+    let mut empty = Vec::new();
+    len_field(&mut empty, 7, &[]);
+    let mut array = Vec::new();
+    let mut element = Vec::new();
+    len_field(&mut element, 1, b"a\x7fb");
+    len_field(&mut array, 1, &element);
+    let mut list = Vec::new();
+    len_field(&mut list, 5, &array);
+    let mut fields = Vec::new();
+    len_field(&mut fields, 9, &kv_bytes("stage", &any));
+    len_field(&mut fields, 9, &kv_bytes("code.function", &empty));
+    len_field(&mut fields, 9, &kv_bytes("logfire.msg_template", &list));
+    let scan = scanned(Signal::Traces, &request_of(&[error_span(&fields)]));
+    assert_eq!(column(&scan, "stage").str_at(0), Some("dead"));
+    assert_eq!(column(&scan, "code_function").str_at(0), None);
+    assert_eq!(column(&scan, "msg_template").str_at(0), Some("[\"a\\u007fb\"]"));
+    // the attributes JSON is not ASCII-escaped (as Python's, ensure_ascii=False)
+    let attributes = column(&scan, "attributes").str_at(0).unwrap();
+    assert!(attributes.contains("\"stage\": \"dead\"") && attributes.contains("[\"a\x7fb\"]"), "{attributes}");
+}

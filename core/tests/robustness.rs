@@ -12,11 +12,8 @@
 mod common;
 
 use common::*;
-use otelproc_core::redact::Redactor;
-use otelproc_core::rules::{Check, Rule, RuleSet};
 use otelproc_core::scan::{scan, Signal};
 use otelproc_core::schema::{Field, Kind, Msg, MAX_DEPTH};
-use otelproc_core::splice::{redactions, splice};
 use otelproc_core::wire::{put_varint, Problem, Reader};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -85,37 +82,6 @@ proptest! {
             prop_assert_eq!(summary(&with_redaction), summary(&scan(signal, &data, &config, LIMIT, None)));
         }
     }
-}
-
-fn redactor() -> Redactor {
-    let rule =
-        |name: &str, pattern: &str, replacement: &str, check| Rule::new(name, pattern, replacement, check).unwrap();
-    Redactor::new(
-        RuleSet::new(vec![
-            rule("password", r#"(?i)(password|token)=[^\s"]+"#, "$1=[REDACTED:secret]", None),
-            rule("email", r"[\w.+-]+@[\w-]+\.[\w.]+", "[REDACTED:email]", Some(Check::Email)),
-            rule("card", r"\b(?:\d[ -]?){13,19}\b", "[REDACTED:card]", Some(Check::Luhn)),
-            // one that grows and one that breaks JSON, to take the JSON fallbacks
-            rule("quote", r"hunter2", "\"", None),
-        ])
-        .unwrap(),
-    )
-}
-
-/// With forwarded data redacted, the request forwarded still scans as the one received.
-fn check_redacted_forwarding(signal: Signal, data: &[u8], config: &otelproc_core::scan::ScanConfig) {
-    let redactor = redactor();
-    let before = scan(signal, data, config, LIMIT, Some(&redactor)).unwrap();
-    let edits = redactions(signal.request(), data, &|text| match redactor.redact(text) {
-        std::borrow::Cow::Owned(new) if new != text => Some(new),
-        _ => None,
-    });
-    let out = splice(signal.request(), data, edits);
-    let after = scan(signal, &out, config, LIMIT, Some(&redactor))
-        .unwrap_or_else(|e| panic!("the redacted request does not scan: {e}"));
-    assert_eq!(after.items, before.items);
-    assert_eq!(after.errors.len(), before.errors.len());
-    assert_eq!(after.feedback_rows, before.feedback_rows);
 }
 
 // -- every prefix of a request -------------------------------------------------------------------
