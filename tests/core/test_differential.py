@@ -59,6 +59,43 @@ def assert_rows_equal(got: list[dict], expected: list[dict], context: str, scann
                 assert have == want, f"{context} row {i} {column}: core {have!r}, contract {want!r}"
 
 
+def varint(data: bytes, at: int) -> tuple[int, int]:
+    """(value, offset after it) of the varint at ``at``."""
+    value = shift = 0
+    while True:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        shift += 7
+        if byte < 0x80:
+            return value, at
+
+
+def has_long_length(data: bytes, descriptor) -> bool:
+    """Whether a length-delimited field of this (valid) message, or of one in it, has its
+    length written in more than 5 bytes."""
+    at = 0
+    while at < len(data):
+        key, at = varint(data, at)
+        number, wire_type = key >> 3, key & 7
+        if wire_type == 0:
+            _, at = varint(data, at)
+        elif wire_type in (1, 5):
+            at += 8 if wire_type == 1 else 4
+        else:
+            start = at
+            length, at = varint(data, at)
+            if at - start > 5:
+                return True
+            field = descriptor.fields_by_number.get(number)
+            if field is not None and field.message_type is not None and has_long_length(
+                data[at : at + length], field.message_type
+            ):
+                return True
+            at += length
+    return False
+
+
 def scan_timed(scanner: Scanner, signal: Signal, data: bytes) -> tuple[Batch, tuple[int, int]]:
     before = now_us()
     batch = scanner.scan(signal, data)
@@ -174,7 +211,7 @@ def test_what_the_core_accepts_protobuf_parses_and_reads_the_same_way(corpus, pl
     parser accepts too (otelproc never forwards what is not protobuf), and whatever it refuses
     is named."""
     rng = random.Random(7)
-    accepted = refused = 0
+    accepted = refused = long_lengths = 0
     for index, (signal, _request, data) in enumerate(corpus * 3):
         bad = otlp_random.damaged(data, rng)
         context = f"damaged request {index % len(corpus)} ({signal.value}): {bad.hex()}"
@@ -188,6 +225,11 @@ def test_what_the_core_accepts_protobuf_parses_and_reads_the_same_way(corpus, pl
         try:
             parsed = signal.spec.request.FromString(bad)
         except ProtobufDecodeError as exc:
+            # upb reads a length in 5 bytes at most; the encoding allows 10 (protobuf-go, the
+            # collector's parser and the core read them): the one difference allowed
+            if has_long_length(bad, signal.spec.request.DESCRIPTOR):
+                long_lengths += 1
+                continue
             raise AssertionError(f"{context}: the core accepted what protobuf refuses ({exc})") from None
         expected = reference.scan(signal, parsed, ATTRIBUTE_KEYS)
         assert batch.item_count == expected["items"], context
