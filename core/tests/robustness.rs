@@ -30,7 +30,7 @@ fn proptest_config(cases: u32) -> ProptestConfig {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(2000))]
+    #![proptest_config(proptest_config(50_000))]
 
     #[test]
     fn arbitrary_bytes_are_refused_by_name_or_scanned_consistently(
@@ -46,7 +46,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(proptest_config(300))]
+    #![proptest_config(proptest_config(6_000))]
 
     #[test]
     fn valid_requests_scan_as_they_were_built_and_enrich_cleanly(seed in any::<u64>()) {
@@ -78,7 +78,7 @@ proptest! {
             }
             // the per-row work (redaction of the rows' JSON) on whatever was accepted
             let redactor = redactor();
-            let with_redaction = scan(signal, &data, &config, LIMIT, Some(&redactor));
+            let with_redaction = scan(signal, &data, &config, LIMIT, Some(redactor));
             prop_assert_eq!(summary(&with_redaction), summary(&scan(signal, &data, &config, LIMIT, None)));
         }
     }

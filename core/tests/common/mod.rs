@@ -952,31 +952,35 @@ pub fn tree(msg: Msg, mut reader: Reader<'_>, appended: &[(usize, &[u8])]) -> Ve
     nodes
 }
 
-pub fn redactor() -> Redactor {
-    let rule =
-        |name: &str, pattern: &str, replacement: &str, check| Rule::new(name, pattern, replacement, check).unwrap();
-    Redactor::new(
-        RuleSet::new(vec![
-            rule("password", r#"(?i)(password|token)=[^\s"]+"#, "$1=[REDACTED:secret]", None),
-            rule("email", r"[\w.+-]+@[\w-]+\.[\w.]+", "[REDACTED:email]", Some(Check::Email)),
-            rule("card", r"\b(?:\d[ -]?){13,19}\b", "[REDACTED:card]", Some(Check::Luhn)),
-            // one that grows and one that breaks JSON, to take the JSON fallbacks
-            rule("quote", r"hunter2", "\"", None),
-        ])
-        .unwrap(),
-    )
+/// A redactor with a few rules of each kind (compiled once: tests and fuzz targets share it).
+pub fn redactor() -> &'static Redactor {
+    static REDACTOR: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+    REDACTOR.get_or_init(|| {
+        let rule =
+            |name: &str, pattern: &str, replacement: &str, check| Rule::new(name, pattern, replacement, check).unwrap();
+        Redactor::new(
+            RuleSet::new(vec![
+                rule("password", r#"(?i)(password|token)=[^\s"]+"#, "$1=[REDACTED:secret]", None),
+                rule("email", r"[\w.+-]+@[\w-]+\.[\w.]+", "[REDACTED:email]", Some(Check::Email)),
+                rule("card", r"\b(?:\d[ -]?){13,19}\b", "[REDACTED:card]", Some(Check::Luhn)),
+                // one that grows and one that breaks JSON, to take the JSON fallbacks
+                rule("quote", r"hunter2", "\"", None),
+            ])
+            .unwrap(),
+        )
+    })
 }
 
 /// With forwarded data redacted, the request forwarded still scans as the one received.
 pub fn check_redacted_forwarding(signal: Signal, data: &[u8], config: &otelproc_core::scan::ScanConfig) {
     let redactor = redactor();
-    let before = scan(signal, data, config, LIMIT, Some(&redactor)).unwrap();
+    let before = scan(signal, data, config, LIMIT, Some(redactor)).unwrap();
     let edits = redactions(signal.request(), data, &|text| match redactor.redact(text) {
         std::borrow::Cow::Owned(new) if new != text => Some(new),
         _ => None,
     });
     let out = splice(signal.request(), data, edits);
-    let after = scan(signal, &out, config, LIMIT, Some(&redactor))
+    let after = scan(signal, &out, config, LIMIT, Some(redactor))
         .unwrap_or_else(|e| panic!("the redacted request does not scan: {e}"));
     assert_eq!(after.items, before.items);
     assert_eq!(after.errors.len(), before.errors.len());
