@@ -78,7 +78,10 @@ impl<'a> Value<'a> {
         match self {
             Value::Int(i) => Some(*i),
             Value::Bool(b) => Some(i64::from(*b)),
-            Value::Double(d) if d.is_finite() => Some(d.trunc() as i64),
+            // what an i64 holds (`as` would saturate 1e300 to i64::MAX; Python's int is exact)
+            Value::Double(d) if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d.trunc()) => {
+                Some(d.trunc() as i64)
+            }
             Value::Str(s) => parse_python_int(s),
             _ => None,
         }

@@ -224,3 +224,16 @@ fn bytes_are_their_hex_as_text_and_del_is_escaped_in_ascii_json() {
     let attributes = column(&scan, "attributes").str_at(0).unwrap();
     assert!(attributes.contains("\"stage\": \"dead\"") && attributes.contains("[\"a\x7fb\"]"), "{attributes}");
 }
+
+#[test]
+fn a_double_beyond_64_bits_is_no_integer() {
+    // int(-1e300) is exact in Python and fits no Int64 column: no value, not i64::MIN
+    for (value, expected) in [(-1e300, None), (1e19, None), (-9.3e18, None), (404.9, Some(404)), (-2.5, Some(-2))] {
+        let mut any = Vec::new();
+        fixed64_field(&mut any, 4, f64::to_bits(value));
+        let mut fields = Vec::new();
+        len_field(&mut fields, 9, &kv_bytes("http.status_code", &any));
+        let scan = scanned(Signal::Traces, &request_of(&[error_span(&fields)]));
+        assert_eq!(column(&scan, "http_status_code").i64_at(0), expected, "{value}");
+    }
+}

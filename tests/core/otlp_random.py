@@ -71,7 +71,7 @@ def any_value(rng: random.Random, value: AnyValue, depth: int = 3) -> None:
     elif kind == 4:
         value.int_value = rng.choice((0, 1, -1, 9, 17, 21, 404, 503, -(2**63), 2**63 - 1, 2**31, rng.getrandbits(63)))
     elif kind == 5:
-        value.double_value = rng.choice((0.0, -0.0, 1.5, 17.9, 1e16, 1e-7, math.nan, math.inf, -math.inf, 404.0))
+        value.double_value = rng.choice((0.0, -0.0, 1.5, 17.9, 1e16, -1e300, 1e-7, math.nan, math.inf, -math.inf, 404.0))
     elif kind in (6, 7):
         value.bytes_value = rng.randbytes(rng.randrange(6))
     elif kind == 8:
