@@ -53,6 +53,14 @@ impl Column {
         self.valid.len()
     }
 
+    /// Bytes of text the column holds (0 for columns of numbers).
+    pub fn text_bytes(&self) -> usize {
+        match &self.values {
+            Values::Str { data, .. } => data.len(),
+            _ => 0,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.valid.is_empty()
     }

@@ -199,7 +199,8 @@ impl<'a, 'c> Extractor<'a, 'c> {
         resource: &ResourceInfo<'a>,
     ) {
         let mut row = Row::new(ItemKind::Span);
-        let (mut start, mut end, mut kind) = (0u64, 0u64, None);
+        // an absent kind is 0 (UNSPECIFIED), as protobuf reads it
+        let (mut start, mut end, mut kind) = (0u64, 0u64, 0u64);
         let mut attributes = Vec::new();
         for (number, value) in fields(Msg::Span, span) {
             match (number, value) {
@@ -207,7 +208,7 @@ impl<'a, 'c> Extractor<'a, 'c> {
                 (2, FieldValue::Bytes(b)) => row.span_id = non_empty_bytes(b),
                 (4, FieldValue::Bytes(b)) => row.parent_span_id = non_empty_bytes(b),
                 (5, FieldValue::Str(s)) => row.span_name = non_empty(s),
-                (6, FieldValue::Varint(k)) => kind = Some(k),
+                (6, FieldValue::Varint(k)) => kind = k,
                 (7, FieldValue::Fixed64(t)) => start = t,
                 (8, FieldValue::Fixed64(t)) => end = t,
                 (9, FieldValue::Message(kv)) => attributes.push(kv),
@@ -223,7 +224,7 @@ impl<'a, 'c> Extractor<'a, 'c> {
         }
         self.own_attributes(attributes.into_iter().filter_map(|kv| key_value(kv).ok()));
         self.overlay(resource);
-        row.span_kind = kind.and_then(|k| SPAN_KINDS.get(k as usize).copied());
+        row.span_kind = SPAN_KINDS.get(kind as usize).copied();
         let level = lookup(&self.merged, "logfire.level_num").and_then(|v| match v {
             Value::Int(i) => Some(*i),
             Value::Bool(b) => Some(i64::from(*b)),
@@ -351,7 +352,8 @@ impl<'a, 'c> Extractor<'a, 'c> {
         if let Some(column) = columns.next() {
             column.push_str(Some(&resource.service_name));
         }
-        for (column, value) in columns.by_ref().zip(values.iter()) {
+        // values first: a zip would take (and lose) the column after the last value
+        for (value, column) in values.iter().zip(columns.by_ref()) {
             column.push_str(value.as_deref());
         }
         if let Some(column) = columns.next() {

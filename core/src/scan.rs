@@ -233,6 +233,11 @@ pub const FEEDBACK_COLUMNS: [&str; 11] = [
     "attributes",
 ];
 
+/// The text an error and feedback rows of a request may hold: this much, plus this many times
+/// the request's size (escaping in JSON and the columns that repeat a text stay well below).
+pub const ROWS_LIMIT_FLOOR: usize = 64 << 20;
+pub const ROWS_LIMIT_PER_REQUEST_BYTE: usize = 16;
+
 /// Scans `data`, a serialized Export<Signal>ServiceRequest.
 /// `redactor`, when given, takes secrets out of each error row's attributes JSON.
 pub fn scan(
@@ -277,6 +282,7 @@ pub fn scan(
             feedback_rows: 0,
         },
         rows: Extractor::new(config, redactor),
+        rows_limit: ROWS_LIMIT_FLOOR.saturating_add(data.len().saturating_mul(ROWS_LIMIT_PER_REQUEST_BYTE)),
     };
     scanner.request(Reader::new(data, 0))?;
     Ok(scanner.out)
@@ -294,7 +300,10 @@ struct SpanCheck<'a> {
 struct LogCheck {
     severity: i64,
     has_exception_attributes: bool,
+    /// an `event.name` attribute says `user.feedback`
     feedback: bool,
+    /// the `event_name` field says `user.feedback` (either makes a feedback record)
+    feedback_event_name: bool,
 }
 
 /// The scopes of a resource, or the items of a scope, with where each sits.
@@ -303,6 +312,8 @@ type Children<'a> = Vec<(Site<'a>, Reader<'a>)>;
 struct Scanner<'a, 'c> {
     out: Scan,
     rows: Extractor<'a, 'c>,
+    /// the most text the rows may hold (see `check_rows_size`)
+    rows_limit: usize,
 }
 
 /// Walks a container message (request, resource, scope): known message fields are handed to
@@ -398,6 +409,7 @@ impl<'a, 'c> Scanner<'a, 'c> {
                 if is_error {
                     count.errors += 1;
                     self.rows.span(&mut self.out, span, check.exception_event, scope_name, &info);
+                    self.check_rows_size(span).map_err(|e| scope_site.wrap(span_site.wrap(e)))?;
                 }
             }
         }
@@ -420,15 +432,28 @@ impl<'a, 'c> Scanner<'a, 'c> {
                 if check.severity >= SEVERITY_ERROR || check.has_exception_attributes {
                     count.errors += 1;
                     self.rows.log(&mut self.out, record, check.severity, scope_name, &info);
+                    self.check_rows_size(record).map_err(|e| scope_site.wrap(record_site.wrap(e)))?;
                 }
-                if check.feedback {
+                if check.feedback || check.feedback_event_name {
                     self.rows.feedback(&mut self.out, record, &info);
+                    self.check_rows_size(record).map_err(|e| scope_site.wrap(record_site.wrap(e)))?;
                 }
             }
         }
         self.out.items += count.items;
         if count.items > 0 {
             self.out.resources.push(count);
+        }
+        Ok(())
+    }
+
+    /// Refuses a request whose rows outgrow `rows_limit`: each error row holds its resource's
+    /// attributes, so a small request of many tiny error items under a large resource would
+    /// otherwise take gigabytes (found by the robustness tests: 230 KB asked for 1 GB).
+    fn check_rows_size(&self, item: Reader<'_>) -> WireResult<()> {
+        let size: usize = self.out.columns.iter().chain(&self.out.feedback).map(Column::text_bytes).sum();
+        if size > self.rows_limit {
+            return Err(WireError::new(Problem::RowsTooLarge { limit: self.rows_limit }, item.base()));
         }
         Ok(())
     }
@@ -451,11 +476,13 @@ impl<'a, 'c> Scanner<'a, 'c> {
     }
 }
 
+/// The scope's name: its last `name` field, as protobuf reads a field sent twice.
 fn scope_name_of(scope: Reader<'_>) -> Option<&str> {
-    fields(Msg::InstrumentationScope, scope).find_map(|(n, v)| match (n, v) {
-        (1, FieldValue::Str(s)) if !s.is_empty() => Some(s),
+    let names = fields(Msg::InstrumentationScope, scope).filter_map(|(n, v)| match (n, v) {
+        (1, FieldValue::Str(s)) => Some(s),
         _ => None,
-    })
+    });
+    names.last().filter(|s| !s.is_empty())
 }
 
 // -- the first pass: validation and the error decision, for every item ----------------------
@@ -475,7 +502,11 @@ fn check_span(mut reader: Reader<'_>, depth: usize) -> WireResult<SpanCheck<'_>>
                     check.exception_event = Some(content);
                 }
             }
-            15 => check.status_error = status_code(content, depth + 1).map_err(|e| site().wrap(e))? == STATUS_ERROR,
+            15 => {
+                if let Some(code) = status_code(content, depth + 1).map_err(|e| site().wrap(e))? {
+                    check.status_error = code == STATUS_ERROR;
+                }
+            }
             _ => validate_child(site(), content, depth)?,
         }
     }
@@ -485,17 +516,15 @@ fn check_span(mut reader: Reader<'_>, depth: usize) -> WireResult<SpanCheck<'_>>
 /// Validates one span attribute; Logfire's level and span type are noted.
 fn check_logfire_attribute(reader: Reader<'_>, depth: usize, check: &mut SpanCheck<'_>) -> WireResult<()> {
     let (key, value) = check_key_value(reader, depth)?;
+    // a key sent twice has its last value, as in the attributes' JSON
     match key {
         "logfire.level_num" => {
-            if let Some(Value::Int(level)) = read_value(value) {
-                check.level = Some(level);
+            check.level = match read_value(value) {
+                Some(Value::Int(level)) => Some(level),
+                _ => None,
             }
         }
-        "logfire.span_type" => {
-            if let Some(Value::Str("pending_span")) = read_value(value) {
-                check.pending = true;
-            }
-        }
+        "logfire.span_type" => check.pending = matches!(read_value(value), Some(Value::Str("pending_span"))),
         _ => {}
     }
     Ok(())
@@ -588,16 +617,18 @@ fn is_exception_event(mut reader: Reader<'_>, depth: usize) -> WireResult<bool> 
     Ok(exception)
 }
 
-fn status_code(mut reader: Reader<'_>, depth: usize) -> WireResult<u64> {
+/// A status's code, None when it has none (a status sent twice is one merged status, as
+/// protobuf reads it: its last code wins, a status without one keeps the code before).
+fn status_code(mut reader: Reader<'_>, depth: usize) -> WireResult<Option<u64>> {
     if depth > MAX_DEPTH {
         return Err(WireError::new(Problem::TooDeep(MAX_DEPTH), reader.offset()));
     }
-    let mut code = 0;
+    let mut code = None;
     while !reader.at_end() {
         let tag = reader.tag()?;
         if let (Some(field), FieldValue::Varint(c)) = read_field(Msg::Status, &mut reader, tag)? {
             if field.number == 3 {
-                code = c;
+                code = Some(c);
             }
         }
     }
@@ -605,7 +636,8 @@ fn status_code(mut reader: Reader<'_>, depth: usize) -> WireResult<u64> {
 }
 
 fn check_log(mut reader: Reader<'_>, depth: usize) -> WireResult<LogCheck> {
-    let mut check = LogCheck { severity: 0, has_exception_attributes: false, feedback: false };
+    let mut check =
+        LogCheck { severity: 0, has_exception_attributes: false, feedback: false, feedback_event_name: false };
     let whole = reader;
     while !reader.at_end() {
         let tag = reader.tag()?;
@@ -614,7 +646,7 @@ fn check_log(mut reader: Reader<'_>, depth: usize) -> WireResult<LogCheck> {
         let site = || Site { msg: Msg::LogRecord, whole, field, tag_start: tag.start };
         match (field.number, value) {
             (2, FieldValue::Varint(severity)) => check.severity = severity as i32 as i64,
-            (12, FieldValue::Str(name)) => check.feedback = name == FEEDBACK_EVENT,
+            (12, FieldValue::Str(name)) => check.feedback_event_name = name == FEEDBACK_EVENT,
             (6, FieldValue::Message(content)) => {
                 let (key, value) = check_key_value(content, depth + 1).map_err(|e| site().wrap(e))?;
                 if key.starts_with("exception.") {

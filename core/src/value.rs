@@ -56,12 +56,13 @@ impl<'a> Value<'a> {
         matches!(self, Value::Str(s) if s.is_empty())
     }
 
-    /// As Python's `_text`: None for no value or "", a string as is, anything else as JSON
-    /// (`json.dumps`, so ASCII-escaped).
+    /// As Python's `_text`: None for no value or "", a string as is, bytes as their hex (the
+    /// string Python reads them as), anything else as JSON (`json.dumps`, so ASCII-escaped).
     pub fn text(&self) -> Option<Cow<'a, str>> {
         match self {
-            Value::Empty | Value::Str("") => None,
+            Value::Empty | Value::Str("") | Value::Bytes([]) => None,
             Value::Str(s) => Some(Cow::Borrowed(s)),
+            Value::Bytes(b) => Some(Cow::Owned(hex(b))),
             other => {
                 let mut out = String::new();
                 other.write_json(&mut out, true, 0);
@@ -107,7 +108,10 @@ impl<'a> Value<'a> {
         match self {
             Value::Int(i) => Some(*i),
             Value::Bool(b) => Some(i64::from(*b)),
-            Value::Double(d) if d.is_finite() => Some(d.trunc() as i64),
+            // what an i64 holds (`as` would saturate 1e300 to i64::MAX; Python's int is exact)
+            Value::Double(d) if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&d.trunc()) => {
+                Some(d.trunc() as i64)
+            }
             Value::Str(s) => parse_python_int(s),
             _ => None,
         }
@@ -309,12 +313,12 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Bytes a JSON string must escape (with `ensure_ascii`, every byte >= 0x80 too).
+/// Bytes a JSON string must escape (with `ensure_ascii`, DEL and every byte >= 0x80 too).
 const fn escape_table(ensure_ascii: bool) -> [bool; 256] {
     let mut table = [false; 256];
     let mut b = 0;
     while b < 256 {
-        table[b] = b < 0x20 || b == b'"' as usize || b == b'\\' as usize || (ensure_ascii && b >= 0x80);
+        table[b] = b < 0x20 || b == b'"' as usize || b == b'\\' as usize || (ensure_ascii && b >= 0x7f);
         b += 1;
     }
     table
@@ -404,8 +408,8 @@ mod tests {
         write_json_str(&mut out, "a\"b\\c\nd\u{1}é😀", false);
         assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001é😀\"");
         let mut ascii = String::new();
-        write_json_str(&mut ascii, "é😀", true);
-        assert_eq!(ascii, "\"\\u00e9\\ud83d\\ude00\"");
+        write_json_str(&mut ascii, "é😀\u{7f}", true);
+        assert_eq!(ascii, "\"\\u00e9\\ud83d\\ude00\\u007f\"");
     }
 
     #[test]

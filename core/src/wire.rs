@@ -25,6 +25,7 @@ pub enum Problem {
     InvalidUtf8,
     TooDeep(usize),
     TooLarge { size: usize, limit: usize },
+    RowsTooLarge { limit: usize },
 }
 
 impl fmt::Display for Problem {
@@ -49,6 +50,10 @@ impl fmt::Display for Problem {
             Problem::TooLarge { size, limit } => {
                 write!(f, "request of {size} bytes is larger than the limit of {limit} bytes")
             }
+            Problem::RowsTooLarge { limit } => write!(
+                f,
+                "the error rows of this request would hold more than {limit} bytes (each holds its resource's attributes)"
+            ),
         }
     }
 }

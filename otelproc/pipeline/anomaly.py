@@ -119,8 +119,9 @@ class AnomalyDetector:
         while len(rate.closed) > HISTORY_BUCKETS:
             del rate.closed[next(iter(rate.closed))]
 
-    def score(self, label: str, bucket: int, new_errors: int) -> tuple[bool, float | None]:
-        """Count ``new_errors`` of ``label`` in ``bucket``; (anomalous, z-score) of that bucket."""
+    def score(self, label: str, bucket: int, new_errors: int) -> tuple[bool, float | None, int, float | None]:
+        """Count ``new_errors`` of ``label`` in ``bucket``; (anomalous, z-score, count, baseline mean)
+        of that bucket as it stands now (a later bucket of the same batch may push it out of the history)."""
         rate = self._rates.get(label)
         if rate is None:
             rate = self._rates[label] = _LabelRate(first=bucket, current=bucket)
@@ -133,13 +134,13 @@ class AnomalyDetector:
         else:  # a late error: its bucket has closed
             past = rate.closed.get(bucket)
             if past is None:  # older than the history (or than the label's first error)
-                return False, None
+                return False, None, new_errors, None
             past.count += new_errors
             count, mean, sigma = past.count, past.mean, past.sigma
         if mean is None:
-            return False, None
+            return False, None, count, None
         z = (count - mean) / sigma
-        return count >= self.config.min_count and z > self.config.threshold_sigma, z
+        return count >= self.config.min_count and z > self.config.threshold_sigma, z, count, mean
 
     # -- the stage --------------------------------------------------------------------------
 
@@ -158,30 +159,36 @@ class AnomalyDetector:
         counted = pl.col("caused_by").is_null().sum() if "caused_by" in frame.columns else pl.len()
         counts = frame.group_by("_label", "_bucket").agg(counted.alias("len")).sort("_bucket", "_label")
         labels, buckets, sizes = (counts.get_column(c).to_list() for c in ("_label", "_bucket", "len"))
-        anomalous, scores = [], []
+        anomalous, scores, bucket_counts, baselines = [], [], [], []
         for label, bucket, size in zip(labels, buckets, sizes):
-            verdict, z = self.score(label, bucket, size)
+            verdict, z, count, baseline = self.score(label, bucket, size)
             anomalous.append(verdict)
             scores.append(z)
+            bucket_counts.append(count)
+            baselines.append(baseline)
         verdicts = pl.DataFrame(
             {"_label": labels, "_bucket": buckets, "anomaly": anomalous, "anomaly_score": scores},
             schema={"_label": pl.String, "_bucket": pl.Int64, "anomaly": pl.Boolean, "anomaly_score": pl.Float64},
         )
         scored = frame.join(verdicts, on=["_label", "_bucket"], how="left", maintain_order="left")
         if self.on_anomaly:
-            self._tell(scored, verdicts.filter(pl.col("anomaly")))
+            told = verdicts.with_columns(
+                count=pl.Series(bucket_counts, dtype=pl.Int64), baseline=pl.Series(baselines, dtype=pl.Float64)
+            )
+            self._tell(scored, told.filter(pl.col("anomaly")))
         batch.errors = scored.drop("_label", "_bucket")
         return batch
 
     def _tell(self, errors: pl.DataFrame, anomalous: pl.DataFrame) -> None:
-        """The hooks hear of each label's anomalous bucket once."""
+        """The hooks hear of each label's anomalous bucket once (``anomalous``: its count and
+        baseline as scored)."""
         new = []
-        for label, bucket in zip(anomalous.get_column("_label").to_list(), anomalous.get_column("_bucket").to_list()):
+        columns = (anomalous.get_column(c).to_list() for c in ("_label", "_bucket", "count", "baseline"))
+        for label, bucket, count, baseline in zip(*columns):
             rate = self._rates[label]
             if rate.told is None or bucket > rate.told:
                 rate.told = bucket
-                count = rate.count if bucket == rate.current else rate.closed[bucket].count
-                new.append((label, bucket, count, rate.mean))
+                new.append((label, bucket, count, baseline))
         if not new:
             return
         told = pl.DataFrame(

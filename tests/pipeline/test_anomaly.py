@@ -115,3 +115,23 @@ def test_symptoms_do_not_count_toward_a_labels_rate():
     out = detector(batch).errors
     assert not out["anomaly"].any()  # 4 < min_count: the symptoms were not counted
     assert out["anomaly_score"].null_count() == 0
+
+
+def test_hooks_hear_of_an_anomalous_bucket_a_later_bucket_of_the_same_batch_pushed_out_of_the_history():
+    """One batch holds a burst of a label and, far later, one more error of it: the later
+    bucket rolls the burst's out of the kept history before the hooks are told, and they
+    still hear of the burst with its own count and baseline."""
+    clock = Clock()
+    clock.now = minute(3 * HISTORY_BUCKETS)
+    detector = AnomalyDetector(AnomalyConfig(warmup="2m", min_count=5), clock=clock)
+    told: list[pl.DataFrame] = []
+    detector.on_anomaly.append(told.append)
+    for m in range(3):
+        detector(batch_of([("PG", minute(m))]))
+    burst = [("PG", minute(3, s / 2)) for s in range(40)]
+    out = detector(batch_of(burst + [("PG", minute(2 * HISTORY_BUCKETS + 3))]))
+    assert out.errors["anomaly"].to_list() == [True] * 40 + [False]
+    [frame] = told
+    assert frame["label"].to_list() == ["PG"]
+    assert frame["count"].to_list() == [40]
+    assert frame["baseline"].to_list() == [1.0]
