@@ -499,7 +499,7 @@ def report(args, runs: dict, load_before, load_after, pool_info: dict) -> None:
                 print(f"{percent:>5}% {server:<8} {m['spans_per_s']:>9,.0f} {m['error_spans_per_s']:>11,.0f} {ratio} "
                       f"{m['p50_ms']:>7.1f} {m['p99_ms']:>7.1f} {m['cpu_s_per_100k']:>10.3f} "
                       f"{m['main_cpu_s_per_100k']:>11.3f} {per_error_text} {m['peak_rss_mib']:>8.0f} "
-                      f"{sum(r['refused'] for r in rs):>7} {m['forwarded_mb_per_s']:>8.1f}")
+                      f"{m['refused']:>7.0f} {m['forwarded_mb_per_s']:>8.1f}")
                 lost = [r["accepted_requests"] - r["forwarded_requests"] for r in rs]
                 if any(lost) or any(r["failed"] for r in rs):
                     print(f"       !! {server}: accepted - forwarded requests per run {lost}, "
