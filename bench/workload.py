@@ -12,9 +12,11 @@ A share of the spans are errors, as the SDKs record them: status ERROR with the
 escaped). The errors are of 27 kinds (databases, HTTP clients, LLM providers, caches,
 validation, timeouts, lookups, permissions; Python, JavaScript and Java stacks), and
 no two are alike: every message carries its own ids, hosts and numbers (and some carry
-secrets for the redactor: emails, passwords in URLs, tokens), and every stack has its own
-depth (3 to 30 frames: framework frames, one to four in-app frames whose line numbers
-drift, library frames) — so a benchmark measures the per-row work, not a memo.
+secrets for the redactor: emails, JWTs, tokens in URLs), and every stack has its own depth
+(3 to 30 frames: framework frames, one to four in-app frames whose line numbers drift,
+library frames). ``Request.renewed`` rewrites one number in each message and one line
+number in each stack in the bytes, so that a pool of requests replayed never shows an error
+twice: a benchmark measures the per-row work, not what the core remembers.
 
 Everything is seeded: ``build_requests(percent, n, seed)`` gives the same bytes every time.
 """
