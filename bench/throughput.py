@@ -92,8 +92,11 @@ GZIP_IN_THREAD = 256 * 1024
 # -- the sink, the floor (each runs in its own process) --------------------------------------
 
 
-def _grpc_server(port: int, export) -> grpc.aio.Server:
-    server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20)])
+def _grpc_server(port: int, export, decompress: bool = True) -> grpc.aio.Server:
+    options = [("grpc.max_receive_message_length", 64 << 20)]
+    if not decompress:  # the handler gets the message as sent, gzip-compressed or not
+        options.append(("grpc.per_message_decompression", 0))
+    server = grpc.aio.server(options=options)
     handler = grpc.method_handlers_generic_handler(
         "opentelemetry.proto.collector.trace.v1.TraceService",
         {"Export": grpc.unary_unary_rpc_method_handler(export)},
@@ -112,8 +115,8 @@ def _uvicorn(app, port: int):
 
 
 def run_sink(grpc_port: int, http_port: int) -> None:
-    """Accepts every request at once (gRPC and HTTP) without parsing it, and counts them;
-    GET /stats on the HTTP port answers the counts as JSON."""
+    """Accepts every request at once (gRPC and HTTP) without decompressing or parsing it, and
+    counts them and their bytes as sent; GET /stats on the HTTP port answers the counts as JSON."""
     stats = {"requests": 0, "bytes": 0}
 
     async def export(request: bytes, context) -> bytes:
@@ -141,7 +144,7 @@ def run_sink(grpc_port: int, http_port: int) -> None:
         await send({"type": "http.response.body", "body": body})
 
     async def main() -> None:
-        server = _grpc_server(grpc_port, export)
+        server = _grpc_server(grpc_port, export, decompress=False)
         await server.start()
         await _uvicorn(app, http_port).serve()
 
