@@ -32,10 +32,11 @@ test: $(STAMP)
 	cd core && cargo clippy --quiet --release --all-targets --features python -- -D warnings
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-## bench: throughput and fingerprint benchmarks (prints figures, asserts nothing)
+## bench: the core alone (Rust), gzip by level, end-to-end throughput against the floor (prints figures, asserts nothing)
 bench: $(STAMP)
-	$(BIN)/python bench/throughput.py
-	$(BIN)/python bench/fingerprint.py
+	$(BIN)/python bench/core.py
+	$(BIN)/python bench/compression.py
+	$(BIN)/python bench/throughput.py --repeat 3
 
 ## proto: regenerate the protobuf code otelproc owns (see proto_gen/README.md)
 proto: $(STAMP)

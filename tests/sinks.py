@@ -5,7 +5,7 @@ OTLP/gRPC server and an OTLP/HTTP (protobuf) server on 127.0.0.1 with ports chos
 by the OS, each in its own threads, so it works the same from sync and async tests.
 Every request is decoded and kept as a ``ReceivedRequest`` (the decoded
 ``Export*ServiceRequest``, the bytes, the headers / gRPC metadata with lowercased
-keys, whether it came gzip-compressed, and the answer it got)::
+keys, whether it came gzip-compressed, the body as it came, and the answer it got)::
 
     with OTLPSink() as sink:
         config = {"endpoint": sink.http_endpoint}                # http://127.0.0.1:PORT
@@ -36,13 +36,15 @@ limited to one signal with ``signal=``:
 
 ``CountingSender`` is an in-process ``Sender`` that counts what it is given, for tests
 that do not need a network. ``traces_request``/``logs_request``/``metrics_request``
-build OTLP requests and ``make_batch`` wraps one in a pipeline ``Batch``.
+build OTLP requests (``varied_traces``: spans with random text, for compression) and
+``make_batch`` wraps one in a pipeline ``Batch``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import random
 import socket
 import threading
 import time
@@ -118,6 +120,7 @@ class ReceivedRequest:
     gzip: bool  # the body came gzip-compressed
     answer: Answer
     at: float  # time.monotonic() on arrival
+    wire: bytes = b""  # the body as it came (gzip-compressed when ``gzip``)
 
     @property
     def accepted(self) -> bool:
@@ -234,7 +237,9 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         answer = sink._answer_for(signal)
         if answer.delay:
             time.sleep(answer.delay)
-        sink._record(ReceivedRequest(signal, "http", self.path, message, raw, headers, compressed, answer, time.monotonic()))
+        sink._record(
+            ReceivedRequest(signal, "http", self.path, message, raw, headers, compressed, answer, time.monotonic(), body)
+        )
         if answer.ok:
             self._reply(answer.http_status, _response_bytes(signal, answer), answer.headers)
         else:
@@ -376,7 +381,9 @@ class OTLPSink:
             if answer.delay:
                 time.sleep(answer.delay)
             self._record(
-                ReceivedRequest(signal, "grpc", signal.spec.grpc_method, message, raw, headers, compressed, answer, time.monotonic())
+                ReceivedRequest(
+                    signal, "grpc", signal.spec.grpc_method, message, raw, headers, compressed, answer, time.monotonic(), request
+                )
             )
             if answer.grpc_code is grpc.StatusCode.OK:
                 return _response_bytes(signal, answer)
@@ -612,6 +619,16 @@ def traces_request(spans: int = 3, *, service: str = "test-service", name: str =
             )
         ]
     )
+
+
+def varied_traces(spans: int = 300):
+    """Spans with random words in an attribute: gzip levels 1, 6 and 9 compress them differently."""
+    request = traces_request(spans)
+    words = random.Random(7)
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        text = " ".join(words.choice(["order", "user", "retry", "timeout", "db", "cache", "42", "7f3a"]) for _ in range(40))
+        span.attributes.add(key="note").value.string_value = text
+    return request
 
 
 def logs_request(records: int = 3, *, service: str = "test-service", body: str = "log"):

@@ -8,6 +8,7 @@ Config (``exporters: logfire`` or ``logfire/NAME``)::
       # max_request_bytes: 5MiB            # larger requests are split (never inside a span)
       # headers: {}                        # extra headers for every request
       # compression: gzip                  # or none
+      # compression_params: {level: 1}     # gzip level, 1 (fastest) to 9 (smallest)
       # sending_queue, retry_on_failure, circuit_breaker, timeout: as every exporter
 
 The base URL follows Logfire's own SDK (``logfire._internal.config.get_base_url_from_token``):
@@ -40,7 +41,13 @@ from pydantic import AliasChoices, Field, field_validator
 
 from otelproc.config_types import ByteSize
 from otelproc.exporters import QueueItem
-from otelproc.exporters.otlp import OTLPExporterConfig, OTLPHttpSender, _http_url
+from otelproc.exporters.otlp import (
+    CompressionParams,
+    OTLPExporterConfig,
+    OTLPHttpSender,
+    _http_url,
+    check_compression_params,
+)
 from otelproc.exporters.runtime import ExporterConfig, Rejected
 from otelproc.pipeline.batch import Batch
 from otelproc.signals import Signal, count_items
@@ -96,6 +103,10 @@ class LogfireExporterConfig(ExporterConfig):
     # extra headers sent with every request (Authorization is the token's)
     headers: dict[str, str] = Field(default_factory=dict)
     compression: Literal["gzip", "none"] = "gzip"
+    # the gzip level (as the OTLP exporters')
+    compression_params: CompressionParams = Field(default_factory=CompressionParams)
+
+    _compression_params = field_validator("compression_params")(check_compression_params)
 
     @field_validator("token")
     @classmethod
@@ -120,6 +131,7 @@ class LogfireExporterConfig(ExporterConfig):
 
     def otlp_config(self) -> OTLPExporterConfig:
         """The OTLP/HTTP settings one request is sent with."""
+        gzip = {"compression_params": self.compression_params} if self.compression == "gzip" else {}
         return OTLPExporterConfig(
             protocol="http/protobuf",
             endpoint=self.base_url,
@@ -127,6 +139,7 @@ class LogfireExporterConfig(ExporterConfig):
             compression=self.compression,
             timeout=self.timeout,
             sending_queue=self.sending_queue,
+            **gzip,
         )
 
 

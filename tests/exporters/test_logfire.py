@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import zlib
+
 import pytest
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -15,7 +18,7 @@ from otelproc.exporters.logfire import (
 )
 from otelproc.exporters.runtime import build_exporter, parse_exporter_config
 from otelproc.signals import Signal
-from tests.sinks import Answer, OTLPSink, logs_request, make_batch, metrics_request, traces_request
+from tests.sinks import Answer, OTLPSink, logs_request, make_batch, metrics_request, traces_request, varied_traces
 
 TOKEN = "pylf_v1_us_0123456789abcdefGHIJKLMNOPQRSTUVwxyz"
 FAST = {"initial_interval": "50ms", "max_interval": "200ms", "max_elapsed_time": "30s"}
@@ -56,6 +59,8 @@ def test_config_endpoint_base_url_and_problems():
         ({"token": TOKEN, "endpoint": "logfire.example"}, "exporters.logfire.endpoint"),
         ({"token": TOKEN, "max_request_bytes": "6MiB"}, "exporters.logfire.max_request_bytes"),
         ({"token": TOKEN, "tokne": "x"}, "exporters.logfire.tokne"),
+        ({"token": TOKEN, "compression_params": {"level": 11}}, "exporters.logfire.compression_params.level:"),
+        ({"token": TOKEN, "compression": "none", "compression_params": {"level": 1}}, "exporters.logfire.compression_params:"),
     ]:
         with pytest.raises(ConfigError) as raised:
             parse_exporter_config("logfire", raw)
@@ -76,6 +81,21 @@ async def test_every_signal_goes_with_the_token_and_gzip(sink):
         assert received.headers["content-type"] == "application/x-protobuf"
         assert received.gzip and received.headers["content-encoding"] == "gzip"
     assert len(sink.spans()) == 4 and len(sink.log_records()) == 3
+
+
+async def test_gzip_level_is_the_configured_one(sink):
+    config = {"token": TOKEN, "endpoint": sink.http_endpoint, "compression_params": {"level": 9}}
+    sender = LogfireSender("logfire", parse_exporter_config("logfire", config))
+    request = varied_traces()
+    try:
+        assert await sender.send(sender.prepare(make_batch(request))) == 0
+    finally:
+        await sender.close()
+    [received] = sink.requests
+    payload = request.SerializeToString()
+    assert gzip.decompress(received.wire) == payload
+    assert received.wire[10:] == zlib.compress(payload, level=9, wbits=31)[10:]  # after the 10-byte header
+    assert received.wire[10:] != zlib.compress(payload, level=1, wbits=31)[10:]  # not the default's
 
 
 def big_traces(spans: int = 2600, services: int = 3) -> object:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import logging
+import zlib
 from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
 
@@ -22,7 +24,7 @@ from otelproc.exporters.otlp import (
 )
 from otelproc.exporters.runtime import ExporterRuntime, build_exporter, exporter_types, parse_exporter_config
 from otelproc.signals import Signal
-from tests.sinks import OTLPSink, logs_request, make_batch, metrics_request, traces_request, until
+from tests.sinks import OTLPSink, logs_request, make_batch, metrics_request, traces_request, until, varied_traces
 
 PROTOCOLS = ["http/protobuf", "grpc"]
 FAST_RETRY = {"initial_interval": "50ms", "max_interval": "200ms", "max_elapsed_time": "10s"}
@@ -96,6 +98,24 @@ async def test_compression_none_sends_plain_bodies(sink, exporter_for, protocol)
     exporter.enqueue(make_batch(traces_request(2)))
     await sink.wait_for_async(2)
     assert [r.gzip for r in sink.requests] == [False]
+    await exporter.shutdown(1)
+
+
+@pytest.mark.parametrize(("params", "level"), [({}, 1), ({"level": 9}, 9), ({"level": -1}, 6), ({"level": 3}, 3)])
+async def test_http_gzip_is_sent_at_the_configured_level(sink, exporter_for, params, level):
+    exporter = exporter_for("http/protobuf", compression_params=params)
+    await exporter.start()
+    request = varied_traces()
+    exporter.enqueue(make_batch(request))
+    await sink.wait_for_async(300)
+    [received] = sink.requests
+    payload = request.SerializeToString()
+    assert received.gzip and received.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(received.wire) == payload
+    # a gzip member is a 10-byte header (with a timestamp), the deflate stream and a trailer
+    streams = {n: zlib.compress(payload, level=n, wbits=31)[10:] for n in (1, 3, 6, 9)}
+    assert len(set(streams.values())) == 4  # each level compresses this payload its own way
+    assert received.wire[10:] == streams[level]
     await exporter.shutdown(1)
 
 
@@ -292,7 +312,7 @@ async def test_grpc_backend_down_is_retryable(sink):
 def test_defaults():
     config = OTLPExporterConfig(endpoint="https://logfire-us.pydantic.dev")
     assert config.protocol == "http/protobuf"
-    assert config.compression == "gzip"
+    assert config.compression == "gzip" and config.compression_params.level == 1
     assert config.timeout == 10.0
     assert config.headers == {}
     q, r, b = config.sending_queue, config.retry_on_failure, config.circuit_breaker
@@ -373,6 +393,11 @@ def test_grpc_targets_and_tls(endpoint, tls, target, secure):
         ({"endpoint": "http://x", "logs_endpoint": "x/v1/logs"}, "logs_endpoint"),
         ({"endpoint": "http://x", "protocol": "http/json"}, "protocol"),
         ({"endpoint": "http://x", "compression": "zstd"}, "compression"),
+        ({"endpoint": "http://x", "compression_params": {"level": 10}}, "compression_params.level"),
+        ({"endpoint": "http://x", "compression_params": {"level": 0}}, "compression_params.level"),
+        ({"endpoint": "http://x", "compression_params": {"levle": 1}}, "compression_params.levle"),
+        ({"endpoint": "http://x", "compression": "none", "compression_params": {"level": 1}}, "compression_params"),
+        ({"endpoint": "c:4317", "compression_params": {"level": 1}}, "compression_params"),
         ({"endpoint": "http://x", "endpiont": "typo"}, "endpiont"),
         ({"endpoint": "http://x", "retry_on_failure": {"multiplier": 0.5}}, "retry_on_failure.multiplier"),
         ({"endpoint": "http://x", "sending_queue": {"queue_size": 0}}, "sending_queue.queue_size"),
