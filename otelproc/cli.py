@@ -1,4 +1,4 @@
-"""The `otelproc` command: serve | check-config | sql | patterns | report | resolve | playbooks test."""
+"""The `otelproc` command: serve | check-config | sql | patterns | report | resolve | regroup | playbooks test."""
 
 from __future__ import annotations
 
@@ -154,6 +154,18 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_regroup(args: argparse.Namespace) -> int:
+    from otelproc.store import client
+
+    done = client.regroup(_load(args.config), api_key=args.api_key)
+    print(
+        f"grouping version {done['version']}: {done['events']} stored errors of {done['fingerprints']} fingerprints "
+        f"fingerprinted again; {done['aliases']} new fingerprints now join their stored patterns "
+        f"({done['joined']} of them join what the previous version split)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otelproc", description="OpenTelemetry processor that diagnoses errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["markdown", "json"], default="markdown")
     report.add_argument("--out", help="write the report to this file instead of stdout")
     report.set_defaults(func=cmd_report)
+
+    regroup = store_command(
+        "regroup", "fingerprint stored errors with the configured grouping version; their history is kept (works while `serve` runs)"
+    )
+    regroup.set_defaults(func=cmd_regroup)
 
     playbooks = sub.add_parser("playbooks", help="playbooks as code")
     playbooks_sub = playbooks.add_subparsers(dest="playbooks_command", required=True)

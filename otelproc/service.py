@@ -30,6 +30,7 @@ from otelproc.analysis.notify import Notifier
 from otelproc.analysis.playbooks import Firing, PlaybookStage
 from otelproc.analysis.reports import Reporter, ReportRequest
 from otelproc.admin.server import build_app
+from otelproc.admin.grouping import routes as grouping_routes
 from otelproc.admin.sql import routes as sql_routes
 from otelproc.asgi import AsgiServer
 from otelproc.config import Config, MemoryLimiterConfig
@@ -43,6 +44,7 @@ from otelproc.pipeline.batch import Batch
 from otelproc.pipeline.causes import CauseLinker
 from otelproc.pipeline.classify import Classifier
 from otelproc.pipeline.enrich import enrich
+from otelproc.pipeline.grouping_history import GroupingHistory
 from otelproc.pipeline.redact import Redactor
 from otelproc.pipeline.scan import Scanner
 from otelproc.receivers import ConsumeResult, address
@@ -72,6 +74,7 @@ def build_pipeline(
         grouping=diagnostics.grouping,
     )
     stages = {
+        "grouping": GroupingHistory(store, diagnostics.grouping),
         "classify": classifier,
         "causes": CauseLinker.from_config(diagnostics.causes, store.tracker.retract),
         "patterns": store.tracker,
@@ -149,7 +152,8 @@ class Service:
             build_app(
                 self.health,
                 [*sql_routes(self.store), *report_routes(self.reporter),
-                 *playbook_routes(self.store, set(config.notifications.channels))],
+                 *playbook_routes(self.store, set(config.notifications.channels)),
+                 *grouping_routes(self.pipeline.stage("grouping"))],
                 config.admin.api_key,
                 config.admin.endpoint,
             ),
@@ -244,6 +248,7 @@ class Service:
 
     async def start(self) -> None:
         self.store.start()
+        self.pipeline.stage("grouping").start()
         self.analyzer.load_classes()
         for exporter in self.exporters.values():
             await exporter.start()

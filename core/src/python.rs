@@ -6,7 +6,7 @@
 
 use std::ffi::CString;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arrow_data::ffi::FFI_ArrowArray;
 use arrow_schema::ffi::FFI_ArrowSchema;
@@ -69,10 +69,12 @@ fn capsule_name(name: &str) -> PyResult<CString> {
 /// One scanned request: its counts, its error rows, and what enrichment needs of its bytes.
 #[pyclass(module = "otelproc._core", frozen)]
 pub struct Scanned {
-    scan: Scan,
+    scan: Mutex<Scan>,
+    /// the per-row work still to do on the error rows (a scan that left it for later)
+    pending: Mutex<Option<Arc<Diagnoser>>>,
     data: Py<PyBytes>,
     /// redactions of forwarded strings (opt-in), applied with the enrichment
-    redacted: std::sync::Mutex<Option<Edits>>,
+    redacted: Mutex<Option<Edits>>,
 }
 
 #[pymethods]
@@ -80,37 +82,48 @@ impl Scanned {
     /// Spans, log records or data points in the request.
     #[getter]
     fn items(&self) -> u64 {
-        self.scan.items
+        self.scan().items
     }
 
     #[getter]
     fn error_count(&self) -> usize {
-        self.scan.errors.len()
+        self.scan().errors.len()
     }
 
     /// Per resource with items: (service.name, service.version or None, items, errors).
     #[getter]
     fn resources(&self) -> Vec<(String, Option<String>, u64, u64)> {
-        self.scan
+        self.scan()
             .resources
             .iter()
             .map(|r| (r.service_name.clone(), r.service_version.clone(), r.items, r.errors))
             .collect()
     }
 
-    /// The error rows (one per error span or log record).
-    fn errors(&self) -> Rows {
-        Rows { columns: self.scan.columns.clone(), rows: self.scan.errors.len() }
+    /// The error rows (one per error span or log record), after the per-row work (done now,
+    /// without the GIL, when the scan left it for later).
+    fn errors(&self, py: Python<'_>) -> Rows {
+        self.diagnose(py);
+        let scan = self.scan();
+        Rows { columns: scan.columns.clone(), rows: scan.errors.len() }
+    }
+
+    /// The per-row work the scan left for later (redaction and grouping of the error rows);
+    /// nothing when it is done.
+    fn diagnose(&self, py: Python<'_>) {
+        let Some(diagnoser) = self.pending.lock().ok().and_then(|mut p| p.take()) else { return };
+        py.detach(|| diagnoser.diagnose(&mut self.scan()));
     }
 
     #[getter]
     fn feedback_count(&self) -> usize {
-        self.scan.feedback_rows
+        self.scan().feedback_rows
     }
 
     /// The `user.feedback` log records.
     fn feedback(&self) -> Rows {
-        Rows { columns: self.scan.feedback.clone(), rows: self.scan.feedback_rows }
+        let scan = self.scan();
+        Rows { columns: scan.feedback.clone(), rows: scan.feedback_rows }
     }
 
     /// Whether forwarding changes the bytes even without enrichment (redacted strings).
@@ -134,24 +147,30 @@ impl Scanned {
             return Ok(None);
         }
         let data = self.data.bind(py).as_bytes();
-        let request = self.scan.signal.request();
+        let request = self.scan().signal.request();
         let out = py.detach(|| splice(request, data, edits));
         Ok(Some(PyBytes::new(py, &out)))
     }
 }
 
 impl Scanned {
+    /// The scan (a poisoned lock still holds a whole scan: the per-row work does not panic).
+    fn scan(&self) -> MutexGuard<'_, Scan> {
+        self.scan.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// One batch of enrichment values: each row's attributes, encoded for its item.
     fn append_attributes(&self, names: &[String], columns: &[Vec<Cell<'_>>], edits: &mut Edits) -> Result<(), String> {
         let row_index = names.iter().position(|n| n == "row").ok_or("the frame has no row column")?;
         let rows = columns.get(row_index).ok_or("the frame has no row column")?;
         let attributes: Vec<(&str, &Vec<Cell<'_>>)> =
             names.iter().zip(columns).filter(|(n, _)| *n != "row").map(|(n, c)| (n.as_str(), c)).collect();
+        let scan = self.scan();
         for (i, row) in rows.iter().enumerate() {
             let Cell::Int(row) = row else { continue };
             let item = usize::try_from(*row)
                 .ok()
-                .and_then(|r| self.scan.errors.get(r))
+                .and_then(|r| scan.errors.get(r))
                 .ok_or_else(|| format!("row {row} is not an error row of this request"))?;
             if item.existing {
                 continue;
@@ -443,7 +462,7 @@ fn read_frame(
 pub struct Core {
     scan_config: ScanConfig,
     max_request_bytes: usize,
-    diagnoser: Diagnoser,
+    diagnoser: Arc<Diagnoser>,
     redact_forwarded: bool,
 }
 
@@ -498,25 +517,30 @@ impl Core {
         Ok(Core {
             scan_config: ScanConfig::new(specs),
             max_request_bytes,
-            diagnoser: Diagnoser {
+            diagnoser: Arc::new(Diagnoser {
                 redactor: redactor.map(|r| Arc::clone(&r.inner)),
                 grouper: Arc::clone(&grouping.inner),
                 columns: row_columns,
                 clean_shapes: Default::default(),
-            },
+            }),
             redact_forwarded,
         })
     }
 
     /// One pass over a serialized export request of `signal` ("traces", "logs", "metrics"),
-    /// then the per-row work over its error rows. Raises `WireFormatError` naming the first problem.
-    fn scan(&self, py: Python<'_>, signal: &str, data: Bound<'_, PyBytes>) -> PyResult<Scanned> {
+    /// then the per-row work over its error rows, now or (`diagnose=False`) when the rows are
+    /// first read (`Scanned.diagnose`, `Scanned.errors`). Raises `WireFormatError` naming the
+    /// first problem.
+    #[pyo3(signature = (signal, data, *, diagnose=true))]
+    fn scan(&self, py: Python<'_>, signal: &str, data: Bound<'_, PyBytes>, diagnose: bool) -> PyResult<Scanned> {
         let signal = Signal::parse(signal).ok_or_else(|| value_error(format!("unknown signal {signal:?}")))?;
         let bytes = data.as_bytes();
         let result = py.detach(|| {
             let redactor = self.diagnoser.redactor.as_deref();
             let mut scan = scan(signal, bytes, &self.scan_config, self.max_request_bytes, redactor)?;
-            self.diagnoser.diagnose(&mut scan);
+            if diagnose {
+                self.diagnoser.diagnose(&mut scan);
+            }
             let redacted = match redactor {
                 Some(r) if self.redact_forwarded && signal != Signal::Metrics => {
                     Some(redactions(signal.request(), bytes, &|text| match r.redact(text) {
@@ -530,7 +554,13 @@ impl Core {
         });
         match result {
             Ok((scan, redacted)) => {
-                Ok(Scanned { scan, data: data.unbind(), redacted: std::sync::Mutex::new(redacted) })
+                let pending = (!diagnose && !scan.errors.is_empty()).then(|| Arc::clone(&self.diagnoser));
+                Ok(Scanned {
+                    scan: Mutex::new(scan),
+                    pending: Mutex::new(pending),
+                    data: data.unbind(),
+                    redacted: Mutex::new(redacted),
+                })
             }
             Err(error) => Err(WireFormatError::new_err(error.to_string())),
         }

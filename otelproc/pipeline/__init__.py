@@ -1,7 +1,9 @@
 """The diagnostic pipeline: what a request goes through, in order.
 
-    scan (the core, per request: validate, count, detect, extract, redact, fingerprint)
-      -> admission (queues, memory) -> the stages of ``STAGES``, per run of requests
+    scan (the core, per request: validate, count, detect, extract)
+      -> admission (queues, memory)
+      -> per run of requests, in a worker thread: the core's per-row work (redact, fingerprint),
+         then the stages of ``STAGES``
       -> the exporters' queues
 
 ``Scanner.scan`` is the one pass over every item; the stages only see the error rows. A
@@ -37,6 +39,7 @@ log = logging.getLogger("otelproc.pipeline")
 
 # The stages after the core's scan, in the order they run. Each names what it reads and adds.
 STAGES = (
+    "grouping",  # a fingerprint whose history an older grouping version stored joins it (transitions)
     "classify",  # category, label, severity: rules per distinct kind of error
     "causes",  # a symptom span (an ancestor of the failing span) is linked to its cause
     "patterns",  # windowed counts, thresholds, pattern lifecycle; stores the rows
@@ -84,6 +87,10 @@ class Pipeline:
     _runner: asyncio.Task | None = None
     _enough: asyncio.Event = field(default_factory=asyncio.Event)  # MIN_ROWS_PER_RUN are waiting
 
+    def stage(self, name: str) -> Stage:
+        """The stage called ``name`` (a name of ``STAGES``)."""
+        return dict(self.stages)[name]
+
     async def scan(self, signal: Signal, data: bytes) -> Batch:
         """The core's pass over a request (``DecodeError`` for bad input); before admission,
         so a refused request costs little."""
@@ -94,6 +101,7 @@ class Pipeline:
 
     def diagnose(self, batch: Batch) -> Batch:
         """Run the stages over one batch, in the calling thread."""
+        batch.read_rows()
         if batch.errors.is_empty():
             return batch
         for name, stage in self.stages:
@@ -148,6 +156,8 @@ class Pipeline:
         """One run of the stages over the error rows of several requests; results go back to each."""
         DIAGNOSIS_RUNS.observe(sum(b.error_count for b in batches))
         with DIAGNOSIS_SECONDS.time():
+            for batch in batches:
+                batch.read_rows()
             if len(batches) == 1:
                 self.diagnose(batches[0])
                 return

@@ -138,10 +138,20 @@ class Batch:
     # A batch the runner made of several requests' rows (their frames stacked, with a
     # ``_part`` column saying whose each row is) has the requests' batches here.
     parts: list[Batch] | None = None
+    # False while the error rows' per-row work (redaction, grouping) waits for the diagnosis
+    # run, off the event loop: ``errors`` is empty until ``read_rows``.
+    rows_read: bool = True
 
     @property
     def error_count(self) -> int:
-        return self.errors.height
+        return self.errors.height if self.rows_read else self.scanned.error_count
+
+    def read_rows(self) -> None:
+        """The error rows of a scan that left their per-row work for later (the core does it
+        now, without the GIL)."""
+        if not self.rows_read:
+            self.errors = pl.DataFrame(self.scanned.errors())
+            self.rows_read = True
 
     def serialized(self) -> bytes:
         """The request as it is forwarded: the bytes received, or what enrichment made of them."""

@@ -41,7 +41,7 @@ from typing import Literal, Sequence
 import polars as pl
 from pydantic import Field, model_validator
 
-from otelproc.config_types import Component
+from otelproc.config_types import Component, Duration
 from otelproc.pipeline import native
 
 __all__ = [
@@ -1002,13 +1002,15 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 # po_xBnrCXqFm0J4H8uGHm2VdM0n, acct_CguLxWCMEghqyeh4, sk-proj-…, ak_live_…, a pod's
                 # api-7d9f8b6c5d-x2x4q: one to three segments of a letter and letters or digits, then
                 # letters and digits with a digit, or letters of mixed case (xBnrCX); snake_case and
-                # Title-Case words are no ids (user_settings, Content-Type), nor a number after a
-                # word (worker-03 is worker-<int>)
+                # Title-Case words are no ids (user_settings, Content-Type), nor a short number after
+                # a word (worker-03 is worker-<int>); 8+ digits after a word are one (in_66169017,
+                # as 8+ digits alone are)
                 \b (?: [A-Za-z] [A-Za-z0-9]{{0,15}} [_\-] ){{1,3}}
                 (?: [A-Za-z0-9]* [A-Za-z] [A-Za-z0-9]* \d [A-Za-z0-9]*
                   | [A-Za-z0-9]* \d [A-Za-z0-9]* [A-Za-z] [A-Za-z0-9]*
                   | {_RANDOM_CASE} )
                 (?: [_\-] [A-Za-z0-9]+ )* \b
+              | \b [A-Za-z]{{1,16}} [_\-] \d{{8,128}} \b
                 """,
                 230,
             ),
@@ -1185,7 +1187,12 @@ class NormalizerConfig(Component):
 class GroupingConfig(Component):
     """How error rows are grouped into patterns (``diagnostics.grouping``)."""
 
-    version: Literal[1, 2] = Field(1, description="the grouping version fingerprints are computed with")
+    version: Literal[1, 2] = Field(2, description="the grouping version fingerprints are computed with")
+    transition: Duration = Field(
+        30 * 86400.0,
+        description="after an upgrade, how long the previous version runs beside the new one, so an error whose "
+        "history is stored under its old fingerprint joins it (0: no transition)",
+    )
     normalizers: list[NormalizerConfig] = Field(
         default_factory=list, description="version 2: normalizers of your own, before the built-ins, in order"
     )
@@ -1224,7 +1231,7 @@ def _compiled(
 
 
 def grouping(config: GroupingConfig | None = None) -> native.Grouping:
-    """The configured grouping version compiled once by the core (version 1 without a config)."""
+    """The configured grouping version compiled once by the core (the default config without one)."""
     config = config or GroupingConfig()
     user = tuple(_row(n) for n in config.normalizers)
     return _compiled(config.version, user, tuple(config.in_app_include), tuple(config.in_app_exclude))

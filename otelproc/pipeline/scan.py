@@ -25,7 +25,6 @@ from otelproc.pipeline.batch import (
     ATTRIBUTE_COLUMNS,
     ERROR_SCHEMA,
     Batch,
-    empty_errors,
     empty_feedback,
 )
 from otelproc.pipeline.fingerprint import GroupingConfig
@@ -36,8 +35,8 @@ from otelproc.signals import Signal
 _INTEGER_COLUMNS = {name for name, dtype in ERROR_SCHEMA.items() if dtype.is_integer()} & set(ATTRIBUTE_COLUMNS)
 
 # Above this size a request is scanned in a worker thread, so the event loop keeps serving
-# others (the core scans at several hundred MB/s, with the GIL released).
-INLINE_SCAN_BYTES = 4 << 20
+# others (the core scans over a GB/s, with the GIL released; the per-row work is not done here).
+INLINE_SCAN_BYTES = 1 << 20
 
 
 def column_table(attribute_keys: tuple[str, ...] = ()) -> list[tuple[str, str, list[str]]]:
@@ -79,10 +78,11 @@ class Scanner:
             redact_forwarded=redactor.enabled and redactor.redact_forwarded_attributes,
         )
 
-    def scan(self, signal: Signal, data: bytes) -> Batch:
-        """One request's bytes -> its Batch. Raises ``DecodeError`` for what is not valid OTLP."""
+    def scan(self, signal: Signal, data: bytes, *, rows_now: bool = True) -> Batch:
+        """One request's bytes -> its Batch. Raises ``DecodeError`` for what is not valid OTLP.
+        ``rows_now=False`` leaves the error rows' per-row work to ``Batch.read_rows``."""
         try:
-            scanned = self.core.scan(signal.value, data)
+            scanned = self.core.scan(signal.value, data, diagnose=rows_now)
         except native.WireFormatError as exc:
             raise DecodeError(f"cannot decode {signal.spec.request.DESCRIPTOR.name} from protobuf: {exc}") from None
         batch = Batch(signal, scanned, scanned.items, data)
@@ -90,14 +90,19 @@ class Scanner:
             batch.service_items[service] = batch.service_items.get(service, 0) + items
             if version is not None:
                 batch.service_versions.add((service, version))
-        batch.errors = pl.DataFrame(scanned.errors()) if scanned.error_count else empty_errors()
+        if scanned.error_count:
+            batch.rows_read = False
+            if rows_now:
+                batch.read_rows()
         batch.feedback = pl.DataFrame(scanned.feedback()) if scanned.feedback_count else empty_feedback()
         if not scanned.error_count and scanned.redacted:
             batch.enriched = scanned.enrich()  # only redactions of forwarded strings to apply
         return batch
 
     async def scan_async(self, signal: Signal, data: bytes) -> Batch:
-        """``scan``, in a worker thread for a large request."""
+        """``scan`` for the receivers, in a worker thread for a large request: the error rows'
+        per-row work is left to the diagnosis run (``Batch.read_rows``), off the event loop and
+        after admission, so a refused request costs little."""
         if len(data) <= INLINE_SCAN_BYTES:
-            return self.scan(signal, data)
-        return await asyncio.to_thread(self.scan, signal, data)
+            return self.scan(signal, data, rows_now=False)
+        return await asyncio.to_thread(self.scan, signal, data, rows_now=False)

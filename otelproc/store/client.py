@@ -287,3 +287,24 @@ def format_csv(columns: list[str], rows: list[list[Any]]) -> str:
 def format_json(columns: list[str], rows: list[list[Any]]) -> str:
     """A JSON array of objects, one per row (duplicate column names keep the last value)."""
     return json.dumps([dict(zip(columns, row)) for row in rows], indent=2, ensure_ascii=False, default=str)
+
+
+def regroup(config, *, api_key: str | None = None) -> dict:
+    """``otelproc regroup``: through the server when it runs, else on the database file."""
+    from otelproc.pipeline.grouping_history import GroupingHistory
+    from otelproc.pipeline.grouping_history import regroup as regroup_stored
+    from otelproc.store import schema
+
+    admin_url = f"http://{config.admin.endpoint}"
+    try:
+        response = _post(admin_url, "/grouping/regroup", None, api_key, 600.0)
+    except _NoServer:
+        con = _open(config.storage.path, admin_url, read_only=False)
+        try:
+            schema.migrate(con)
+            return regroup_stored(GroupingHistory(con, config.diagnostics.grouping))
+        finally:
+            con.close()
+    if response.status_code != 200:
+        raise QueryError(f"regroup failed: {_error_of(response)}")
+    return response.json()

@@ -26,6 +26,10 @@ Tables (names and the columns the docs' SQL uses are contracts, see ARCHITECTURE
   pattern of the same trace (contact encrypted or redacted, never in clear).
 - KPI views (seed 001): ``kpis`` (one row, over the last 24 h) and ``kpi_daily``.
 - ``service_releases``: first time each (service, service.version) was seen.
+- ``fingerprint_aliases``: a fingerprint a newer grouping version computed, and the stored
+  fingerprint (an older version's) its errors join; ``grouping_versions``: when each grouping
+  version first ran on this database. ``error_patterns.grouping_version`` is the version
+  a pattern was made with (see ``pipeline/grouping_history.py``).
 - ``telemetry_counts``: spans and log records per minute, service and signal,
   with the errors among them, for error rates.
 - ``retention_runs``: which Parquet files a committed retention run wrote.
@@ -337,7 +341,39 @@ _V5 = Migration(
     ("ALTER TABLE error_events ADD COLUMN caused_by VARCHAR",),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5)
+_V6 = Migration(
+    6,
+    "grouping versions: error_patterns.grouping_version, fingerprint_aliases, grouping_versions",
+    (
+        # Every pattern an older otelproc made was made by grouping version 1.
+        "ALTER TABLE error_patterns ADD COLUMN grouping_version INTEGER",
+        "UPDATE error_patterns SET grouping_version = 1",
+        # A fingerprint a newer grouping version computed for an error whose history is stored
+        # under another: the newer one joins the older (Sentry's secondary hashes).
+        """
+        CREATE TABLE fingerprint_aliases (
+            fingerprint VARCHAR PRIMARY KEY,
+            canonical VARCHAR NOT NULL,
+            grouping_version INTEGER NOT NULL,   -- the version that computed `fingerprint`
+            created_at TIMESTAMPTZ NOT NULL
+        )
+        """,
+        # When each grouping version first ran on this database (its transition starts then).
+        """
+        CREATE TABLE grouping_versions (
+            version INTEGER PRIMARY KEY,
+            started_at TIMESTAMPTZ NOT NULL
+        )
+        """,
+        # A database with history was grouped by version 1 until now.
+        """
+        INSERT INTO grouping_versions
+        SELECT 1, min(first_seen) FROM error_fingerprints HAVING count(*) > 0
+        """,
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 LATEST = MIGRATIONS[-1].version
 
 

@@ -798,7 +798,12 @@ class PatternTracker:
             .then(pl.when(pl.col("_n_create") == 1).then(pos).forward_fill())
             .otherwise(pl.when(pl.col("_start")).then(pos).forward_fill())
         )
-        describe = {c: pl.col(c).gather(pl.col("_describing_row")) for c in _DESCRIBE if c != "severity"}
+        # the grouping version of the fingerprint, when the grouping stage said (a pattern made
+        # without it gets the version running, the table's default)
+        described = [c for c in _DESCRIBE if c != "severity"]
+        if "grouping_version" in rows.collect_schema().names():
+            described.append("grouping_version")
+        describe = {c: pl.col(c).gather(pl.col("_describing_row")) for c in described}
         return (
             rows.with_columns(_describing_row=describing_row)
             .with_columns(**describe)
@@ -918,6 +923,7 @@ class PatternTracker:
             escalated_at=_datetime(pl.col("esc_t")),
             alerted_at=_datetime(pl.col("alert_t")),
             regressed_at=_datetime(pl.col("regress_t")),
+            **({"grouping_version": pl.col("grouping_version")} if "grouping_version" in per_fp.columns else {}),
         )
 
     def _alerts(self, per_fp: pl.DataFrame, now_us: int) -> pl.DataFrame | None:

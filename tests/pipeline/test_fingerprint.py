@@ -20,7 +20,18 @@ import pytest
 from otelproc.pipeline import fingerprint as fp_module
 from otelproc.pipeline import native
 from otelproc.pipeline.batch import ERROR_SCHEMA, empty_errors
-from otelproc.pipeline.fingerprint import KEEP_MARK, NORMALIZERS, TEMPLATE_LIMIT, fingerprint_frame, normalize
+from otelproc.pipeline.fingerprint import (
+    KEEP_MARK,
+    NORMALIZERS,
+    TEMPLATE_LIMIT,
+    GroupingConfig,
+    fingerprint_frame,
+    normalize,
+)
+
+# This file pins grouping version 1 (its fixed vectors are what users' stored history was
+# grouped by); version 2 has tests/pipeline/test_grouping_v2.py.
+V1 = GroupingConfig(version=1)
 
 # --------------------------------------------------------------------------------------------
 # helpers: every table is computed in one call to the core, then looked up
@@ -29,7 +40,7 @@ from otelproc.pipeline.fingerprint import KEEP_MARK, NORMALIZERS, TEMPLATE_LIMIT
 
 @lru_cache(maxsize=None)
 def _normalized(messages: tuple[str, ...]) -> dict[str, str]:
-    return dict(zip(messages, normalize(messages)))
+    return dict(zip(messages, normalize(messages, V1)))
 
 
 def normalized(message: str) -> str:
@@ -44,7 +55,7 @@ def errors_frame(rows: list[dict]) -> pl.DataFrame:
 
 
 def run_stage(rows: list[dict]) -> pl.DataFrame:
-    return fingerprint_frame(errors_frame(rows))
+    return fingerprint_frame(errors_frame(rows), V1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -586,7 +597,7 @@ def test_stage_adds_its_columns_and_hashes_class_template_source() -> None:
 
 
 def test_stage_on_an_empty_frame() -> None:
-    errors = fingerprint_frame(empty_errors())
+    errors = fingerprint_frame(empty_errors(), V1)
     assert errors.height == 0
     for column in ("error_class", "message_template", "source", "fingerprint"):
         assert errors.schema[column] == pl.String

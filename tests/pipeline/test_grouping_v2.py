@@ -322,6 +322,11 @@ def test_class_1_one_host_in_any_spelling() -> None:
                                        "[fd12:3456::e6b]:5432", "[fd12:3456::e6b]", "orders.acme.engineering")])  # fmt: skip
 
 
+def test_class_2_a_long_number_after_a_word_is_an_id_and_a_short_one_a_number() -> None:
+    assert normalize(["no invoice in_661690172500 (job-20240611)"], V2) == ["no invoice <id> (<id>)"]
+    assert normalize(["worker-03 died after 12 s"], V2) == ["worker-<int> died after <int> s"]
+
+
 def test_class_2_ids_whatever_their_digits() -> None:
     rows = [{"error_type": "LookupError", "message": f"organization {org} not found", "code_function": "resolve_org"}
             for org in ("org-1ec", "org-2Fh8QxMZ3kVbLq7nT1sW0pYd", "org-9f", "org-3e7", "org-a1B2c3", "org-77e1", "org-1e0")]
@@ -557,10 +562,10 @@ def test_the_fingerprint_hashes_class_template_and_source() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_version_1_is_the_default_and_version_2_is_asked_for() -> None:
-    assert GroupingConfig().version == 1
-    assert grouping() is grouping(GroupingConfig(version=1))
-    assert Config.model_validate({"diagnostics": {"grouping": {"version": 2}}}).diagnostics.grouping.version == 2
+def test_version_2_is_the_default_and_version_1_is_asked_for() -> None:
+    assert GroupingConfig().version == 2
+    assert grouping() is grouping(GroupingConfig(version=2))
+    assert Config.model_validate({"diagnostics": {"grouping": {"version": 1}}}).diagnostics.grouping.version == 1
 
 
 def test_users_normalizers_run_before_the_built_ins() -> None:
