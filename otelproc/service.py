@@ -70,7 +70,7 @@ def build_pipeline(
         attribute_keys=classifier.attribute_keys,
         max_request_bytes=config.receivers.otlp.max_request_bytes(),
     )
-    stages = {
+    stages = {  # by name: ordered() runs them in the order of pipeline.STAGES
         "classify": classifier,
         "causes": CauseLinker.from_config(diagnostics.causes, store.tracker.retract),
         "patterns": store.tracker,
