@@ -23,7 +23,8 @@ from otelproc.analysis.notify import NotificationsConfig
 from otelproc.analysis.reports import ReportsConfig
 from otelproc.config_types import Component, Duration, split_endpoint, validation_problems
 from otelproc.errors import ConfigError
-from otelproc.exporters.runtime import ExporterConfig, parse_exporter_config
+from otelproc.exporters.config import ExporterConfig
+from otelproc.exporters.registry import parse_exporter_config
 from otelproc.pipeline.anomaly import AnomalyConfig
 from otelproc.pipeline.causes import CausesConfig
 from otelproc.pipeline.classify import ClassifyConfig

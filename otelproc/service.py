@@ -36,7 +36,8 @@ from otelproc.config import Config, MemoryLimiterConfig
 from otelproc.config_types import split_endpoint
 from otelproc.errors import BackpressureError
 from otelproc.exporters.logfire import sdk_info
-from otelproc.exporters.runtime import ExporterRuntime, build_exporter
+from otelproc.exporters.registry import build_exporter
+from otelproc.exporters.runtime import ExporterRuntime
 from otelproc.pipeline import Pipeline, ordered
 from otelproc.pipeline.anomaly import AnomalyDetector
 from otelproc.pipeline.batch import Batch

@@ -41,7 +41,8 @@ from pydantic import AliasChoices, Field, field_validator
 from otelproc.config_types import ByteSize
 from otelproc.exporters import QueueItem
 from otelproc.exporters.otlp import OTLPExporterConfig, OTLPHttpSender, _http_url
-from otelproc.exporters.runtime import ExporterConfig, Rejected
+from otelproc.exporters import Rejected
+from otelproc.exporters.config import ExporterConfig
 from otelproc.pipeline.batch import Batch
 from otelproc.signals import Signal, count_items
 

@@ -46,7 +46,8 @@ from otelproc.config_types import Component
 from otelproc.errors import ExportError
 from otelproc.exporters import QueueItem
 from otelproc.exporters.retry import parse_retry_after
-from otelproc.exporters.runtime import ExporterConfig, Rejected
+from otelproc.exporters import Rejected
+from otelproc.exporters.config import ExporterConfig
 from otelproc.pipeline.batch import Batch
 from otelproc.signals import Signal
 

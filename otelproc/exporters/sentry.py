@@ -48,7 +48,7 @@ from otelproc.config_types import ByteSize, Component, Duration
 from otelproc.errors import ExportError
 from otelproc.exporters import QueueItem
 from otelproc.exporters.retry import parse_retry_after
-from otelproc.exporters.runtime import ExporterConfig
+from otelproc.exporters.config import ExporterConfig
 from otelproc.pipeline.batch import Batch
 from otelproc.signals import Signal
 from otelproc.stacktrace import Frame, ParsedException, parse_stack_trace
