@@ -100,7 +100,7 @@ class Store:
         self.flush_rows = config.flush_rows
         self.max_pending_rows = config.max_pending_rows
         self.tracker = PatternTracker(self, thresholds or ThresholdsConfig(), config.max_tracked_fingerprints)
-        self.retention = Retention(self, config.retention, config.cold_dir())
+        self.retention = Retention(self.cursor, config.retention, config.cold_dir())
         self.on_alert: list[AlertHook] = []  # called with each alert (a dict) after its row is committed
         # called with the lifecycle events of committed rows (a frame: thresholds._pattern_events)
         self.on_pattern_event: list[PatternEventHook] = []
