@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import Field, field_validator
 
-from otelproc import __version__
+from otelproc._version import __version__
 from otelproc.config_types import ByteSize, Component, Duration
 from otelproc.errors import ExportError
 from otelproc.exporters import QueueItem
