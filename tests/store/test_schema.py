@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from otelproc.store import schema
-from otelproc.store.thresholds import pattern_id_for
+from otelproc.store.patterns import pattern_id_for
 from tests.store.helpers import batch_of, events
 
 
