@@ -39,10 +39,9 @@ from google.protobuf.message import Message
 from pydantic import AliasChoices, Field, field_validator
 
 from otelproc.config_types import ByteSize
-from otelproc.exporters import QueueItem
-from otelproc.exporters.otlp import OTLPExporterConfig, OTLPHttpSender, _http_url
-from otelproc.exporters import Rejected
+from otelproc.exporters import QueueItem, Rejected
 from otelproc.exporters.config import ExporterConfig
+from otelproc.exporters.otlp import OTLPExporterConfig, OTLPHttpSender, _http_url
 from otelproc.pipeline.batch import Batch
 from otelproc.signals import Signal, count_items
 
