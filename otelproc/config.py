@@ -25,6 +25,7 @@ from otelproc.config_types import Component, Duration, split_endpoint, validatio
 from otelproc.errors import ConfigError
 from otelproc.exporters.config import ExporterConfig
 from otelproc.exporters.registry import parse_exporter_config
+from otelproc.memory_limiter import MemoryLimiterConfig
 from otelproc.pipeline.anomaly import AnomalyConfig
 from otelproc.pipeline.causes import CausesConfig
 from otelproc.pipeline.classify import ClassifyConfig
@@ -40,13 +41,6 @@ _ENV = re.compile(r"\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class ReceiversConfig(Component):
     otlp: OTLPReceiverConfig = Field(default_factory=OTLPReceiverConfig)
-
-
-class MemoryLimiterConfig(Component):
-    """Push back (RESOURCE_EXHAUSTED / 429) while the process uses more than this."""
-
-    limit_mib: int | None = Field(None, ge=1, description="resident memory ceiling; default 80% of physical memory")
-    check_interval: Duration = 1.0
 
 
 class ProcessorsConfig(Component):
