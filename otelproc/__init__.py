@@ -4,7 +4,7 @@ Public API: ``Config`` / ``load_config``, ``Batch`` and ``Stage`` (the pipeline'
 unit and signature), ``Service`` and ``serve``.
 """
 
-__version__ = "0.1.0"
+from otelproc._version import __version__
 
 __all__ = ["__version__", "Config", "load_config", "Batch", "Stage", "Service", "serve"]
 

@@ -23,7 +23,9 @@ from otelproc.analysis.notify import NotificationsConfig
 from otelproc.analysis.reports import ReportsConfig
 from otelproc.config_types import Component, Duration, split_endpoint, validation_problems
 from otelproc.errors import ConfigError
-from otelproc.exporters.runtime import ExporterConfig, parse_exporter_config
+from otelproc.exporters.config import ExporterConfig
+from otelproc.exporters.registry import parse_exporter_config
+from otelproc.memory_limiter import MemoryLimiterConfig
 from otelproc.pipeline.anomaly import AnomalyConfig
 from otelproc.pipeline.causes import CausesConfig
 from otelproc.pipeline.classify import ClassifyConfig
@@ -40,13 +42,6 @@ _ENV = re.compile(r"\$\$|\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class ReceiversConfig(Component):
     otlp: OTLPReceiverConfig = Field(default_factory=OTLPReceiverConfig)
-
-
-class MemoryLimiterConfig(Component):
-    """Push back (RESOURCE_EXHAUSTED / 429) while the process uses more than this."""
-
-    limit_mib: int | None = Field(None, ge=1, description="resident memory ceiling; default 80% of physical memory")
-    check_interval: Duration = 1.0
 
 
 class ProcessorsConfig(Component):

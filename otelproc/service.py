@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import signal as os_signal
 import time
@@ -33,11 +32,13 @@ from otelproc.admin.server import build_app
 from otelproc.admin.grouping import routes as grouping_routes
 from otelproc.admin.sql import routes as sql_routes
 from otelproc.asgi import AsgiServer
-from otelproc.config import Config, MemoryLimiterConfig
+from otelproc.config import Config
 from otelproc.config_types import split_endpoint
 from otelproc.errors import BackpressureError
 from otelproc.exporters.logfire import sdk_info
-from otelproc.exporters.runtime import ExporterRuntime, build_exporter
+from otelproc.exporters.registry import build_exporter
+from otelproc.exporters.runtime import ExporterRuntime
+from otelproc.memory_limiter import MemoryLimiter
 from otelproc.pipeline import Pipeline, ordered
 from otelproc.pipeline.anomaly import AnomalyDetector
 from otelproc.pipeline.batch import Batch
@@ -73,7 +74,7 @@ def build_pipeline(
         max_request_bytes=config.receivers.otlp.max_request_bytes(),
         grouping=diagnostics.grouping,
     )
-    stages = {
+    stages = {  # by name: ordered() runs them in the order of pipeline.STAGES
         "grouping": GroupingHistory(store, diagnostics.grouping),
         "classify": classifier,
         "causes": CauseLinker.from_config(diagnostics.causes, store.tracker.retract),
@@ -87,36 +88,6 @@ def build_pipeline(
         analyzer.use_classes(classifier.learned)  # classes the AI gives patterns the rules leave unknown
         stages["ai"] = analyzer.annotate
     return Pipeline(scanner, ordered(stages))
-
-
-class MemoryLimiter:
-    """Refuses new data while resident memory is over the ceiling (checked every ``check_interval``)."""
-
-    def __init__(self, config: MemoryLimiterConfig):
-        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        self.limit = (config.limit_mib * 2**20) if config.limit_mib else int(physical * 0.8)
-        self.interval = config.check_interval
-        self.over = False
-        self.rss = 0
-
-    @staticmethod
-    def resident_bytes() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-    async def watch(self) -> None:
-        while True:
-            self.rss = self.resident_bytes()
-            over = self.rss > self.limit
-            if over != self.over:
-                self.over = over
-                log.warning("memory ceiling %s", "reached: refusing data" if over else "cleared",
-                            extra={"rss_mib": self.rss >> 20, "limit_mib": self.limit >> 20})
-            await asyncio.sleep(self.interval)
-
-    def health(self) -> dict:
-        return {"status": "degraded" if self.over else "healthy", "rss_mib": self.rss >> 20,
-                "limit_mib": self.limit >> 20}
 
 
 class Service:

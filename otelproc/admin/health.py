@@ -13,7 +13,7 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-from otelproc import __version__
+from otelproc._version import __version__
 
 ORDER = {"healthy": 0, "degraded": 1, "unhealthy": 2}
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from otelproc import __version__
+from otelproc._version import __version__
 
 SERVER_VERSION = "15.0"
 SERVER_VERSION_NUM = "150000"

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from otelproc.analysis.playbooks import dry_run, parse_text
 from otelproc.config_types import parse_duration
 from otelproc.errors import ConfigError
 
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
 
 def routes(store: "Store", channels: set[str]) -> list[Route]:
     async def test(request: Request) -> JSONResponse:
-        from otelproc.analysis.playbooks import dry_run, parse_text
-
         try:
             body = await request.json()
             files = body["files"]

@@ -11,17 +11,14 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from otelproc.analysis.reports import Reporter, ReportRequest
 from otelproc.config_types import parse_duration
-
-if TYPE_CHECKING:
-    from otelproc.analysis.reports import Reporter
 
 _LIST_SQL = """
 SELECT id, created_at, title, trigger, since, until, format, service_name, summary FROM diagnostic_reports
@@ -45,7 +42,7 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def routes(reporter: "Reporter") -> list[Route]:
+def routes(reporter: Reporter) -> list[Route]:
     def select(sql: str, params: dict) -> list[dict]:
         def run(cursor):
             cursor.execute(sql, params)
@@ -72,8 +69,6 @@ def routes(reporter: "Reporter") -> list[Route]:
         return JSONResponse(report)
 
     async def create(request: Request) -> Response:
-        from otelproc.analysis.reports import ReportRequest
-
         try:
             body = await request.json() if await request.body() else {}
             since = parse_duration(body.get("since", reporter.config.since))

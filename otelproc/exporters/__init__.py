@@ -30,10 +30,23 @@ class Sender(Protocol):
         ...
 
     async def send(self, item: QueueItem) -> int:
-        """One delivery attempt. Returns the items the backend rejected (partial success).
+        """One delivery attempt. Returns the items the backend rejected (partial success), a
+        ``Rejected`` when the backend said why.
 
         Raises ``otelproc.errors.ExportError`` with ``retryable`` set per the OTLP rules.
         """
         ...
 
     async def close(self) -> None: ...
+
+
+class Rejected(int):
+    """What ``Sender.send`` may return instead of a plain int: the rejected count with the
+    backend's message (OTLP partial success ``error_message``)."""
+
+    message: str
+
+    def __new__(cls, count: int, message: str = "") -> "Rejected":
+        obj = super().__new__(cls, count)
+        obj.message = message
+        return obj

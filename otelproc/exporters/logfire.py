@@ -40,7 +40,8 @@ from google.protobuf.message import Message
 from pydantic import AliasChoices, Field, field_validator
 
 from otelproc.config_types import ByteSize
-from otelproc.exporters import QueueItem
+from otelproc.exporters import QueueItem, Rejected
+from otelproc.exporters.config import ExporterConfig
 from otelproc.exporters.otlp import (
     CompressionParams,
     OTLPExporterConfig,
@@ -48,7 +49,6 @@ from otelproc.exporters.otlp import (
     _http_url,
     check_compression_params,
 )
-from otelproc.exporters.runtime import ExporterConfig, Rejected
 from otelproc.pipeline.batch import Batch
 from otelproc.signals import Signal, count_items
 

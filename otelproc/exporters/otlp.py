@@ -45,9 +45,9 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from otelproc.config_types import Component
 from otelproc.errors import ExportError
-from otelproc.exporters import QueueItem
+from otelproc.exporters import QueueItem, Rejected
+from otelproc.exporters.config import ExporterConfig
 from otelproc.exporters.retry import parse_retry_after
-from otelproc.exporters.runtime import ExporterConfig, Rejected
 from otelproc.pipeline.batch import Batch
 from otelproc.signals import Signal
 

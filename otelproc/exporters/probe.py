@@ -38,7 +38,7 @@ from otelproc.exporters.otlp import (
     plaintext_hint,
     sender_from_config,
 )
-from otelproc.exporters.runtime import ExporterConfig
+from otelproc.exporters.config import ExporterConfig
 from otelproc.exporters.sentry import SentryExporterConfig, parse_dsn
 from otelproc.signals import Signal
 

@@ -2,7 +2,7 @@
 
 What the service sees of every exporter (OTLP, Logfire, Sentry…)::
 
-    exporter = build_exporter("otlp/logfire", raw_config)   # or ExporterRuntime.from_config(...)
+    exporter = build_exporter("otlp/logfire", raw_config)   # registry.py; or ExporterRuntime.from_config(...)
     await exporter.start()
     if all(e.room_for(batch.item_count) for e in targets):  # fan-out: all or none
         for e in targets:
@@ -32,9 +32,7 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Protocol
-
-from pydantic import BaseModel, Field, ValidationError
+from typing import Any, Protocol
 
 from otelproc.admin.metrics import (
     EXPORTER_DROPPED,
@@ -44,12 +42,12 @@ from otelproc.admin.metrics import (
     QUEUE_CAPACITY,
     QUEUE_SIZE,
 )
-from otelproc.config_types import Component, Duration, validation_problems
-from otelproc.errors import ConfigError, ExportError
+from otelproc.errors import ExportError
 from otelproc.exporters import QueueItem, Sender
 from otelproc.exporters.breaker import CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState, Permit
+from otelproc.exporters.config import ExporterConfig
 from otelproc.exporters.failure_log import DEFAULT_INTERVAL, FailureLog, describe_items
-from otelproc.exporters.persistent_queue import PersistentSendingQueueConfig, open_queue
+from otelproc.exporters.persistent_queue import open_queue
 from otelproc.exporters.queue import MemoryQueue, SendingQueue, SendingQueueConfig
 from otelproc.exporters.retry import REJECTED, SHUTDOWN, RetryConfig, RetryState
 from otelproc.pipeline.batch import Batch
@@ -58,32 +56,6 @@ from otelproc.signals import Signal
 log = logging.getLogger("otelproc.exporter")
 
 DEGRADED_QUEUE_FILL = 0.8  # health turns degraded above this share of the queue capacity
-
-
-class ExporterConfig(Component):
-    """The keys every exporter shares (the Collector's exporterhelper settings)."""
-
-    # one delivery attempt
-    timeout: Duration = 10.0
-    sending_queue: PersistentSendingQueueConfig = Field(default_factory=PersistentSendingQueueConfig)
-    retry_on_failure: RetryConfig = Field(default_factory=RetryConfig)
-    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
-
-    def takes(self, signal: Signal) -> bool:
-        """Whether this exporter forwards ``signal`` (used to route when no pipelines are configured)."""
-        return True
-
-
-class Rejected(int):
-    """What ``Sender.send`` may return instead of a plain int: the rejected count with the
-    backend's message (OTLP partial success ``error_message``)."""
-
-    message: str
-
-    def __new__(cls, count: int, message: str = "") -> "Rejected":
-        obj = super().__new__(cls, count)
-        obj.message = message
-        return obj
 
 
 class Exporter(Protocol):
@@ -527,51 +499,3 @@ class ExporterRuntime:
             tries = state.attempts if state else 1
             text = f"{error or reason} (after {tries} attempt{'' if tries == 1 else 's'} in {state.elapsed() if state else 0.0:.1f}s)"
         self._drop_log.add(item.signal, count, text, reason)
-
-
-# -- building exporters from config ------------------------------------------------------
-
-SenderFactory = Callable[[str, Any], Sender]
-
-
-def exporter_types() -> dict[str, tuple[type[ExporterConfig], SenderFactory]]:
-    """Exporter type (the part of the config key before ``/``) -> (Config model, sender factory).
-
-    Adding an exporter is one entry here. The sender modules are imported inside this
-    function because they import ``ExporterConfig`` from this module.
-    """
-    from otelproc.exporters import logfire, otlp, sentry
-
-    return {
-        "otlp": (otlp.OTLPExporterConfig, otlp.sender_from_config),
-        "otlphttp": (otlp.OTLPHttpExporterConfig, otlp.sender_from_config),
-        "sentry": (sentry.SentryExporterConfig, sentry.sender_from_config),
-        "logfire": (logfire.LogfireExporterConfig, logfire.sender_from_config),
-    }
-
-
-def parse_exporter_config(name: str, raw: Mapping[str, Any] | BaseModel | None) -> ExporterConfig:
-    """Validate one entry of ``exporters:``; ``ConfigError`` problems start with ``exporters.<name>``."""
-    kind = name.split("/", 1)[0]
-    types = exporter_types()
-    if kind not in types:
-        raise ConfigError([f"exporters.{name}: unknown exporter type {kind!r}; known types: {', '.join(sorted(types))}"])
-    model = types[kind][0]
-    if isinstance(raw, model):
-        return raw
-    if isinstance(raw, BaseModel):
-        raw = raw.model_dump(exclude_unset=True)
-    try:
-        return model.model_validate(raw or {})
-    except ValidationError as err:
-        raise ConfigError(validation_problems(err, f"exporters.{name}")) from None
-
-
-def build_exporter(
-    name: str, raw: Mapping[str, Any] | BaseModel | None, log_interval: float = DEFAULT_INTERVAL
-) -> ExporterRuntime:
-    """The runtime for one configured exporter, its sender picked by the type prefix of ``name``.
-    ``log_interval``: failures are logged at most once per this many seconds, with counts."""
-    config = parse_exporter_config(name, raw)
-    factory = exporter_types()[name.split("/", 1)[0]][1]
-    return ExporterRuntime.from_config(name, config, factory(name, config), log_interval)

@@ -5,7 +5,7 @@ status ERROR (the HTTP server span answering 500, the handler between them) are 
 a person counts one failure. In a trace, the error spans linked parent to child form chains:
 an error span with an error child is a *symptom*, and its *cause* is the innermost error span
 at the bottom of its chain. A symptom gets ``caused_by`` = the cause's fingerprint; only
-causes make and count patterns (``store/thresholds.py`` skips rows with ``caused_by``).
+causes make and count patterns (``store/patterns.py`` skips rows with ``caused_by``).
 
 Where a span has several error children, the chain follows the one the failure came through:
 the child whose exception class is the span's own (the Python SDK records the exception on

@@ -6,7 +6,7 @@ Public API:
   queries (``query``), ``resolve``, ``count_items`` / ``record_counts``, ``health``,
   ``run_maintenance`` (retention), ``on_alert`` hooks; ``Store.tracker`` is the
   ``patterns`` pipeline stage.
-- ``PatternTracker`` (``otelproc.store.thresholds``): that stage.
+- ``PatternTracker`` (``otelproc.store.patterns``): that stage.
 - ``StorageConfig``, ``ThresholdsConfig``, ``RetentionConfig`` (``otelproc.store.config``).
 - ``otelproc.store.client``: what the CLI uses (``run_query``, ``top_patterns``,
   ``resolve``, ``format_table`` / ``format_csv`` / ``format_json``).
@@ -15,7 +15,7 @@ Public API:
 from otelproc.store.config import RetentionConfig, StorageConfig, ThresholdsConfig
 from otelproc.store.duckdb import Store
 from otelproc.store.query import QueryError, QueryResult, ReadOnlyError
-from otelproc.store.thresholds import PatternTracker
+from otelproc.store.patterns import PatternTracker
 
 __all__ = [
     "PatternTracker",

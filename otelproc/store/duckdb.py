@@ -46,7 +46,7 @@ from otelproc.store import schema
 from otelproc.store.config import StorageConfig, ThresholdsConfig
 from otelproc.store.query import QueryResult, run_read_only
 from otelproc.store.retention import Retention
-from otelproc.store.thresholds import ENGINE, PatternTracker
+from otelproc.store.patterns import ENGINE, PatternTracker
 
 log = logging.getLogger("otelproc.store")
 
@@ -100,9 +100,9 @@ class Store:
         self.flush_rows = config.flush_rows
         self.max_pending_rows = config.max_pending_rows
         self.tracker = PatternTracker(self, thresholds or ThresholdsConfig(), config.max_tracked_fingerprints)
-        self.retention = Retention(self, config.retention, config.cold_dir())
+        self.retention = Retention(self.cursor, config.retention, config.cold_dir())
         self.on_alert: list[AlertHook] = []  # called with each alert (a dict) after its row is committed
-        # called with the lifecycle events of committed rows (a frame: thresholds._pattern_events)
+        # called with the lifecycle events of committed rows (a frame: patterns._pattern_events)
         self.on_pattern_event: list[PatternEventHook] = []
         self.schema_version = 0
         self._root: duckdb.DuckDBPyConnection | None = None

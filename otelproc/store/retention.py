@@ -25,15 +25,12 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import duckdb
 
 from otelproc.store import schema
 from otelproc.store.config import RetentionConfig
-
-if TYPE_CHECKING:
-    from otelproc.store.duckdb import Store
 
 log = logging.getLogger("otelproc.store.retention")
 
@@ -41,8 +38,8 @@ _RUN_FILE = re.compile(r"^run-([0-9a-f]{32})_")
 
 
 class Retention:
-    def __init__(self, store: "Store", config: RetentionConfig, cold_dir: Path):
-        self.store = store
+    def __init__(self, cursor: Callable[[], duckdb.DuckDBPyConnection], config: RetentionConfig, cold_dir: Path):
+        self.cursor = cursor  # a cursor of its own on the store's database (``Store.cursor``)
         self.config = config
         self.cold_dir = Path(cold_dir)
         self.last_run: dict | None = None
@@ -80,7 +77,7 @@ class Retention:
             now = now or datetime.now(timezone.utc)
             cutoff = now - timedelta(days=self.config.days)
             cutoff_sql = f"TIMESTAMPTZ '{cutoff.astimezone(timezone.utc).isoformat()}'"
-            con = self.store.cursor()
+            con = self.cursor()
             started = time.perf_counter()
             try:
                 self._remove_orphans(con)

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from otelproc.analysis.ai import AI_REQUESTS, AIConfig, Budget, PatternAnalyzer
-from otelproc.store.thresholds import pattern_id_for
+from otelproc.store.patterns import pattern_id_for
 from tests.store.helpers import at, batch_of, events
 
 ANSWER = {

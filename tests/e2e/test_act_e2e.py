@@ -16,7 +16,7 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 
 from otelproc.analysis.feedback import decrypt_contact
-from otelproc.store.thresholds import pattern_id_for
+from otelproc.store.patterns import pattern_id_for
 from tests.analysis.receivers import HookReceiver
 from tests.e2e.harness import ROOT, Otelproc
 from tests.e2e.patterns_helpers import (

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otelproc import __version__
-from otelproc.exporters.runtime import ExporterConfig
+from otelproc.exporters.config import ExporterConfig
 from tests.e2e.harness import Otelproc, fast_retry
 from tests.sinks import OTLPSink, SentrySink
 

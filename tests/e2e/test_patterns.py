@@ -15,7 +15,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import Status, StatusCode
 
-from otelproc.store.thresholds import pattern_id_for
+from otelproc.store.patterns import pattern_id_for
 from tests.e2e.harness import Otelproc
 from tests.e2e.patterns_helpers import (
     HOUR,

@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from otelproc.exporters.runtime import ExporterRuntime, build_exporter
+from otelproc.exporters.registry import build_exporter
+from otelproc.exporters.runtime import ExporterRuntime
 
 _names = itertools.count()
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from otelproc.exporters.breaker import CircuitBreaker, CircuitBreakerConfig, CircuitOpenError, CircuitState
-from otelproc.exporters.runtime import build_exporter
+from otelproc.exporters.registry import build_exporter
 from tests.sinks import OTLPSink, make_batch, traces_request, until
 
 _names = iter(range(10**6))

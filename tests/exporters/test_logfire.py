@@ -16,7 +16,7 @@ from otelproc.exporters.logfire import (
     base_url_from_token,
     split_request,
 )
-from otelproc.exporters.runtime import build_exporter, parse_exporter_config
+from otelproc.exporters.registry import build_exporter, parse_exporter_config
 from otelproc.signals import Signal
 from tests.sinks import Answer, OTLPSink, logs_request, make_batch, metrics_request, traces_request, varied_traces
 

@@ -22,7 +22,8 @@ from otelproc.exporters.otlp import (
     OTLPHttpSender,
     sender_from_config,
 )
-from otelproc.exporters.runtime import ExporterRuntime, build_exporter, exporter_types, parse_exporter_config
+from otelproc.exporters.registry import build_exporter, exporter_types, parse_exporter_config
+from otelproc.exporters.runtime import ExporterRuntime
 from otelproc.signals import Signal
 from tests.sinks import OTLPSink, logs_request, make_batch, metrics_request, traces_request, until, varied_traces
 

@@ -14,8 +14,9 @@ from prometheus_client import REGISTRY
 from otelproc.errors import BackpressureError, ExportError
 from otelproc.exporters import QueueItem
 from otelproc.exporters.queue import MemoryQueue, QueueFullError, SendingQueueConfig, default_queue_size
+from otelproc.exporters.registry import build_exporter
 from otelproc.exporters.retry import Backoff, RetryConfig, RetryState, parse_retry_after
-from otelproc.exporters.runtime import ExporterRuntime, build_exporter
+from otelproc.exporters.runtime import ExporterRuntime
 from otelproc.signals import Signal
 from tests.sinks import CountingSender, make_batch, traces_request, until
 

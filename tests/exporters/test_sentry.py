@@ -23,15 +23,14 @@ from otelproc.errors import ExportError
 from otelproc.exporters.sentry import (
     DEFAULT_CATEGORY,
     ERROR_CATEGORY,
-    MAX_FRAMES,
     SentryConfig,
     SentrySender,
-    event_size,
     pack_envelopes,
     parse_dsn,
     parse_rate_limits,
     unpack_envelopes,
 )
+from otelproc.exporters.sentry_event import MAX_FRAMES, event_size
 from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
 from otelproc.signals import Signal
 from tests.otel_helpers import SpanRecorder

@@ -8,19 +8,20 @@ import duckdb
 import pytest
 
 from otelproc.store import schema
-from otelproc.store.thresholds import pattern_id_for
+from otelproc.store.patterns import pattern_id_for
 from tests.store.helpers import batch_of, events
 
 
 def test_fresh_database_is_at_the_latest_version(open_store):
     store = open_store()
-    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5]]
+    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5], [6]]
     tables = {r[0] for r in store.query("SELECT table_name FROM duckdb_tables()").rows}
     assert {"error_events", "error_patterns", "error_fingerprints", "diagnostic_reports", "alerts", "telemetry_counts",
-            "service_releases", "schema_version", "retention_runs", "user_feedback"} <= tables  # fmt: skip
+            "service_releases", "schema_version", "retention_runs", "user_feedback", "fingerprint_aliases",
+            "grouping_versions"} <= tables  # fmt: skip
     store.close()
     store = open_store()  # reopening runs nothing
-    assert store.query("SELECT count(*) FROM schema_version").rows == [[5]]
+    assert store.query("SELECT count(*) FROM schema_version").rows == [[6]]
 
 
 def test_v1_database_opens_and_migrates(open_store, tmp_path):
@@ -44,8 +45,13 @@ def test_v1_database_opens_and_migrates(open_store, tmp_path):
     con.close()
 
     store = open_store(path=path)
-    assert store.schema_version == 5
-    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5]]
+    assert store.schema_version == 6
+    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5], [6]]
+    # v6: its patterns were made by grouping version 1, which ran since its first error
+    assert store.query("SELECT grouping_version FROM error_patterns").rows == [[1]]
+    assert store.query("SELECT version, started_at = (SELECT min(occurred_at) FROM error_events) FROM grouping_versions").rows == [
+        [1, True]
+    ]
     # v4: what a v1 otelproc classified came from its rules
     assert store.query("SELECT DISTINCT category_source, rule FROM error_events").rows == [["rule", None]]
     # rows of an older otelproc have no caused_by: each was counted as a cause then, and still is

@@ -15,7 +15,7 @@ from otelproc.admin.health import HealthReport
 from otelproc.admin.sql import routes
 from otelproc.asgi import AsgiServer
 from otelproc.store import QueryError, ReadOnlyError, client
-from otelproc.store.thresholds import pattern_id_for
+from otelproc.store.patterns import pattern_id_for
 from tests.store.helpers import batch_of, error_frame, error_row
 
 ARCHITECTURE_QUERIES = [

@@ -8,7 +8,7 @@ import json
 import httpx
 from pydantic import Field
 
-from otelproc import __version__
+from otelproc._version import __version__
 from otelproc.analysis.channels.http import post
 from otelproc.analysis.notification import Notification
 from otelproc.config_types import Component, Duration

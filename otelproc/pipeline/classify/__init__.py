@@ -17,8 +17,9 @@ Adds: ``category`` (infrastructure, data, model, prompt, integration,
 unknown), ``label`` (e.g. ``PG_AUTH_FAILED``), ``severity`` (low, medium, high,
 critical) and ``rule`` (the name of the rule that matched; null for the default).
 
-Runs after ``redact`` and ``fingerprint``. Rules see the text as received
-(``raw.<column>``, kept by ``redact``: some rules need words a redactor takes
+Runs on rows the core's scan has redacted and fingerprinted (the stage order is
+``otelproc.pipeline.STAGES``). Rules see the text as received
+(``raw.<column>``, kept by redaction: some rules need words a redactor takes
 out, such as ``invalid_api_key``). Rows are classified once per *kind*: the
 fingerprint (type, message template, source) plus every other column the rules
 read (stage, status, attributes, ...). The first row of a new kind is run through

@@ -16,7 +16,7 @@ import polars as pl
 
 from otelproc.pipeline.batch import ATTRIBUTE_COLUMN_PREFIX
 from otelproc.pipeline.classify.ruleset import RuleSet
-from otelproc.pipeline.classify.schema import _TEMPLATE_VAR, UNAVAILABLE, Match, Rule, ValueMatch, lower_pattern
+from otelproc.pipeline.classify.schema import TEMPLATE_VAR, UNAVAILABLE, Match, Rule, ValueMatch, lower_pattern
 
 # An HTTP status written in an exception message: httpx ("Server error '503 …'"),
 # requests ("503 Server Error: …"), aiohttp ("503, message=…"), urllib
@@ -348,7 +348,7 @@ class _Compiler:
     def _template(self, template: str, rule: Rule, unavailable: str | None) -> pl.Expr:
         parts: list[pl.Expr] = []
         pos = 0
-        for m in _TEMPLATE_VAR.finditer(template):
+        for m in TEMPLATE_VAR.finditer(template):
             if m.start() > pos:
                 parts.append(pl.lit(template[pos : m.start()]))
             name = m.group(1)

@@ -48,7 +48,7 @@ UNAVAILABLE = "UNKNOWN"  # what a null variable becomes when the rule has no lab
 
 
 _LABEL_LITERAL = re.compile(r"^[A-Z0-9_]*$")
-_TEMPLATE_VAR = re.compile(r"\{([^{}]*)\}")
+TEMPLATE_VAR = re.compile(r"\{([^{}]*)\}")  # a {variable} of a label template (the compiler fills them)
 _CLASS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _STATUS_SPEC = re.compile(r"^(?:([1-5])xx|([1-9][0-9]{2})(?:-([1-9][0-9]{2}))?)$", re.IGNORECASE)
 
@@ -275,17 +275,17 @@ class Outcome(Component):
             return value
         if not value:
             raise _fail("label", "a label cannot be empty")
-        for name in _TEMPLATE_VAR.findall(value):
+        for name in TEMPLATE_VAR.findall(value):
             if name not in TEMPLATE_VARIABLES:
                 known = ", ".join("{" + v + "}" for v in TEMPLATE_VARIABLES)
                 raise _fail("template", f"unknown template variable {{{name}}} (known: {known})")
-        literal = _TEMPLATE_VAR.sub("", value)
+        literal = TEMPLATE_VAR.sub("", value)
         if not _LABEL_LITERAL.match(literal):
             raise _fail("label", f"{value!r}: a label is UPPER_SNAKE_CASE text with optional {{variables}}")
         return value
 
     def variables(self) -> set[str]:
-        return set(_TEMPLATE_VAR.findall(self.label)) | set(_TEMPLATE_VAR.findall(self.label_fallback or ""))
+        return set(TEMPLATE_VAR.findall(self.label)) | set(TEMPLATE_VAR.findall(self.label_fallback or ""))
 
 
 DEFAULT_OUTCOME = Outcome(category="unknown", label="UNKNOWN_ERROR", severity="medium")

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from otelproc.store import ThresholdsConfig
-from otelproc.store.thresholds import OUTPUT_SCHEMA, pattern_id_for
+from otelproc.store.patterns import OUTPUT_SCHEMA, pattern_id_for
 from tests.store.helpers import at, batch_of, error_frame, error_row, events
 
 COLUMNS = ["pattern_id", "pattern_status", "occurrences", "occurrences_1h", "occurrences_24h", "severity"]
@@ -345,7 +345,7 @@ def _reference_counts(batches: list[pl.DataFrame]) -> list[tuple[int, int, int]]
 
 
 def test_counts_match_brute_force_across_days_evictions_and_code_reuse(open_store, tmp_path, monkeypatch):
-    import otelproc.store.thresholds as thresholds
+    import otelproc.store.patterns as patterns
 
     rng = random.Random(11)
     batches = []
@@ -357,7 +357,7 @@ def test_counts_match_brute_force_across_days_evictions_and_code_reuse(open_stor
             rows.append(error_row(t, f"fp-{rng.randrange(25):02d}"))
         batches.append(error_frame(rows))
     expected = _reference_counts(batches)
-    monkeypatch.setattr(thresholds, "MAX_CODE", 40)  # forces codes to be renumbered
+    monkeypatch.setattr(patterns, "MAX_CODE", 40)  # forces codes to be renumbered
     store = open_store(max_tracked_fingerprints=16)
     tracker = store.tracker
     renumbered, renumber = [], tracker._renumber

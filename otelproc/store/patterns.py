@@ -64,16 +64,14 @@ import threading
 import time
 import uuid
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Protocol
 
 import duckdb
 import polars as pl
 
 from otelproc.pipeline.batch import Batch
 from otelproc.store.config import ThresholdsConfig
-
-if TYPE_CHECKING:
-    from otelproc.store.duckdb import Store
+from otelproc.store.schema import EVENT_COLUMNS
 
 log = logging.getLogger("otelproc.store.patterns")
 
@@ -231,10 +229,35 @@ _DESCRIBE = ("category", "label", "category_source", "error_type", "source", "me
              "service_name", "service_version", "severity")  # fmt: skip
 
 
+class Writer(Protocol):
+    """What the tracker needs of the store's writer (``otelproc.store.duckdb.Store``, which owns the tracker)."""
+
+    committed_seq: int  # the sequence number of the last submission committed
+    on_pattern_event: list[Callable[[pl.DataFrame], None]]  # told of the lifecycle events of committed rows
+
+    def check_backlog(self) -> None:
+        """Raises ``BackpressureError`` while the writer is too far behind."""
+
+    def submit(
+        self,
+        events: pl.DataFrame | None = None,
+        fingerprints: pl.DataFrame | None = None,
+        patterns: pl.DataFrame | None = None,
+        alerts: pl.DataFrame | None = None,
+        releases: pl.DataFrame | None = None,
+        pattern_events: pl.DataFrame | None = None,
+        event_updates: pl.DataFrame | None = None,
+    ) -> int:
+        """Buffers frames for the next flush; returns the submission's sequence number."""
+
+    def pending_events(self, fingerprints: pl.Series) -> pl.DataFrame:
+        """(id, fingerprint, t µs) of buffered rows not yet committed, for these fingerprints."""
+
+
 class PatternTracker:
     """The ``patterns`` stage: ``tracker(batch) -> batch``. Thread-safe; one batch at a time."""
 
-    def __init__(self, store: "Store", thresholds: ThresholdsConfig, max_tracked: int = 100_000):
+    def __init__(self, store: Writer, thresholds: ThresholdsConfig, max_tracked: int = 100_000):
         self.store = store
         self.thresholds = thresholds
         self.max_tracked = max_tracked
@@ -257,19 +280,6 @@ class PatternTracker:
         self._cursor: duckdb.DuckDBPyConnection | None = None
         self.rebuilds = 0  # fingerprints loaded back from the database
         self.slow_rows = 0  # rows counted in DuckDB (older than the in-memory horizon)
-
-    @classmethod
-    def from_config(cls, storage_cfg, thresholds_cfg: ThresholdsConfig) -> "PatternTracker":
-        """A tracker with its own store (``tracker.start()`` / ``tracker.close()`` open and close it)."""
-        from otelproc.store.duckdb import Store
-
-        return Store.from_config(storage_cfg, thresholds_cfg).tracker
-
-    def start(self) -> None:
-        self.store.start()
-
-    def close(self) -> None:
-        self.store.close()
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -859,8 +869,6 @@ class PatternTracker:
     # -- what the writer gets -------------------------------------------------------------------------
 
     def _event_rows(self, rows: pl.LazyFrame, now_us: int) -> pl.LazyFrame:
-        from otelproc.store.schema import EVENT_COLUMNS
-
         renamed = {
             "id": pl.col("_id"),
             "occurred_at": _datetime(pl.col("_t")),
