@@ -15,14 +15,17 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY core ./core
 COPY otelproc ./otelproc
-RUN /opt/maturin/bin/maturin build --release --locked --compatibility linux --out /dist
+# Cache mounts keep downloaded crates and compiled dependencies from one build to the next.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/core/target \
+    /opt/maturin/bin/maturin build --release --locked --compatibility linux --out /dist
 
 FROM python:3.11-slim-trixie
 # The wheel from the build stage, then the smoke test of what was installed: the compiled core
 # on a request with an error span, the packaged defaults, `otelproc check-config`.
 RUN --mount=type=bind,from=build,source=/dist,target=/dist \
     --mount=type=bind,source=.ci/wheel_smoke.py,target=/tmp/wheel_smoke.py \
-    pip install --no-cache-dir --only-binary :all: /dist/otelproc-*.whl \
+    pip install --no-cache-dir --root-user-action=ignore --only-binary :all: /dist/otelproc-*.whl \
  && python /tmp/wheel_smoke.py --installed
 RUN useradd --system --uid 10001 --home-dir /var/lib/otelproc --create-home otelproc
 WORKDIR /var/lib/otelproc

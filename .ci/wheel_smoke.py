@@ -16,6 +16,11 @@ from importlib import resources
 from pathlib import Path
 
 
+# Every file of the package that is not Python: what the code loads at run time (the defaults,
+# the rules, the top-level domains). tests/test_shipping.py keeps this list equal to otelproc/'s.
+PACKAGE_DATA = ("defaults/otelproc.yaml", "defaults/rules.yaml", "defaults/top_level_domains.txt")
+
+
 def check(condition: bool, what: str) -> None:
     if not condition:
         sys.exit(f"wheel smoke test failed: {what}")
@@ -69,9 +74,8 @@ def main() -> None:
         site = Path(sysconfig.get_paths()["purelib"]).resolve()
         check(package.is_relative_to(site), f"otelproc was imported from {package}, not from {site}")
 
-    # Package data: what the code loads from inside the package.
-    for name in ("otelproc.yaml", "rules.yaml"):
-        check(resources.files("otelproc").joinpath("defaults", name).is_file(), f"otelproc/defaults/{name} is missing")
+    for name in PACKAGE_DATA:
+        check(resources.files("otelproc").joinpath(name).is_file(), f"otelproc/{name} is missing")
 
     # The core: one pass over a request finds its error span and fingerprints it; bad bytes are named.
     from otelproc.errors import DecodeError

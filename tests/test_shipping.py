@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import runpy
 import subprocess
 import sys
 import tomllib
@@ -105,6 +106,13 @@ def test_the_wheel_smoke_test_passes_on_this_install(tmp_path):
     result = subprocess.run([sys.executable, str(SMOKE)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "wheel smoke test passed" in result.stdout and "otelproc check-config" in result.stdout
+
+
+def test_the_wheel_smoke_test_checks_every_data_file_of_the_package():
+    listed = subprocess.run(["git", "ls-files", "otelproc"], cwd=ROOT, capture_output=True, text=True, check=True)
+    data = {path.removeprefix("otelproc/") for path in listed.stdout.split() if not path.endswith(".py")}
+    smoke = runpy.run_path(str(SMOKE), run_name="wheel_smoke")  # not __main__: its checks do not run
+    assert data and set(smoke["PACKAGE_DATA"]) == data
 
 
 def test_the_wheel_smoke_test_refuses_a_source_tree_for_an_installed_wheel(tmp_path):
