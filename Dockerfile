@@ -1,13 +1,33 @@
 # otelproc: OTLP in on 4317 (gRPC) and 4318 (HTTP), admin on 13133.
-FROM python:3.11-slim AS build
+#
+# The build stage compiles the Rust core (core/) into a wheel with maturin; the runtime stage
+# installs that wheel and has no Rust toolchain. Both stages are Debian trixie, so the wheel
+# links against the glibc it runs on.
+FROM rust:1.95-slim-trixie AS build
+# maturin runs from its own venv; the core is abi3 (Python >= 3.11), so the wheel it builds with
+# Debian's Python is the one the runtime's Python 3.11 installs.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-venv \
+ && rm -rf /var/lib/apt/lists/* \
+ && python3 -m venv /opt/maturin \
+ && /opt/maturin/bin/pip install --no-cache-dir maturin==1.16.0
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY otelproc ./otelproc
-RUN pip install --no-cache-dir --prefix=/install .
+# Cache mounts keep downloaded crates and compiled dependencies from one build to the next.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/core/target \
+    /opt/maturin/bin/maturin build --release --locked --compatibility linux --out /dist
 
-FROM python:3.11-slim
+FROM python:3.11-slim-trixie
+# The wheel from the build stage, then the smoke test of what was installed: the compiled core
+# on a request with an error span, the packaged defaults, `otelproc check-config`.
+RUN --mount=type=bind,from=build,source=/dist,target=/dist \
+    --mount=type=bind,source=.ci/wheel_smoke.py,target=/tmp/wheel_smoke.py \
+    pip install --no-cache-dir --root-user-action=ignore --only-binary :all: /dist/otelproc-*.whl \
+ && python /tmp/wheel_smoke.py --installed
 RUN useradd --system --uid 10001 --home-dir /var/lib/otelproc --create-home otelproc
-COPY --from=build /install /usr/local
 WORKDIR /var/lib/otelproc
 USER otelproc
 # The admin server listens on loopback by default; in a container it must be
