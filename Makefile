@@ -28,7 +28,7 @@ run: $(RUN_STAMP)
 
 ## test: set up .venv with the test extras, then the core's tests and lints, then the whole suite
 test: $(STAMP)
-	cd core && cargo test --quiet --release
+	cd core && cargo test --quiet --release --lib --tests
 	cd core && cargo clippy --quiet --release --all-targets --features python -- -D warnings
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
