@@ -42,7 +42,7 @@ def _escape(value: str | None) -> str:
 
 
 def table_lines() -> list[str]:
-    from otelproc.pipeline import fingerprint as fp
+    from otelproc.pipeline import normalizers as fp
     from otelproc.pipeline.redact import REDACTORS
 
     rows: list[list[str | None]] = []

@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Literal
 
 from otelproc.pipeline import native
-from otelproc.pipeline.fingerprint import LIBRARY_PREFIXES, library_packages
+from otelproc.pipeline.normalizers import LIBRARY_PREFIXES, library_packages
 
 __all__ = [
     "Frame",

@@ -17,10 +17,10 @@ from functools import lru_cache
 import polars as pl
 import pytest
 
-from otelproc.pipeline import fingerprint as fp_module
+from otelproc.pipeline import normalizers as fp_module
 from otelproc.pipeline import native
 from otelproc.pipeline.batch import ERROR_SCHEMA, empty_errors
-from otelproc.pipeline.fingerprint import (
+from otelproc.pipeline.normalizers import (
     KEEP_MARK,
     NORMALIZERS,
     TEMPLATE_LIMIT,

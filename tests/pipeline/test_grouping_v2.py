@@ -18,9 +18,9 @@ import pytest
 from pydantic import ValidationError
 
 from otelproc.config import Config
-from otelproc.pipeline import fingerprint as fp
+from otelproc.pipeline import normalizers as fp
 from otelproc.pipeline.batch import ERROR_SCHEMA
-from otelproc.pipeline.fingerprint import NORMALIZERS_V2, GroupingConfig, fingerprint_frame, grouping, normalize
+from otelproc.pipeline.normalizers import NORMALIZERS_V2, GroupingConfig, fingerprint_frame, grouping, normalize
 from tests.pipeline.sentry_cases import SENTRY_CASES
 
 V2 = GroupingConfig(version=2)
