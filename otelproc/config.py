@@ -29,7 +29,7 @@ from otelproc.memory_limiter import MemoryLimiterConfig
 from otelproc.pipeline.anomaly import AnomalyConfig
 from otelproc.pipeline.causes import CausesConfig
 from otelproc.pipeline.classify import ClassifyConfig
-from otelproc.pipeline.normalizers import GroupingConfig
+from otelproc.pipeline.fingerprint import GroupingConfig
 from otelproc.pipeline.redact import RedactConfig
 from otelproc.receivers.config import OTLPReceiverConfig
 from otelproc.signals import Signal

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 import polars as pl
 
 from otelproc.pipeline.batch import Batch
-from otelproc.pipeline.normalizers import GROUPING_INPUTS, GroupingConfig, fingerprint_frame
+from otelproc.pipeline.fingerprint import GROUPING_INPUTS, GroupingConfig, fingerprint_frame
 
 log = logging.getLogger("otelproc.pipeline.grouping")
 

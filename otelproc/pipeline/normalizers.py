@@ -1,64 +1,45 @@
-"""Grouping: error class + message template + source frame -> fingerprint.
+"""The normalization tables: what in an error message is a value, and what is kept.
 
-``fingerprint = sha256_hex(f"{error_class}|{message_template}|{source}")``. The hash is
-stable across processes, restarts and releases: it depends on no line number, id, host,
-timestamp, path or other value that changes from one occurrence of an error to the next.
+A message becomes its template by these rules (see README, "What a fingerprint is made of"):
+``NORMALIZERS`` for grouping version 1, ``NORMALIZERS_V2`` for version 2 (the default), both
+compiled once by the core (``core/src/grouping_v1.rs``, ``core/src/parameterize.rs``). They are
+ordered tuples of small rules in the manner of Sentry's ``grouping/parameterization.py``, each a
+commented verbose-mode regex (Rust regex syntax: no look-around, no back-references; context a
+rule needs but does not replace is captured as ``pre…``/``post…`` and put back); a match becomes
+``<name>``. A template is at most ``TEMPLATE_LIMIT`` characters.
 
-* ``error_class``: the exception type's class name, the part after the last ``.``
-  (``psycopg.errors.OperationalError`` -> ``OperationalError``, ``java.net.ConnectException``
-  -> ``ConnectException``); ``""`` when there is no type.
-* ``message_template``: the producer's template (``msg_template``: ``logfire.msg_template`` or
-  a log body template) when there is one, else the message run through ``NORMALIZERS``. Either
-  is cut first to its first non-empty line (and the line after it, when the first one only
-  announces it: ``"... failed:"``, pydantic's ``"1 validation error for User"``), with runs of
-  whitespace collapsed, and the template is at most ``TEMPLATE_LIMIT`` characters.
-* ``source``: ``module:function`` of the innermost in-app frame of the stack trace (Python, with
-  chained exceptions; JavaScript; Java), else ``code_namespace:code_function``, the module of
-  ``code_filepath`` with ``code_function``, ``code_function``, the span name.
+Version 1 runs each rule over what the rules before it left, in ``order``. Rules with a
+``replace`` template instead *keep* what they match (HTTP status codes, errno, SQLSTATE,
+``utf-8``, a KeyError's key, the code of an API error): they put ``KEEP_MARK`` in front of it
+(removed at the end). No later rule takes what follows the mark: every rule that takes a number
+needs a word boundary or a word-starting letter right before it, and no quoted-value rule takes
+quoted text that holds the mark. Version 2 searches all rules in one pass (its section below).
 
-The core computes all of it per error row (``core/src/grouping_v1.rs``); this module owns the
-normalization table it compiles. ``NORMALIZERS`` is an ordered tuple of small rules in the
-manner of Sentry's ``grouping/parameterization.py``, each a commented verbose-mode regex (Rust
-regex syntax: no look-around, no back-references; context a rule needs but does not replace is
-captured as ``pre…``/``post…`` and put back). Each rule runs over what the rules before it left,
-in ``order``; a match becomes ``<name>``. Rules with a ``replace`` template instead *keep* what
-they match (HTTP status codes, errno, SQLSTATE, ``utf-8``, a KeyError's key, the code of an API
-error): they put ``KEEP_MARK`` in front of it (removed at the end). No later rule takes what
-follows the mark: every rule that takes a number needs a word boundary or a word-starting letter
-right before it, and no quoted-value rule takes quoted text that holds the mark.
+The top-level domains (``top_level_domains()``, from ``defaults/top_level_domains.txt``) are here
+too: version 2's ``host`` check reads them to tell a host name (``db-3.prod.internal``) from a
+file name or a dotted name in code (``setup.py``, ``os.path``). Like ``_TLDS`` in version 1's
+``hostname`` rule they say what a value in a message looks like, not whose code a frame is
+(``libraries.py``).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
-from typing import Literal, Sequence
-
-import polars as pl
-from pydantic import Field, model_validator
-
-from otelproc.config_types import Component, Duration
-from otelproc.pipeline import native
 
 __all__ = [
-    "GROUPING_INPUTS",
     "KEEP",
     "KEEP_MARK",
-    "LIBRARY_PACKAGES",
-    "LIBRARY_PREFIXES",
     "NORMALIZERS",
     "NORMALIZERS_V2",
     "TEMPLATE_LIMIT",
-    "GroupingConfig",
+    "TOP_LEVEL_DOMAINS_FILE",
     "Normalizer",
-    "NormalizerConfig",
-    "fingerprint_frame",
-    "grouping",
-    "normalize",
+    "ascii_pattern",
+    "top_level_domains",
 ]
 
 TEMPLATE_LIMIT = 512  # characters of a message template (after normalization)
@@ -95,8 +76,8 @@ class Normalizer:
 
     @property
     def regex(self) -> str:
-        """The pattern as it runs: with ASCII word boundaries and classes (see ``_ascii``)."""
-        return _ascii(self.pattern)
+        """The pattern as it runs: with ASCII word boundaries and classes (see ``ascii_pattern``)."""
+        return ascii_pattern(self.pattern)
 
     @property
     def keeps(self) -> bool:
@@ -113,7 +94,7 @@ _ASCII_OUTSIDE = {
 _ASCII_INSIDE = {r"\w": "[:word:]", r"\d": "0-9", r"\s": "[:space:]"}
 
 
-def _ascii(pattern: str) -> str:
+def ascii_pattern(pattern: str) -> str:
     """``pattern`` with ASCII word boundaries and ASCII ``\\w \\d \\s`` (inside classes too).
 
     The lazy DFA runs them much faster than Unicode ones (about 2x over the rule set), and
@@ -232,7 +213,7 @@ _MODEL_LOOSE = (
 _MODEL_DASHED = "command|embed|rerank|nova|titan|sonar|phi|yi|falcon|granite|jamba|whisper|tts|solar|olmo"
 
 # --------------------------------------------------------------------------------------------
-# The rules, in order of precedence
+# Version 1: the rules, in order of precedence (each over what the earlier left)
 # --------------------------------------------------------------------------------------------
 
 NORMALIZERS: tuple[Normalizer, ...] = tuple(
@@ -643,73 +624,6 @@ NORMALIZERS: tuple[Normalizer, ...] = tuple(
     )
 )
 
-# Top-level packages of Python libraries: their frames are never the application's, also where
-# they sit outside site-packages (the standard library's modules are added from the running
-# interpreter's ``sys.stdlib_module_names``).
-LIBRARY_PACKAGES: tuple[str, ...] = (
-    # web frameworks, servers, async
-    "starlette", "fastapi", "django", "rest_framework", "flask", "werkzeug", "uvicorn", "gunicorn", "hypercorn",
-    "granian", "anyio", "sniffio", "asgiref", "aiohttp", "tornado", "sanic", "quart", "litestar", "falcon", "bottle",
-    "pyramid", "h11", "h2", "wsproto", "websockets", "uvloop", "gevent", "eventlet", "greenlet", "trio",
-    "nest_asyncio", "grpc", "graphene", "strawberry", "ariadne", "channels", "daphne", "socketio", "engineio",
-    # HTTP and cloud clients
-    "httpx", "httpcore", "requests", "urllib3", "httplib2", "aiofiles", "multidict", "yarl", "frozenlist",
-    "aiosignal", "async_timeout", "certifi", "charset_normalizer", "chardet", "idna", "botocore", "boto3",
-    "s3transfer", "aiobotocore", "aioboto3", "google", "googleapiclient", "azure", "kubernetes", "docker",
-    "paramiko", "fsspec", "s3fs", "gcsfs", "smart_open", "dns",
-    # AI providers and frameworks
-    "openai", "anthropic", "cohere", "mistralai", "groq", "together", "litellm", "tiktoken", "tokenizers",
-    "transformers", "huggingface_hub", "sentence_transformers", "torch", "tensorflow", "keras", "jax",
-    "langchain", "langchain_core", "langchain_community", "langchain_openai", "langchain_anthropic", "langgraph",
-    "llama_index", "pydantic_ai", "instructor", "dspy", "chromadb", "pinecone", "qdrant_client", "weaviate",
-    # data, validation, serialization
-    "numpy", "pandas", "polars", "pyarrow", "scipy", "sklearn", "pydantic", "pydantic_core", "pydantic_settings",
-    "marshmallow", "attr", "attrs", "cattrs", "msgspec", "orjson", "ujson", "simplejson", "yaml", "ruamel",
-    "toml", "tomli", "tomli_w", "jinja2", "mako", "markupsafe", "jsonschema", "fastjsonschema", "email_validator",
-    "phonenumbers", "dateutil", "pytz", "pendulum", "arrow", "babel", "lxml", "bs4", "html5lib", "defusedxml",
-    "xmltodict", "PIL", "cv2", "openpyxl", "xlrd", "docx", "pypdf", "PyPDF2", "fitz", "magic",
-    # databases, caches, queues, workers
-    "sqlalchemy", "alembic", "sqlmodel", "psycopg", "psycopg2", "psycopg_pool", "asyncpg", "aiomysql", "pymysql",
-    "MySQLdb", "mysql", "aiosqlite", "redis", "aioredis", "pymongo", "motor", "bson", "beanie", "mongoengine",
-    "elasticsearch", "opensearchpy", "cassandra", "clickhouse_connect", "duckdb", "snowflake", "peewee",
-    "tortoise", "databases", "kafka", "aiokafka", "confluent_kafka", "pika", "aio_pika", "aiormq", "kombu",
-    "celery", "billiard", "rq", "dramatiq", "huey", "arq", "apscheduler", "temporalio",
-    # resilience, payments, messaging, auth
-    "tenacity", "backoff", "retrying", "stamina", "circuitbreaker", "pybreaker", "stripe", "twilio", "sendgrid",
-    "slack_sdk", "slack_bolt", "jwt", "jose", "authlib", "oauthlib", "requests_oauthlib", "cryptography",
-    "OpenSSL", "nacl", "bcrypt", "passlib", "itsdangerous",
-    # telemetry, logging, CLIs, tests, packaging
-    "opentelemetry", "logfire", "sentry_sdk", "structlog", "loguru", "prometheus_client", "ddtrace", "datadog",
-    "newrelic", "elasticapm", "click", "typer", "rich", "tqdm", "pytest", "_pytest", "pluggy", "hypothesis",
-    "mock", "freezegun", "responses", "respx", "vcr", "wrapt", "deprecated", "six", "typing_extensions",
-    "importlib_metadata", "zipp", "packaging", "setuptools", "pkg_resources", "pip", "wheel", "cython",
-)  # fmt: skip
-
-# Namespaces of JVM, .NET and Go libraries (a prefix matches itself and what follows a `.` or `/`).
-LIBRARY_PREFIXES: tuple[str, ...] = (
-    # JVM
-    "java", "javax", "jakarta", "jdk", "sun", "com.sun", "kotlin", "kotlinx", "scala", "groovy", "org.codehaus.groovy",
-    "akka", "org.springframework", "org.apache", "org.hibernate", "org.eclipse", "org.jboss", "org.glassfish",
-    "org.junit", "org.postgresql", "org.slf4j", "org.jooq", "org.mybatis", "org.mongodb", "org.elasticsearch",
-    "org.aspectj", "org.mockito", "io.netty", "io.grpc", "io.micrometer", "io.opentelemetry", "io.reactivex",
-    "io.lettuce", "io.vertx", "io.quarkus", "io.micronaut", "reactor", "okhttp3", "okio", "retrofit2",
-    "com.fasterxml", "com.google", "com.zaxxer", "com.mysql", "com.mongodb", "com.datastax", "com.amazonaws",
-    "software.amazon", "redis.clients", "ch.qos", "feign", "rx", "net.bytebuddy", "co.elastic",
-    # .NET
-    "System", "Microsoft", "Npgsql", "Newtonsoft", "Grpc", "Polly", "Dapper", "StackExchange", "Amazon", "Azure",
-    "Google", "NUnit", "Xunit", "Serilog", "NLog", "MediatR", "AutoMapper", "FluentValidation", "Hangfire",
-    "RabbitMQ", "Confluent", "Castle", "Autofac", "Pomelo", "MySql", "MySqlConnector", "Oracle", "MongoDB",
-    "Elastic", "Nest", "RestSharp", "Refit", "Swashbuckle", "Quartz", "OpenTelemetry", "Sentry",
-    # Go: the standard library's packages and common modules
-    "runtime", "net", "sync", "syscall", "os", "io", "bufio", "fmt", "reflect", "encoding", "crypto", "context",
-    "database", "internal", "strings", "bytes", "strconv", "time", "math", "sort", "errors", "log", "testing",
-    "golang.org/x", "google.golang.org", "go.opentelemetry.io", "go.uber.org", "gorm.io", "cloud.google.com",
-    "github.com/gin-gonic", "github.com/labstack", "github.com/gorilla", "github.com/go-chi", "github.com/gofiber",
-    "github.com/valyala", "github.com/redis", "github.com/go-redis", "github.com/jackc", "github.com/lib/pq",
-    "github.com/aws", "github.com/sirupsen", "github.com/spf13", "github.com/stretchr",
-)  # fmt: skip
-
-
 
 # --------------------------------------------------------------------------------------------
 # Version 2: the rules, in order of precedence (one pass: see core/src/parameterize.rs)
@@ -1082,11 +996,11 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
             ),
             Normalizer(
                 "int",
-                rf"""(?x)
+                r"""(?x)
                 # a whole number of up to 7 digits (longer ones are <hex>): 42, #1231; thousands
                 # separators: 4,150,908
-                \b \d{{1,3}} (?: ,\d{{3}} )+ \b
-              | \b \d{{1,7}} \b
+                \b \d{1,3} (?: ,\d{3} )+ \b
+              | \b \d{1,7} \b
                 """,
                 281,
             ),
@@ -1137,14 +1051,8 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
 )
 
 # --------------------------------------------------------------------------------------------
-# The compiled grouping
+# The top-level domains of version 2's `host` check
 # --------------------------------------------------------------------------------------------
-
-# The columns the grouping reads (any may be absent or null).
-GROUPING_INPUTS = (
-    "error_type", "message", "msg_template", "stack_trace",
-    "code_namespace", "code_function", "code_filepath", "span_name",
-)  # fmt: skip
 
 TOP_LEVEL_DOMAINS_FILE = Path(__file__).resolve().parents[1] / "defaults" / "top_level_domains.txt"
 
@@ -1154,100 +1062,3 @@ def top_level_domains() -> tuple[str, ...]:
     """The top-level domains the `host` check knows (``TOP_LEVEL_DOMAINS_FILE``)."""
     lines = TOP_LEVEL_DOMAINS_FILE.read_text(encoding="utf-8").splitlines()
     return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-
-
-def library_packages() -> tuple[str, ...]:
-    """``LIBRARY_PACKAGES`` and the standard library's top-level modules."""
-    return tuple(sorted(set(LIBRARY_PACKAGES) | set(sys.stdlib_module_names)))
-
-
-
-
-class NormalizerConfig(Component):
-    """A normalizer of your own (version 2), run before the built-ins: where it matches, it wins."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the token a match becomes: `<name>`")
-    pattern: str = Field(min_length=1, description="a Rust regex (verbose mode with `(?x)`); groups `pre…`/`post…` stay")
-    replace: str | None = Field(
-        None, description="keep instead of `<name>`: `${0}` keeps the match, `${group}` puts a group back"
-    )
-    check: Literal["host", "user_input", "hex", "git_sha", "word_start"] | None = Field(
-        None, description="a test the match must pass"
-    )
-
-    @model_validator(mode="after")
-    def _compiles(self) -> "NormalizerConfig":
-        try:
-            native.Grouping([_row(self)], version=2)
-        except ValueError as exc:
-            raise ValueError(f"pattern: {exc}") from None
-        return self
-
-
-class GroupingConfig(Component):
-    """How error rows are grouped into patterns (``diagnostics.grouping``)."""
-
-    version: Literal[1, 2] = Field(2, description="the grouping version fingerprints are computed with")
-    transition: Duration = Field(
-        30 * 86400.0,
-        description="after an upgrade, how long the previous version runs beside the new one, so an error whose "
-        "history is stored under its old fingerprint joins it (0: no transition)",
-    )
-    normalizers: list[NormalizerConfig] = Field(
-        default_factory=list, description="version 2: normalizers of your own, before the built-ins, in order"
-    )
-    in_app_include: list[str] = Field(
-        default_factory=list, description="version 2: module prefixes that are always the application's code"
-    )
-    in_app_exclude: list[str] = Field(
-        default_factory=list, description="version 2: module prefixes that are never the application's code"
-    )
-
-
-def _row(n: Normalizer | NormalizerConfig) -> tuple[str, str, str | None, str | None]:
-    """A version 2 rule as the core takes it: a plain ``<name>`` needs no captures."""
-    if isinstance(n, Normalizer):
-        replacement = n.replacement
-        return n.name, n.regex, (None if replacement == f"<{n.name}>" else replacement), n.check
-    return n.name, _ascii(n.pattern), n.replace, n.check
-
-
-@lru_cache(maxsize=8)
-def _compiled(
-    version: int, user: tuple[tuple[str, str, str | None, str | None], ...], include: tuple[str, ...],
-    exclude: tuple[str, ...],
-) -> native.Grouping:  # fmt: skip
-    if version == 1:
-        return native.Grouping([(n.name, n.regex, n.replacement, None) for n in NORMALIZERS])
-    return native.Grouping(
-        [*user, *(_row(n) for n in NORMALIZERS_V2)],
-        version=2,
-        top_level_domains=list(top_level_domains()),
-        library_packages=list(library_packages()),
-        library_prefixes=list(LIBRARY_PREFIXES),
-        in_app_include=list(include),
-        in_app_exclude=list(exclude),
-    )
-
-
-def grouping(config: GroupingConfig | None = None) -> native.Grouping:
-    """The configured grouping version compiled once by the core (the default config without one)."""
-    config = config or GroupingConfig()
-    user = tuple(_row(n) for n in config.normalizers)
-    return _compiled(config.version, user, tuple(config.in_app_include), tuple(config.in_app_exclude))
-
-
-def normalize(messages: Sequence[str | None], config: GroupingConfig | None = None) -> list[str]:
-    """Messages -> templates: cut to their first line(s), then the normalizers."""
-    return grouping(config).normalize(list(messages))
-
-
-def fingerprint_frame(frame: pl.DataFrame, config: GroupingConfig | None = None) -> pl.DataFrame:
-    """``frame`` with ``error_class``, ``message_template``, ``source`` and ``fingerprint`` added,
-    computed from whichever of ``GROUPING_INPUTS`` it has (what the core does to each error row;
-    for stored rows and tests)."""
-    inputs = frame.select([c for c in GROUPING_INPUTS if c in frame.columns])
-    if not inputs.columns:
-        inputs = pl.DataFrame({"message": [None] * frame.height}, schema={"message": pl.String})
-    grouped = pl.DataFrame(grouping(config).group(inputs))
-    return frame.hstack(grouped)

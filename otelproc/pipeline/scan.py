@@ -27,8 +27,8 @@ from otelproc.pipeline.batch import (
     Batch,
     empty_feedback,
 )
-from otelproc.pipeline.normalizers import GroupingConfig
-from otelproc.pipeline.normalizers import grouping as _grouping
+from otelproc.pipeline.fingerprint import GroupingConfig
+from otelproc.pipeline.fingerprint import grouping as _grouping
 from otelproc.pipeline.redact import REDACTED_COLUMNS, RedactConfig, Redactor
 from otelproc.signals import Signal
 

@@ -1603,7 +1603,7 @@ def test_rows_of_one_kind_are_classified_once_on_the_text_as_received(tmp_path: 
 
 def test_attributes_asked_only_for_their_presence_do_not_make_kinds() -> None:
     """db.query.text differs on every call; the built-in rules only ask whether it is there."""
-    from otelproc.pipeline.normalizers import fingerprint_frame
+    from otelproc.pipeline.fingerprint import fingerprint_frame
 
     classifier = Classifier.from_config()
     assert "db.query.text" in classifier._plan.presence_only and "url.full" not in classifier._plan.presence_only
