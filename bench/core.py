@@ -40,7 +40,7 @@ def _escape(value: str) -> str:
 def table_lines() -> list[str]:
     """The tables ``Scanner`` builds the core from, one line each (see corebench.rs)."""
     from otelproc.pipeline.classify.stage import Classifier
-    from otelproc.pipeline.fingerprint import NORMALIZERS
+    from otelproc.pipeline.normalizers import NORMALIZERS
     from otelproc.pipeline.redact import REDACTED_COLUMNS, REDACTORS
     from otelproc.pipeline.scan import column_table
 

@@ -42,16 +42,18 @@ def _escape(value: str | None) -> str:
 
 
 def table_lines() -> list[str]:
-    from otelproc.pipeline import fingerprint as fp
+    from otelproc.pipeline.fingerprint import _row
+    from otelproc.pipeline.libraries import LIBRARY_PREFIXES, library_packages
+    from otelproc.pipeline.normalizers import NORMALIZERS, NORMALIZERS_V2, top_level_domains
     from otelproc.pipeline.redact import REDACTORS
 
     rows: list[list[str | None]] = []
-    rows += [["normalizer_v1", n.name, n.regex, n.replacement] for n in fp.NORMALIZERS]
-    rows += [["normalizer_v2", *fp._row(n)] for n in fp.NORMALIZERS_V2]
+    rows += [["normalizer_v1", n.name, n.regex, n.replacement] for n in NORMALIZERS]
+    rows += [["normalizer_v2", *_row(n)] for n in NORMALIZERS_V2]
     rows += [["redactor", p.name, p.pattern, p.replacement, p.check] for p in REDACTORS]
-    rows += [["tld", t] for t in fp.top_level_domains()]
-    rows += [["library_package", p] for p in fp.library_packages()]
-    rows += [["library_prefix", p] for p in fp.LIBRARY_PREFIXES]
+    rows += [["tld", t] for t in top_level_domains()]
+    rows += [["library_package", p] for p in library_packages()]
+    rows += [["library_prefix", p] for p in LIBRARY_PREFIXES]
     return ["\t".join(_escape(field) for field in row) for row in rows]
 
 

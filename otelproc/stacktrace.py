@@ -19,7 +19,7 @@ on odd input: what cannot be read is left out.
 
 What is the application's code (``Frame.in_app``) is decided by where a frame lives (Python's
 standard library and ``site-packages``, ``node_modules``, gems, Go's module cache) and by the
-libraries the grouping names (``pipeline/fingerprint.py``): ``LIBRARY_PACKAGES`` (top-level
+libraries the grouping names (``pipeline/libraries.py``): ``LIBRARY_PACKAGES`` (top-level
 Python packages; a package in ``site-packages`` that is none of them is the application installed
 as a package) and ``LIBRARY_PREFIXES`` (JVM, .NET and Go namespaces).
 """
@@ -31,7 +31,7 @@ from functools import lru_cache
 from typing import Literal
 
 from otelproc.pipeline import native
-from otelproc.pipeline.fingerprint import LIBRARY_PREFIXES, library_packages
+from otelproc.pipeline.libraries import LIBRARY_PREFIXES, library_packages
 
 __all__ = [
     "Frame",

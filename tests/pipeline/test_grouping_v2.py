@@ -18,9 +18,9 @@ import pytest
 from pydantic import ValidationError
 
 from otelproc.config import Config
-from otelproc.pipeline import fingerprint as fp
 from otelproc.pipeline.batch import ERROR_SCHEMA
-from otelproc.pipeline.fingerprint import NORMALIZERS_V2, GroupingConfig, fingerprint_frame, grouping, normalize
+from otelproc.pipeline.fingerprint import GroupingConfig, fingerprint_frame, grouping, normalize
+from otelproc.pipeline.normalizers import KEEP_MARK, NORMALIZERS_V2, TEMPLATE_LIMIT
 from tests.pipeline.sentry_cases import SENTRY_CASES
 
 V2 = GroupingConfig(version=2)
@@ -217,7 +217,7 @@ def test_message_is_cut_to_its_first_lines() -> None:
     assert normalized("Failed to process:\n    connection reset\n  more") == "Failed to process: connection reset"
     assert normalized("\n\n  connection refused\nsecond line 42") == "connection refused"
     assert normalized("2 validation errors for OrderIn\nsku\n  Field required [type=missing]") == "validation errors for OrderIn"
-    assert normalized("x" * 2000) == "x" * fp.TEMPLATE_LIMIT
+    assert normalized("x" * 2000) == "x" * TEMPLATE_LIMIT
 
 
 def test_normalizers_v2_table() -> None:
@@ -225,14 +225,14 @@ def test_normalizers_v2_table() -> None:
     assert orders == sorted(orders) and len(set(orders)) == len(orders), "order is precedence: no ties"
     for rule in NORMALIZERS_V2:
         assert rule.pattern.startswith("(?x)") and "#" in rule.pattern, f"{rule.name}: commented verbose patterns"
-        assert fp.KEEP_MARK not in (rule.replace or ""), "one pass: nothing to mark"
+        assert KEEP_MARK not in (rule.replace or ""), "one pass: nothing to mark"
     names = {n.name for n in NORMALIZERS_V2}
     assert {"url", "path", "email", "host", "uuid", "sha1", "md5", "hex", "id", "date", "duration", "float", "int",
             "quoted_str", "bool"} <= names  # fmt: skip
 
 
 def test_rule_hits_count_replacements_per_rule() -> None:
-    g = fp._compiled(2, (), (), ())
+    g = grouping(V2)
     g.group(pl.DataFrame({"message": ["user 42 at 10.0.0.1 on 2024-01-02", "HTTP 503 from https://x.io/a", None]}))
     hits: dict[str, int] = {}
     for name, n in g.normalizer_hits():  # a name may be several rules' (int: plain, negative, with a unit)
