@@ -192,7 +192,8 @@ _TIME = r"[0-2]?\d:[0-5]\d(?::[0-5]\d(?:[.,]\d{1,9})?)?"
 _ZONE = r"(?:[+-][0-2]\d:?[0-5]\d|Z|UTC|GMT|UT|[ECMP][SD]T)"
 
 # The first words of the HTTP reason phrases ("Bad" Gateway, "Too" Many Requests, "Not" Found)
-_REASON_WORDS = "|".join(sorted({s.phrase.split()[0].replace("'", "'?") for s in HTTPStatus}, key=len, reverse=True))
+# longest first; words of one length in a fixed order, so the rule's text is the same in every process
+_REASON_WORDS = "|".join(sorted({s.phrase.split()[0].replace("'", "'?") for s in HTTPStatus}, key=lambda w: (-len(w), w)))
 
 # Top-level domains a hostname is recognized by: the common generic and country ones and the
 # internal ones, minus those that are also file extensions or attribute names
