@@ -351,7 +351,9 @@ impl<'a, 'c> Extractor<'a, 'c> {
         if let Some(column) = columns.next() {
             column.push_str(Some(&resource.service_name));
         }
-        for (column, value) in columns.by_ref().zip(values.iter()) {
+        // `values` first: zip polls its first iterator first, so the column after the last
+        // value (`attributes`) is not taken from `columns` and dropped when `values` runs out.
+        for (value, column) in values.iter().zip(columns.by_ref()) {
             column.push_str(value.as_deref());
         }
         if let Some(column) = columns.next() {

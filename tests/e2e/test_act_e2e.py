@@ -125,7 +125,7 @@ def test_notifications_reports_playbooks_feedback_through_serve(tmp_path):
                     if fb and fb[0][0]:
                         break
                     time.sleep(0.1)
-                assert fb[0][0] == pid, fb
+                assert fb and fb[0][0] == pid, (fb, proc.log()[-3000:])
                 assert "bob@example.com" not in json.dumps(fb) and decrypt_contact(fb[0][1], CONTACT_KEY) == "bob@example.com"
                 assert fb[0][2] == "checkout broke, mail [REDACTED:email]" and fb[0][3] == 1.0
                 # `otelproc patterns` shows the feedback; `otelproc report` goes through the server.
