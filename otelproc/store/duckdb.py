@@ -303,6 +303,17 @@ class Store:
                 return True
             return self._cond.wait_for(lambda: self.committed_seq >= target or self._thread is None, timeout)
 
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Commit what is buffered and wait until the hooks of everything committed have run
+        (shutdown: the hooks hand work to the reporter and the notifier, which close after this)."""
+        deadline = time.monotonic() + timeout
+        committed = self.flush(wait=True, timeout=timeout)
+        try:  # one worker: this runs after every hook submitted before it
+            self._hooks.submit(lambda: None).result(max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            return False
+        return committed
+
     def _take(self) -> tuple[int, list[_Submission], dict]:
         """Move up to ``flush_rows`` buffered rows to in-flight (caller holds the lock, or the thread is stopped)."""
         rows, cut = 0, 0
