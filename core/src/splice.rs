@@ -3,10 +3,12 @@
 //! that encloses a change rewritten. Everything else is copied byte for byte: no message is
 //! decoded or encoded again.
 
+use std::collections::HashMap;
+
 use crate::arrow_in::Cell;
 use crate::json;
 use crate::schema::{read_field, FieldValue, Kind, Msg};
-use crate::value::{key_value, write_json_str};
+use crate::value::{key_value, write_json_str, FastHash};
 use crate::wire::{put_len_field, put_varint, Reader, FIXED64, LEN, VARINT};
 
 /// Bytes appended at the end of the message whose content is `start..end`.
@@ -206,47 +208,52 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// the edits that redact forwarded data (opt-in).
 /// A string attribute's value is redacted on its own, then in its key's context, as the
 /// `"key": "value"` member the stored attributes JSON is redacted as (so `db.password` is
-/// redacted for what its key says, not only for the shape of its value).
+/// redacted for what its key says, not only for the shape of its value). Each distinct
+/// (key, string) of the request is redacted once.
 pub fn redactions(request: Msg, data: &[u8], redact: &dyn Fn(&str) -> Option<String>) -> Edits {
-    let mut edits = Edits::default();
-    collect(request, Reader::new(data, 0), redact, &mut edits, 0, None);
-    edits
+    let mut out = Redactions { redact, edits: Edits::default(), memo: HashMap::default() };
+    out.collect(request, Reader::new(data, 0), 0, None);
+    out.edits
 }
 
-fn collect(
-    msg: Msg,
-    mut reader: Reader<'_>,
-    redact: &dyn Fn(&str) -> Option<String>,
-    edits: &mut Edits,
-    depth: usize,
-    key: Option<&str>,
-) {
-    if depth > crate::schema::MAX_DEPTH {
-        return;
-    }
-    // a KeyValue's key, for its value (the AnyValue directly under it)
-    let own_key = if msg == Msg::KeyValue { key_value(reader).ok().map(|(k, _)| k) } else { None };
-    while !reader.at_end() {
-        let Ok(tag) = reader.tag() else { return };
-        let Ok((field, value)) = read_field(msg, &mut reader, tag) else { return };
-        let Some(field) = field else { continue };
-        match (field.kind, value) {
-            (Kind::Message(child), FieldValue::Message(content)) => {
-                collect(child, content, redact, edits, depth + 1, own_key)
-            }
-            (Kind::Str, FieldValue::Str(text))
-                if (msg == Msg::AnyValue && field.number == 1) || (msg == Msg::Status && field.number == 2) =>
-            {
-                let redacted = match key {
-                    Some(key) if msg == Msg::AnyValue => redact_in_context(key, text, redact),
-                    _ => redact(text),
-                };
-                if let Some(redacted) = redacted {
-                    let end = reader.offset();
-                    edits.replace(end - text.len(), end, redacted);
+struct Redactions<'a, 'r> {
+    redact: &'r dyn Fn(&str) -> Option<String>,
+    edits: Edits,
+    /// (the attribute's key, or None for a string without one; the string) -> its redaction
+    memo: HashMap<(Option<&'a str>, &'a str), Option<String>, FastHash>,
+}
+
+impl<'a> Redactions<'a, '_> {
+    fn collect(&mut self, msg: Msg, mut reader: Reader<'a>, depth: usize, key: Option<&'a str>) {
+        if depth > crate::schema::MAX_DEPTH {
+            return;
+        }
+        // a KeyValue's key, for its value (the AnyValue directly under it)
+        let own_key = if msg == Msg::KeyValue { key_value(reader).ok().map(|(k, _)| k) } else { None };
+        while !reader.at_end() {
+            let Ok(tag) = reader.tag() else { return };
+            let Ok((field, value)) = read_field(msg, &mut reader, tag) else { return };
+            let Some(field) = field else { continue };
+            match (field.kind, value) {
+                (Kind::Message(child), FieldValue::Message(content)) => {
+                    self.collect(child, content, depth + 1, own_key)
                 }
+                (Kind::Str, FieldValue::Str(text))
+                    if (msg == Msg::AnyValue && field.number == 1) || (msg == Msg::Status && field.number == 2) =>
+                {
+                    let key = key.filter(|_| msg == Msg::AnyValue);
+                    let redact = self.redact;
+                    let redacted = self.memo.entry((key, text)).or_insert_with(|| match key {
+                        Some(key) => redact_in_context(key, text, redact),
+                        None => redact(text),
+                    });
+                    if let Some(redacted) = redacted {
+                        let end = reader.offset();
+                        self.edits.replace(end - text.len(), end, redacted.clone());
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
 }
