@@ -468,14 +468,8 @@ class Store:
                     con.unregister(name)
                 except duckdb.Error:
                     pass
-        with self._cond:
-            self._inflight = []
-            self._pending_rows -= n_events
-            self.committed_seq = max(self.committed_seq, seq)
-        self.stats.flushes += 1
-        self.stats.rows_committed += n_events
-        self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
-        self.stats.last_error = None
+        # The hooks are queued before the commit is marked done, so that what waits for it
+        # (``flush``, ``settle``) finds them queued.
         if alerts and self.on_alert:
             for alert in pl.concat(alerts, how="diagonal_relaxed").to_dicts():
                 for hook in list(self.on_alert):
@@ -485,6 +479,14 @@ class Store:
             frame = pl.concat(pattern_events, how="diagonal_relaxed")
             for hook in list(self.on_pattern_event):
                 self._hooks.submit(self._call_hook, hook, frame)
+        with self._cond:
+            self._inflight = []
+            self._pending_rows -= n_events
+            self.committed_seq = max(self.committed_seq, seq)
+        self.stats.flushes += 1
+        self.stats.rows_committed += n_events
+        self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
+        self.stats.last_error = None
         return True
 
     @staticmethod
