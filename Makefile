@@ -30,7 +30,7 @@ run: $(RUN_STAMP)
 test: $(STAMP)
 	cd core && cargo test --quiet --release --lib --tests
 	cd core && cargo clippy --quiet --release --all-targets --features python -- -D warnings
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 ## bench: the core alone (Rust), gzip by level, end-to-end throughput against the floor (prints figures, asserts nothing)
 bench: $(STAMP)

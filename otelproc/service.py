@@ -294,6 +294,11 @@ class Service:
             await receiver.stop(grace=min(5.0, left()))
         await self.pipeline.drain()  # every accepted batch reaches the queues before they drain
         await asyncio.sleep(0)  # let the last diagnosed batches' delivery callbacks run
+        # What diagnosis stored last is committed now, not in store.close(): its alerts and pattern
+        # events reach their hooks while the reporter and the notifier still act on them, and the
+        # reports under way finish (handing their notifications over) before those close.
+        await asyncio.to_thread(self.store.settle, left())
+        await self.reporter.drain(grace=min(5.0, left()))
         results = await asyncio.gather(*(e.shutdown(left()) for e in self.exporters.values()))
         for task in self._tasks:
             task.cancel()

@@ -352,7 +352,8 @@ impl<'a, 'c> Extractor<'a, 'c> {
         if let Some(column) = columns.next() {
             column.push_str(Some(&resource.service_name));
         }
-        // values first: a zip would take (and lose) the column after the last value
+        // `values` first: zip polls its first iterator first, so the column after the last
+        // value (`attributes`) is not taken from `columns` and dropped when `values` runs out.
         for (value, column) in values.iter().zip(columns.by_ref()) {
             column.push_str(value.as_deref());
         }

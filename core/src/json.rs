@@ -11,6 +11,53 @@ pub fn is_valid(text: &str) -> bool {
     }
 }
 
+/// The text of a JSON string literal (`"…"`, escapes decoded), or None when `literal` is not
+/// exactly one valid string.
+pub fn string_value(literal: &str) -> Option<String> {
+    let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return None,
+            c if (c as u32) < 0x20 => return None,
+            '\\' => match chars.next()? {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                '/' => out.push('/'),
+                'b' => out.push('\u{08}'),
+                'f' => out.push('\u{0c}'),
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                'u' => {
+                    let unit = hex4(&mut chars)?;
+                    let code = if (0xD800..0xDC00).contains(&unit) {
+                        if chars.next()? != '\\' || chars.next()? != 'u' {
+                            return None;
+                        }
+                        let low = hex4(&mut chars)?;
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return None;
+                        }
+                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        unit
+                    };
+                    out.push(char::from_u32(code)?);
+                }
+                _ => return None,
+            },
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
+    (0..4).try_fold(0u32, |n, _| Some(n << 4 | chars.next()?.to_digit(16)?))
+}
+
 const MAX_NESTING: usize = 200;
 
 struct Parser<'a> {
@@ -181,7 +228,16 @@ impl Parser<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_valid;
+    use super::{is_valid, string_value};
+
+    #[test]
+    fn string_literals_decoded() {
+        assert_eq!(string_value(r#""plain""#).as_deref(), Some("plain"));
+        assert_eq!(string_value(r#""a\"b\\c\/\n\u00e9\ud83d\ude00""#).as_deref(), Some("a\"b\\c/\né😀"));
+        for bad in [r#""unterminated"#, r#"no quotes"#, r#""a"b""#, r#""\x""#, r#""\ud83d""#, r#""\u12""#] {
+            assert_eq!(string_value(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn json_as_python_reads_it() {

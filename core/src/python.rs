@@ -139,9 +139,14 @@ impl Scanned {
     /// Returns None when nothing changes (forward the bytes received).
     #[pyo3(signature = (frame=None))]
     fn enrich<'py>(&self, py: Python<'py>, frame: Option<Bound<'py, PyAny>>) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let mut edits = self.redacted.lock().ok().and_then(|mut r| r.take()).unwrap_or_default();
+        let mut edits = Edits::default();
         if let Some(frame) = frame {
             read_frame(&frame, |names, columns| self.append_attributes(names, columns, &mut edits))?;
+        }
+        // Taken once the frame is read: after a frame that cannot be, a call without one still
+        // forwards the request redacted.
+        if let Some(redacted) = self.redacted.lock().ok().and_then(|mut r| r.take()) {
+            edits.extend(redacted);
         }
         if edits.is_empty() {
             return Ok(None);

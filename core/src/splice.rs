@@ -3,8 +3,12 @@
 //! that encloses a change rewritten. Everything else is copied byte for byte: no message is
 //! decoded or encoded again.
 
+use std::collections::HashMap;
+
 use crate::arrow_in::Cell;
+use crate::json;
 use crate::schema::{read_field, FieldValue, Kind, Msg};
+use crate::value::{key_value, write_json_str, FastHash};
 use crate::wire::{put_len_field, put_varint, Reader, FIXED64, LEN, VARINT};
 
 /// Bytes appended at the end of the message whose content is `start..end`.
@@ -42,6 +46,11 @@ impl Edits {
 
     pub fn is_empty(&self) -> bool {
         self.appends.is_empty() && self.replaces.is_empty()
+    }
+
+    pub fn extend(&mut self, other: Edits) {
+        self.appends.extend(other.appends);
+        self.replaces.extend(other.replaces);
     }
 
     /// The bytes appended to the message whose content is `start..end`, when that is the only
@@ -197,38 +206,95 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 /// Every string value under an `AnyValue` (attributes, log bodies, nested lists and maps)
 /// and every span status message of a traces or logs request, where redaction changes it:
 /// the edits that redact forwarded data (opt-in).
+/// A string attribute's value is redacted on its own, then in its key's context, as the
+/// `"key": "value"` member the stored attributes JSON is redacted as (so `db.password` is
+/// redacted for what its key says, not only for the shape of its value). Each distinct
+/// (key, string) of the request is redacted once.
 pub fn redactions(request: Msg, data: &[u8], redact: &dyn Fn(&str) -> Option<String>) -> Edits {
-    let mut edits = Edits::default();
-    collect(request, Reader::new(data, 0), redact, &mut edits, 0);
-    edits
+    let mut out = Redactions { redact, edits: Edits::default(), memo: HashMap::default() };
+    out.collect(request, Reader::new(data, 0), 0, None);
+    out.edits
 }
 
-fn collect(msg: Msg, mut reader: Reader<'_>, redact: &dyn Fn(&str) -> Option<String>, edits: &mut Edits, depth: usize) {
-    if depth > crate::schema::MAX_DEPTH {
-        return;
-    }
-    while !reader.at_end() {
-        let Ok(tag) = reader.tag() else { return };
-        let Ok((field, value)) = read_field(msg, &mut reader, tag) else { return };
-        let Some(field) = field else { continue };
-        match (field.kind, value) {
-            (Kind::Message(child), FieldValue::Message(content)) => collect(child, content, redact, edits, depth + 1),
-            (Kind::Str, FieldValue::Str(text))
-                if (msg == Msg::AnyValue && field.number == 1) || (msg == Msg::Status && field.number == 2) =>
-            {
-                if let Some(redacted) = redact(text) {
-                    let end = reader.offset();
-                    edits.replace(end - text.len(), end, redacted);
+struct Redactions<'a, 'r> {
+    redact: &'r dyn Fn(&str) -> Option<String>,
+    edits: Edits,
+    /// (the attribute's key, or None for a string without one; the string) -> its redaction
+    memo: HashMap<(Option<&'a str>, &'a str), Option<String>, FastHash>,
+}
+
+impl<'a> Redactions<'a, '_> {
+    fn collect(&mut self, msg: Msg, mut reader: Reader<'a>, depth: usize, key: Option<&'a str>) {
+        if depth > crate::schema::MAX_DEPTH {
+            return;
+        }
+        // a KeyValue's key, for its value (the AnyValue directly under it)
+        let own_key = if msg == Msg::KeyValue { key_value(reader).ok().map(|(k, _)| k) } else { None };
+        while !reader.at_end() {
+            let Ok(tag) = reader.tag() else { return };
+            let Ok((field, value)) = read_field(msg, &mut reader, tag) else { return };
+            let Some(field) = field else { continue };
+            match (field.kind, value) {
+                (Kind::Message(child), FieldValue::Message(content)) => {
+                    self.collect(child, content, depth + 1, own_key)
                 }
+                (Kind::Str, FieldValue::Str(text))
+                    if (msg == Msg::AnyValue && field.number == 1) || (msg == Msg::Status && field.number == 2) =>
+                {
+                    let key = key.filter(|_| msg == Msg::AnyValue);
+                    let redact = self.redact;
+                    let redacted = self.memo.entry((key, text)).or_insert_with(|| match key {
+                        Some(key) => redact_in_context(key, text, redact),
+                        None => redact(text),
+                    });
+                    if let Some(redacted) = redacted {
+                        let end = reader.offset();
+                        self.edits.replace(end - text.len(), end, redacted.clone());
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
     }
+}
+
+/// `text`, the string value of attribute `key`, redacted alone and then as the JSON member
+/// `"key": "text"`; None when neither changes it. A member whose redaction left no JSON string
+/// for the value gives `[REDACTED]` (as the stored attributes JSON does).
+fn redact_in_context(key: &str, text: &str, redact: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let alone = redact(text);
+    let value = alone.as_deref().unwrap_or(text);
+    let mut member = String::with_capacity(key.len() + value.len() + 6);
+    write_json_str(&mut member, key, false);
+    member.push_str(": ");
+    let prefix = member.len();
+    write_json_str(&mut member, value, false);
+    let Some(changed) = redact(&member) else { return alone };
+    let literal = changed.strip_prefix(member.get(..prefix).unwrap_or_default());
+    Some(literal.and_then(json::string_value).unwrap_or_else(|| "[REDACTED]".to_owned()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_values_redacted_in_their_keys_context() {
+        let redact = |text: &str| -> Option<String> {
+            let out = text.replace("hunter2", "[SECRET]");
+            let out = match out.split_once("\"password\": \"") {
+                Some((head, _)) => format!("{head}\"password\": \"[PASSWORD]\""),
+                None => out,
+            };
+            (out != text).then_some(out)
+        };
+        assert_eq!(redact_in_context("user", "bob", &redact), None);
+        assert_eq!(redact_in_context("user", "bob hunter2", &redact).as_deref(), Some("bob [SECRET]"));
+        assert_eq!(redact_in_context("password", "x\"y", &redact).as_deref(), Some("[PASSWORD]"));
+        // the member's redaction broke the value's JSON string
+        let broken = |text: &str| (text.contains("cut")).then(|| text.replace("cut\"", "cut"));
+        assert_eq!(redact_in_context("k", "cut", &broken).as_deref(), Some("[REDACTED]"));
+    }
 
     #[test]
     fn iso_timestamps_read_as_python_writes_them() {

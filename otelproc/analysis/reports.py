@@ -489,6 +489,8 @@ class Reporter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._db_lock = threading.Lock()
         self._closed = False
+        self._inflight: set[Future] = set()  # automatic reports submitted and not finished
+        self._inflight_lock = threading.Lock()
         self.stats = {"generated": 0, "ai_summaries": 0, "failures": 0}
         self.last_error: str | None = None
 
@@ -580,6 +582,23 @@ class Reporter:
         self._loop = asyncio.get_running_loop()
         return [asyncio.create_task(self._run_entry(entry)) for entry in self.config.schedule]
 
+    async def drain(self, grace: float) -> None:
+        """Shutdown, before the notifier and the store close: let the automatic reports under way
+        finish (with their notifications handed over) for ``grace`` seconds, then cancel the rest."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while True:  # again while the reports that finished submitted others (none do today)
+            with self._inflight_lock:
+                pending = [asyncio.wrap_future(f) for f in self._inflight]
+            if not pending:
+                return
+            _, unfinished = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+            if unfinished:  # the grace is over
+                for future in unfinished:
+                    future.cancel()
+                log.warning("automatic reports cancelled at shutdown", extra={"reports": len(unfinished)})
+                return
+
     def close(self) -> None:
         with self._db_lock:
             self._closed = True
@@ -590,7 +609,15 @@ class Reporter:
         loop = self._loop
         if loop is None or loop.is_closed() or self._closed:
             return None
-        return asyncio.run_coroutine_threadsafe(self._automatic(request, send_to, then), loop)
+        future = asyncio.run_coroutine_threadsafe(self._automatic(request, send_to, then), loop)
+        with self._inflight_lock:
+            self._inflight.add(future)
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, future: Future) -> None:
+        with self._inflight_lock:
+            self._inflight.discard(future)
 
     def on_alert(self, alert: dict) -> None:
         """``store.on_alert`` hook: a report about the alerted pattern, linked from its ``alerts`` row."""

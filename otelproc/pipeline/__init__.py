@@ -9,7 +9,7 @@
 ``Scanner.scan`` is the one pass over every item; the stages only see the error rows. A
 stage is ``Callable[[Batch], Batch]``; ``STAGES`` is their order, the one place it is
 written. A stage that fails is counted and logged, and the batch goes on unenriched:
-diagnosis never costs data.
+diagnosis never costs data (with ``redact_forwarded_attributes``, still redacted).
 
 The stages have a fixed cost per call (building queries, DuckDB, polars' planning), so they
 do not run once per request: the error rows of the requests that arrive within ``linger``
@@ -155,18 +155,24 @@ class Pipeline:
     def _diagnose_together(self, batches: list[Batch]) -> None:
         """One run of the stages over the error rows of several requests; results go back to each."""
         DIAGNOSIS_RUNS.observe(sum(b.error_count for b in batches))
-        with DIAGNOSIS_SECONDS.time():
+        try:
+            with DIAGNOSIS_SECONDS.time():
+                for batch in batches:
+                    batch.read_rows()
+                if len(batches) == 1:
+                    self.diagnose(batches[0])
+                    return
+                frames = [b.errors.with_columns(pl.lit(i, dtype=pl.UInt32).alias(PART_COLUMN)) for i, b in enumerate(batches)]
+                combined = Batch(batches[0].signal, None, 0, errors=pl.concat(frames, how="diagonal_relaxed"), parts=batches)
+                combined = self.diagnose(combined)
+                by_part = combined.errors.partition_by(PART_COLUMN, as_dict=True, include_key=False)
+                for (index,), frame in by_part.items():
+                    batches[index].errors = frame
+        finally:
             for batch in batches:
-                batch.read_rows()
-            if len(batches) == 1:
-                self.diagnose(batches[0])
-                return
-            frames = [b.errors.with_columns(pl.lit(i, dtype=pl.UInt32).alias(PART_COLUMN)) for i, b in enumerate(batches)]
-            combined = Batch(batches[0].signal, None, 0, errors=pl.concat(frames, how="diagonal_relaxed"), parts=batches)
-            combined = self.diagnose(combined)
-            by_part = combined.errors.partition_by(PART_COLUMN, as_dict=True, include_key=False)
-            for (index,), frame in by_part.items():
-                batches[index].errors = frame
+                if batch.enriched is None and batch.scanned is not None and batch.scanned.redacted:
+                    # enrich did not reach it (a stage failed): the forwarded strings are redacted all the same
+                    batch.enriched = batch.scanned.enrich()
 
     def _record_failure(self, name: str, exc: Exception) -> None:
         STAGE_FAILURES.labels(name).inc()

@@ -303,6 +303,17 @@ class Store:
                 return True
             return self._cond.wait_for(lambda: self.committed_seq >= target or self._thread is None, timeout)
 
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Commit what is buffered and wait until the hooks of everything committed have run
+        (shutdown: the hooks hand work to the reporter and the notifier, which close after this)."""
+        deadline = time.monotonic() + timeout
+        committed = self.flush(wait=True, timeout=timeout)
+        try:  # one worker: this runs after every hook submitted before it
+            self._hooks.submit(lambda: None).result(max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            return False
+        return committed
+
     def _take(self) -> tuple[int, list[_Submission], dict]:
         """Move up to ``flush_rows`` buffered rows to in-flight (caller holds the lock, or the thread is stopped)."""
         rows, cut = 0, 0
@@ -457,14 +468,8 @@ class Store:
                     con.unregister(name)
                 except duckdb.Error:
                     pass
-        with self._cond:
-            self._inflight = []
-            self._pending_rows -= n_events
-            self.committed_seq = max(self.committed_seq, seq)
-        self.stats.flushes += 1
-        self.stats.rows_committed += n_events
-        self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
-        self.stats.last_error = None
+        # The hooks are queued before the commit is marked done, so that what waits for it
+        # (``flush``, ``settle``) finds them queued.
         if alerts and self.on_alert:
             for alert in pl.concat(alerts, how="diagonal_relaxed").to_dicts():
                 for hook in list(self.on_alert):
@@ -474,6 +479,14 @@ class Store:
             frame = pl.concat(pattern_events, how="diagonal_relaxed")
             for hook in list(self.on_pattern_event):
                 self._hooks.submit(self._call_hook, hook, frame)
+        with self._cond:
+            self._inflight = []
+            self._pending_rows -= n_events
+            self.committed_seq = max(self.committed_seq, seq)
+        self.stats.flushes += 1
+        self.stats.rows_committed += n_events
+        self.stats.last_flush_ms = (time.perf_counter() - started) * 1000
+        self.stats.last_error = None
         return True
 
     @staticmethod

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 from otelproc.analysis.ai import AIConfig, PatternAnalyzer
@@ -77,6 +80,33 @@ async def test_a_short_schedule_stores_reports_with_their_trigger(open_store):
         task.cancel()
     rows = store.query("SELECT DISTINCT trigger, service_name FROM diagnostic_reports").rows
     assert rows == [["schedule", "checkout"]]
+
+
+async def test_drain_lets_automatic_reports_finish_and_cancels_what_outlasts_the_grace(open_store, caplog):
+    store = open_store()
+    populate(store)
+    # Submitted from another thread, as the store's alert hook does, and waited for at once.
+    reporter = Reporter(ReportsConfig(), store)
+    await reporter.start()
+    await asyncio.to_thread(reporter.submit, ReportRequest(since=3600, trigger="alert", focus="p1"))
+    await reporter.drain(grace=10)
+    reporter.close()
+    assert store.query("SELECT trigger FROM diagnostic_reports").rows == [["alert"]]
+    # A model that never answers (a port that takes connections and says nothing) holds its report
+    # past the grace: it is cancelled, with a warning and nothing logged as an error.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        ai = AIConfig(enabled=True, model="openai/gpt-4o-mini", api_base=url, api_key="k", timeout="60s")
+        reporter = Reporter(ReportsConfig(summary_timeout=60), store, analyzer=PatternAnalyzer(ai, store))
+        await reporter.start()
+        await asyncio.to_thread(reporter.submit, ReportRequest(since=3600, trigger="alert"))
+        started = time.monotonic()
+        with caplog.at_level(logging.INFO, logger="otelproc.analysis.reports"):
+            await reporter.drain(grace=0.5)
+            reporter.close()
+        assert 0.5 <= time.monotonic() - started < 5
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == ["automatic reports cancelled at shutdown"]
+    assert store.query("SELECT count(*) FROM diagnostic_reports").rows == [[1]]
 
 
 def test_daily_and_weekly_schedules_in_a_time_zone():

@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
@@ -45,7 +46,7 @@ def playbook_dir(tmp_path):
     return path
 
 
-def start(tmp_path, sink, hooks, **extra) -> Otelproc:
+def start(tmp_path, sink, hooks, reports: dict | None = None, **extra) -> Otelproc:
     return Otelproc(
         tmp_path, exporters=sink_exporter(sink),
         diagnostics={"thresholds": {"pattern": {"count": 2, "window": "1h"}, "escalate": {"count": 4, "window": "1h"},
@@ -54,7 +55,7 @@ def start(tmp_path, sink, hooks, **extra) -> Otelproc:
         notifications={"channels": {"webhook/pager": {"url": hooks.url, "secret": "s"}}, "send_to": ["webhook/pager"],
                        "cooldown": "1h", "retry_on_failure": {"initial_interval": "100ms", "max_interval": "300ms",
                                                               "max_elapsed_time": "60s"}},
-        reports={"kpis": {"interval": "200ms"}},
+        reports={"kpis": {"interval": "200ms"}, **(reports or {})},
         playbooks=str(playbook_dir(tmp_path)),
         **extra,
     )  # fmt: skip
@@ -80,7 +81,7 @@ def test_notifications_reports_playbooks_feedback_through_serve(tmp_path):
             proc = start(tmp_path, sink, hooks)
             with proc:
                 t = now_s()
-                spans = [error_span("DbDown", f"db host db{i} unreachable", t - (10 - i) * SECOND) for i in range(7)]
+                spans = [error_span("DbDown", f"db host db-{i}.prod.internal unreachable", t - (10 - i) * SECOND) for i in range(7)]
                 # Feedback about the first error's trace arrives before its error does.
                 send_feedback(proc, int.from_bytes(spans[0].trace_id, "big"), "checkout broke, mail bob@example.com",
                               "bob@example.com", 1)  # fmt: skip
@@ -125,14 +126,14 @@ def test_notifications_reports_playbooks_feedback_through_serve(tmp_path):
                     if fb and fb[0][0]:
                         break
                     time.sleep(0.1)
-                assert fb[0][0] == pid, fb
+                assert fb and fb[0][0] == pid, (fb, proc.log()[-3000:])
                 assert "bob@example.com" not in json.dumps(fb) and decrypt_contact(fb[0][1], CONTACT_KEY) == "bob@example.com"
                 assert fb[0][2] == "checkout broke, mail [REDACTED:email]" and fb[0][3] == 1.0
                 # `otelproc patterns` shows the feedback; `otelproc report` goes through the server.
                 out = cli("patterns", config=proc.config_path).stdout
                 assert "feedback" in out and "checkout broke" in out
                 out = cli("report", "--since", "1h", config=proc.config_path).stdout
-                assert all(s in out for s in SECTIONS) and "db host db<int> unreachable" in out and "User feedback: 1" in out
+                assert all(s in out for s in SECTIONS) and "db host <host> unreachable" in out and "User feedback: 1" in out
                 # KPIs as gauges.
                 deadline = time.time() + 10
                 while "otelproc_kpi_pattern_detection_rate 1.0" not in (metrics := httpx.get(f"{proc.admin_url}/metrics").text):
@@ -150,6 +151,43 @@ def test_notifications_reports_playbooks_feedback_through_serve(tmp_path):
         sent = read_db(proc.db_path, "SELECT count(*) FROM alerts WHERE channel = 'webhook/pager' AND status = 'sent'")
         assert sent[0][0] == len(hooks.received)
         assert pattern_id_for(read_db(proc.db_path, "SELECT fingerprint FROM error_patterns")[0][0]) == pid
+    finally:
+        hooks.close()
+
+
+@pytest.mark.parametrize("stop", ["once_alerted", "at_once"])
+def test_a_stop_as_alerts_fire_finishes_their_reports_and_notifications(tmp_path, stop):
+    """SIGTERM while patterns cross the alert threshold (once the alerts are committed and their reports are being
+    written, or before they are even diagnosed): the automatic reports and the notifications finish before the
+    database closes, nothing is logged as an error and nothing is lost."""
+    hooks = HookReceiver()
+    kinds = 4
+    try:
+        with OTLPSink() as sink:
+            proc = start(tmp_path, sink, hooks, reports={"send_to": ["webhook/pager"]})
+            with proc:
+                t = now_s()
+                post(proc, traces([error_span(f"Queue{k}Full", f"queue {k} full after {i} retries", t - (20 - i) * SECOND)
+                                   for k in range(kinds) for i in range(7)]))  # fmt: skip
+                if stop == "once_alerted":
+                    deadline = time.monotonic() + 20
+                    while admin_sql(proc, "SELECT count(*) FROM alerts WHERE kind = 'occurrences'")[1][0][0] < kinds:
+                        assert time.monotonic() < deadline, proc.log()[-3000:]
+                        time.sleep(0.02)
+                assert proc.stop() == 0, proc.log()[-3000:]
+            log = proc.log()
+            assert "level=error" not in log and "database is closed" not in log, log[-5000:]
+            assert len(sink.spans()) == kinds * 7
+        alerts = read_db(proc.db_path, "SELECT pattern_id, report_id FROM alerts WHERE kind = 'occurrences'")
+        assert len({pid for pid, _ in alerts}) == kinds and all(report for _, report in alerts), alerts
+        reports = read_db(proc.db_path, "SELECT id FROM diagnostic_reports WHERE trigger = 'alert'")
+        assert sorted(report for _, report in alerts) == sorted(r[0] for r in reports)
+        # Each pattern's lifecycle notification and each report's were delivered, and recorded as sent.
+        sent = read_db(proc.db_path, "SELECT event, status, pattern_id, report_id FROM alerts WHERE channel = 'webhook/pager'")
+        assert all(status == "sent" for _, status, _, _ in sent), sent
+        assert {pid for event, _, pid, _ in sent if event == "alerted"} == {pid for pid, _ in alerts}
+        assert {report for event, _, _, report in sent if event == "report"} == {report for _, report in alerts}
+        assert len(hooks.received) == len(sent)
     finally:
         hooks.close()
 
@@ -202,7 +240,7 @@ def test_check_config_names_the_bad_playbook_and_the_dry_run_prints_what_would_f
             proc = start(tmp_path, sink, hooks)
             with proc:
                 t = now_s()
-                post(proc, traces([error_span("DbDown", f"db{i} down", t - (20 - i) * SECOND) for i in range(6)]))
+                post(proc, traces([error_span("DbDown", f"db-{i}.prod.internal down", t - (20 - i) * SECOND) for i in range(6)]))
                 wait_committed(proc, 6)
         out = cli("playbooks", "test", str(tmp_path / "playbooks" / "db.yaml"), "--since", "1d",
                   config=proc.config_path).stdout  # fmt: skip

@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import duckdb
+import httpx
 import polars as pl
 import pytest
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.trace import Status, StatusCode
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e import lookalike_errors as lib
 from tests.e2e.harness import Otelproc, fast_retry
-from tests.otel_helpers import SpanRecorder
-from tests.sinks import SentrySink
+from tests.e2e.patterns_helpers import sink_exporter
+from otelproc.signals import Signal
+from tests.otel_helpers import LogRecorder, SpanRecorder
+from tests.sinks import OTLPSink, SentrySink
 
 # --------------------------------------------------------------------------------------
 # The corpus (made-up credentials in the real formats)
@@ -236,3 +242,90 @@ def test_no_secret_reaches_storage_or_sentry(tmp_path, sentry):
     events_json = [("event", json.dumps(env.get_event())) for env in envelopes if env.get_event() is not None]
     assert leaks(bodies + events_json) == {}, "secrets in Sentry envelopes"
     assert any("[REDACTED:" in body for _, body in bodies)
+
+
+# --------------------------------------------------------------------------------------
+# What is forwarded, with redact_forwarded_attributes on
+
+
+def recorded_failures(n: int, service: str = "mosaic-api") -> list:
+    """``n`` spans the SDK recorded: an error span per failure of the corpus (cycling), with the secret
+    attributes and the exception text in the status message, and a span that did not fail with them too."""
+    rec = SpanRecorder(service=service)
+    for i in range(n):
+        stage, failing = FAILURES[i % len(FAILURES)]
+        with rec.tracer.start_as_current_span(f"op-{i}", attributes={"stage": stage, **SECRET_ATTRIBUTES}) as span:
+            try:
+                failing()
+            except Exception as exc:  # noqa: BLE001
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        with rec.tracer.start_as_current_span(f"fine-{i}", attributes=SECRET_ATTRIBUTES):
+            pass
+    return rec.exporter.get_finished_spans()
+
+
+def error_logs() -> list:
+    rec = LogRecorder(service="mosaic-worker")
+    for i, (_, failing) in enumerate(FAILURES):
+        try:
+            failing()
+        except Exception:  # noqa: BLE001
+            rec.logger.error("job %d failed for %s with token=%s", i, EMAIL, TEXT_TOKEN, exc_info=True)
+    rec.logger.info("reset link sent to %s", EMAIL_2)
+    return rec.exporter.get_finished_logs()
+
+
+def diagnosis_runs(proc: Otelproc) -> tuple[float, float]:
+    """(runs, error rows) of the diagnosis so far, from the server's /metrics."""
+    text = httpx.get(f"{proc.admin_url}/metrics", timeout=10).text
+    family = next(f for f in text_string_to_metric_families(text) if f.name == "otelproc_pipeline_diagnosis_rows")
+    values = {sample.name: sample.value for sample in family.samples}
+    return values["otelproc_pipeline_diagnosis_rows_count"], values["otelproc_pipeline_diagnosis_rows_sum"]
+
+
+def test_no_secret_is_forwarded_when_requests_are_diagnosed_together(tmp_path):
+    span_requests, log_requests, per_request = 24, 6, 2
+    spans = [recorded_failures(per_request) for _ in range(span_requests)]
+    logs = [error_logs() for _ in range(log_requests)]
+    sent = "".join(str(dict(s.attributes)) + str(s.status.description) + str([e.attributes for e in s.events])
+                   for s in spans[0]) + "".join(str(r.log_record.body) + str(r.log_record.attributes) for r in logs[0])  # fmt: skip
+    missing = [name for name, secret in SECRETS.items() if secret not in sent]
+    assert not missing, f"the corpus must really be in what is sent: {missing}"
+    errors = span_requests * per_request + log_requests * len(FAILURES)
+    with OTLPSink() as sink:
+        diagnostics = {"redaction": {"redact_forwarded_attributes": True}}
+        with Otelproc(tmp_path, exporters=sink_exporter(sink), diagnostics=diagnostics) as proc:
+
+            def send(batch: tuple[type, list]) -> object:
+                exporter = batch[0](endpoint=proc.grpc_endpoint, insecure=True)
+                try:
+                    return exporter.export(batch[1])
+                finally:
+                    exporter.shutdown()
+
+            # All at once: the requests that wait for a diagnosis run together are diagnosed together.
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                results = list(pool.map(send, [*((OTLPSpanExporter, b) for b in spans), *((OTLPLogExporter, b) for b in logs)]))
+            assert all(result.name == "SUCCESS" for result in results), results
+            sink.wait_for(span_requests * per_request * 2, timeout=30)
+            sink.wait_for(log_requests * (len(FAILURES) + 1), timeout=30, signal=Signal.LOGS)
+            runs, rows = diagnosis_runs(proc)
+            assert proc.stop() == 0
+    assert rows == errors
+    assert runs < span_requests + log_requests, "some requests must have been diagnosed together"
+    forwarded = sink.accepted()
+    assert sum(r.items for r in forwarded) == span_requests * per_request * 2 + log_requests * (len(FAILURES) + 1)
+    texts = [("forwarded request", r.raw.decode("utf-8", "replace")) for r in forwarded]
+    assert leaks(texts) == {}, "secrets in what was forwarded (secret -> where)"
+    # The error spans were diagnosed, and what was not a secret is still there.
+    error_spans = [s for s in sink.spans() if s.name.startswith("op-")]
+    assert len(error_spans) == span_requests * per_request
+    for span in error_spans:
+        attributes = {a.key: a.value.string_value for a in span.attributes}
+        assert len(attributes["diagnostic.fingerprint"]) == 64 and attributes["stage"]
+        assert attributes["http.request.header.authorization"] == "[REDACTED:authorization]"
+        assert attributes["app.config.password"] == "[REDACTED:password]"
+    bodies = sorted({r.body.string_value.split(" failed")[0] + ("" if "[REDACTED:email]" in r.body.string_value else "?")
+                     for r in sink.log_records()})  # fmt: skip
+    assert bodies == sorted({f"job {i}" for i in range(len(FAILURES))} | {"reset link sent to [REDACTED:email]"})

@@ -382,6 +382,8 @@ def traces_request() -> ExportTraceServiceRequest:
             kv("http.response.status_code", AnyValue(int_value=500)),
             kv("tags", AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="ok"), AnyValue(string_value="AKIAIOSFODNN7EXAMPLE")]))),
             kv("ctx", AnyValue(kvlist_value=KeyValueList(values=[kv("db.url", AnyValue(string_value="postgresql://u:pw@db/x"))]))),
+            kv("app.config.password", AnyValue(string_value="attrSecretPw-31415")),  # a secret by its key alone
+            kv("app.config.user", AnyValue(string_value='bob "the builder"')),
         ],
         status=Status(code=2, message="login failed for jane@example.com"),
     )
@@ -401,7 +403,10 @@ def test_forwarded_span_attributes_are_redacted_when_asked() -> None:
     batch, sent = forwarded(traces_request(), RedactConfig(redact_forwarded_attributes=True))
     span = ExportTraceServiceRequest.FromString(sent).resource_spans[0].scope_spans[0].spans[0]
     attrs = {a.key: a.value for a in span.attributes}
-    assert attrs["http.request.header.authorization"].string_value == "Bearer [REDACTED:token]"
+    # as the stored attributes JSON redacts them: each value in its key's context
+    assert attrs["http.request.header.authorization"].string_value == "[REDACTED:authorization]"
+    assert attrs["app.config.password"].string_value == "[REDACTED:password]"
+    assert attrs["app.config.user"].string_value == 'bob "the builder"'
     assert attrs["enduser.email"].string_value == "[REDACTED:email]"
     assert attrs["http.response.status_code"].int_value == 500
     assert [v.string_value for v in attrs["tags"].array_value.values] == ["ok", "[REDACTED:aws_access_key]"]

@@ -3,7 +3,14 @@ what their rows hold, what is counted."""
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
+from opentelemetry._logs import LogRecord
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import Status, StatusCode
 
 from otelproc.pipeline.batch import ERROR_SCHEMA, Batch
@@ -138,3 +145,26 @@ def test_the_frame_has_the_schema_the_stages_read():
     assert {name: errors.schema[name] for name in ERROR_SCHEMA} == ERROR_SCHEMA
     for column in ("error_class", "message_template", "source", "fingerprint"):
         assert errors.schema[column] == pl.String, column
+
+
+def test_user_feedback_records_become_feedback_rows_with_their_attributes():
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=Resource.create({"service.name": "checkout", "service.version": "4.2"}))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    logger = provider.get_logger("feedback-form")
+    for i, rating in enumerate((1, 5)):
+        logger.emit(LogRecord(
+            event_name="user.feedback", trace_id=0xABC + i, span_id=1, trace_flags=1, body="feedback",
+            attributes={"rating": rating, "comment": f"comment {i}", "contact": "bob@example.com", "page": "/pay"},
+        ))  # fmt: skip
+    logger.emit(LogRecord(body="an ordinary record", attributes={"n": 1}))
+    batch = run(Signal.LOGS, encode_logs(exporter.get_finished_logs()))
+    feedback = batch.feedback
+    assert feedback.height == 2 and batch.item_count == 3
+    assert feedback["trace_id"].to_list() == [format(0xABC, "032x"), format(0xABD, "032x")]
+    assert feedback["rating"].to_list() == ["1", "5"] and feedback["comment"].to_list() == ["comment 0", "comment 1"]
+    assert feedback["contact"].to_list() == ["bob@example.com"] * 2  # sealed by the recorder, not kept in the JSON
+    assert feedback["service_version"].to_list() == ["4.2", "4.2"]
+    assert [json.loads(a) for a in feedback["attributes"].to_list()] == [
+        {"rating": 1, "comment": "comment 0", "page": "/pay"}, {"rating": 5, "comment": "comment 1", "page": "/pay"},
+    ]
