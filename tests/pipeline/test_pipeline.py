@@ -89,3 +89,27 @@ async def test_requests_diagnosed_together_are_each_enriched_and_redacted():
         error = next(span for span in spans_of(batch) if span.name == "login")
         attributes = {a.key: a.value.string_value for a in error.attributes}
         assert attributes["diagnostic.fingerprint"] == batch.errors["fingerprint"][0]
+
+
+async def test_requests_submitted_together_are_one_run_and_each_gets_its_own_rows_back():
+    """The runner: the scan leaves each request's per-row work to the run (nothing per row on the
+    event loop), requests waiting together are one run of the stages over their stacked rows, and
+    each request gets back its own rows, diagnosed."""
+    runs: list[pl.DataFrame] = []
+
+    def recording(batch: Batch) -> Batch:
+        runs.append(batch.errors)
+        return batch
+
+    pipeline = Pipeline(Scanner(RedactConfig()), ordered({"classify": recording, "enrich": enrich}))
+    batches = [await pipeline.scan(Signal.TRACES, request(n)) for n in range(5)]
+    assert [(b.rows_read, b.error_count, b.errors.height) for b in batches] == [(False, 1, 0)] * 5
+    await asyncio.gather(*(pipeline.submit(batch) for batch in batches))
+    [run] = runs
+    assert run.height == 5 and sorted(run["_part"].to_list()) == [0, 1, 2, 3, 4]
+    assert pipeline.pending_rows == 0 and pipeline.failures == {}
+    for n, batch in enumerate(batches):
+        assert batch.rows_read and batch.errors.height == 1
+        assert batch.errors["message"][0] == f"password=[REDACTED:password] rejected for user {n}"  # redacted in the run
+        assert "_part" not in batch.errors.columns
+        assert batch.enriched is not None  # diagnostic.* spliced into its own bytes
