@@ -43,6 +43,7 @@ import psycopg  # noqa: E402
 
 import storage as storage_bench  # noqa: E402  (bench/storage.py)
 import throughput  # noqa: E402  (bench/throughput.py)
+from workload import build_requests  # noqa: E402
 from otelproc.store import StorageConfig, Store  # noqa: E402
 from tests.grafana import all_variables, grafana_sql, load_dashboards  # noqa: E402
 
@@ -196,7 +197,7 @@ def viewers(port: int, pattern_id: str, viewers_n: int, every: float, seconds: f
 
 
 def ingest(grpc_port: int, payloads, args) -> dict:
-    return asyncio.run(throughput.load(grpc_port, payloads, args.spans, args.streams, args.seconds))
+    return asyncio.run(throughput.load_grpc(grpc_port, payloads, args.streams, args.seconds))
 
 
 def main() -> None:
@@ -220,11 +221,12 @@ def main() -> None:
         built = build_database(db, args.events)
         print(f"database: {built}")
         grpc_port, sql_port, sink_port = throughput.free_port(), throughput.free_port(), throughput.free_port()
-        sink = subprocess.Popen([PYTHON, str(ROOT / "bench/throughput.py"), "--role", "sink", "--port", str(sink_port)])
+        sink = subprocess.Popen([PYTHON, str(ROOT / "bench/throughput.py"), "--role", "sink", "--port", str(sink_port),
+                                 "--sink-http", str(throughput.free_port())])  # fmt: skip
         server = start_otelproc(workdir, db, grpc_port, sql_port, sink_port)
         try:
-            throughput.wait_port(sql_port)
-            throughput.wait_port(grpc_port)
+            throughput.wait_port(sql_port, server)
+            throughput.wait_port(grpc_port, server)
             with psycopg.connect(dsn(sql_port), autocommit=True) as conn:
                 PATTERN_ID = conn.execute("SELECT id FROM error_patterns ORDER BY total_occurrences DESC LIMIT 1").fetchone()[0]
             print(f"\n(a) each query's median of {args.repeat} runs through the endpoint (idle server, {os.cpu_count()} cores)")
@@ -235,8 +237,8 @@ def main() -> None:
             print(f"  slowest: {slowest:.1f} ms (target <= 200 ms)")
             if args.skip_ingest:
                 return
-            payloads = [throughput.build_request(args.spans, 5, seed) for seed in range(16)]
-            asyncio.run(throughput.load(grpc_port, payloads, args.spans, args.streams, 2.0))  # warm-up
+            payloads = build_requests(5, 16, spans=args.spans)  # bench/workload.py's, renewed on every send
+            asyncio.run(throughput.load_grpc(grpc_port, payloads, args.streams, 2.0))  # warm-up
             intervals = [float(x) for x in args.refresh_every.split(",")]
             cases = [None, *intervals]  # None: ingest alone
             rates: dict = {case: [] for case in cases}

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -86,6 +87,11 @@ class Pipeline:
     _waiting: list[tuple[Batch, asyncio.Future]] = field(default_factory=list)
     _runner: asyncio.Task | None = None
     _enough: asyncio.Event = field(default_factory=asyncio.Event)  # MIN_ROWS_PER_RUN are waiting
+    # Runs go one after another on one thread of their own: what the core's regexes learn
+    # (their lazy DFAs' states) stays warm in that thread, and profiles name it.
+    _worker: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="otelproc-diagnosis")
+    )
 
     def stage(self, name: str) -> Stage:
         """The stage called ``name`` (a name of ``STAGES``)."""
@@ -143,7 +149,9 @@ class Pipeline:
                 taken.append((batch, done))
                 rows += batch.error_count
             try:
-                await asyncio.to_thread(self._diagnose_together, [batch for batch, _ in taken])
+                await asyncio.get_running_loop().run_in_executor(
+                    self._worker, self._diagnose_together, [batch for batch, _ in taken]
+                )
             except Exception as exc:  # noqa: BLE001 - the batches go on undiagnosed, never lost
                 self._record_failure("diagnosis", exc)
             finally:

@@ -87,16 +87,24 @@ class Retention:
                     run_id = uuid.uuid4().hex
                     self.cold_dir.mkdir(parents=True, exist_ok=True)
                     target = str(self.cold_dir).replace("'", "''")
+                    day = "strftime(occurred_at AT TIME ZONE 'UTC', '%Y-%m-%d')"
+                    days = [d for (d,) in con.execute(
+                        f"SELECT DISTINCT {day} FROM error_events WHERE occurred_at < {cutoff_sql} ORDER BY 1"
+                    ).fetchall()]  # fmt: skip
                     con.execute("BEGIN TRANSACTION").fetchall()
                     try:
-                        con.execute(
-                            f"""
-                            COPY (SELECT *, strftime(occurred_at AT TIME ZONE 'UTC', '%Y-%m-%d') AS date
-                                  FROM error_events WHERE occurred_at < {cutoff_sql})
-                            TO '{target}' (FORMAT parquet, PARTITION_BY (date), APPEND,
-                                           FILENAME_PATTERN 'run-{run_id}_{{uuid}}', COMPRESSION zstd)
-                            """
-                        ).fetchall()
+                        # a day at a time: one COPY of a long backlog would need memory for every
+                        # partition at once, more than storage.memory_limit allows
+                        for date in days:
+                            con.execute(
+                                f"""
+                                COPY (SELECT *, {day} AS date FROM error_events
+                                      WHERE occurred_at < {cutoff_sql} AND {day} = $1)
+                                TO '{target}' (FORMAT parquet, PARTITION_BY (date), APPEND,
+                                               FILENAME_PATTERN 'run-{run_id}_{{uuid}}', COMPRESSION zstd)
+                                """,
+                                [date],
+                            ).fetchall()
                         moved = con.execute(f"DELETE FROM error_events WHERE occurred_at < {cutoff_sql}").fetchall()[0][0]
                         con.execute(
                             "INSERT INTO retention_runs VALUES ($1, $2::TIMESTAMPTZ, $3::TIMESTAMPTZ, now(), $4)",

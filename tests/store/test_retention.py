@@ -53,3 +53,28 @@ def test_cold_path_defaults_next_to_the_database(open_store, tmp_path):
     store.flush()
     assert store.retention.run()["rows"] == 1
     assert list((tmp_path / "db" / "cold").glob("date=*/*.parquet"))
+
+
+def test_a_long_backlog_moves_within_the_memory_limit(open_store, tmp_path):
+    """Retention turned on over months of stored events: moved a day at a time, within
+    storage.memory_limit (one COPY of every day at once ran out of DuckDB's memory)."""
+    cold = tmp_path / "cold"
+    store = open_store(retention={"days": 7, "cold_path": str(cold)}, memory_limit="64MiB")
+    con = store.cursor()
+    day = "strftime(occurred_at AT TIME ZONE 'UTC', '%Y-%m-%d')"
+    con.execute(
+        """
+        INSERT INTO error_events (id, occurred_at, fingerprint, service_name, message, stack_trace, attributes)
+        SELECT i, now() - INTERVAL 8 DAY - (i % 60) * INTERVAL 1 DAY - (i % 86400) * INTERVAL 1 SECOND,
+               'fp-' || (i % 500), 'svc-' || (i % 12), 'error ' || i || repeat(' with a long message', 8),
+               repeat('Traceback line ' || i || chr(10), 12), '{"k": "' || repeat('v', 200) || '"}'
+        FROM range(150000) t(i)
+        """
+    ).fetchall()
+    days = con.execute(f"SELECT count(DISTINCT {day}) FROM error_events").fetchall()[0][0]
+    con.close()
+    result = store.retention.run()
+    assert result["rows"] == 150_000
+    assert len(list(cold.iterdir())) == days > 50  # a directory per day
+    assert store.query("SELECT count(*) FROM error_events").rows == [[0]]
+    assert store.query("SELECT count(*), count(DISTINCT fingerprint) FROM error_events_all").rows == [[150_000, 500]]
