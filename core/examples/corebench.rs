@@ -21,7 +21,6 @@ use std::fs;
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use otelproc_core::diagnose::{sha256_hex, Diagnoser, Grouper, RowColumns, Version};
 use otelproc_core::grouping_v1::{GroupingV1, Inputs};
@@ -29,40 +28,12 @@ use otelproc_core::redact::Redactor;
 use otelproc_core::rules::{Check, Rule, RuleSet};
 use otelproc_core::scan::{scan, ColumnSpec, RowField, Scan, ScanConfig, Signal, Source};
 
+mod common;
+use common::cpu_now;
+
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 const LIMIT: usize = 64 << 20;
-
-/// CPU seconds this thread has run (`CLOCK_THREAD_CPUTIME_ID`, from the C library std links).
-#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
-fn cpu_now() -> f64 {
-    #[repr(C)]
-    struct Timespec {
-        sec: i64,
-        nsec: i64,
-    }
-    extern "C" {
-        fn clock_gettime(clock: i32, now: *mut Timespec) -> i32;
-    }
-    const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-    let mut now = Timespec { sec: 0, nsec: 0 };
-    // SAFETY: clock_gettime writes one timespec through the pointer, which points at one.
-    if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut now) } == 0 {
-        return now.sec as f64 + now.nsec as f64 / 1e9;
-    }
-    wall_now()
-}
-
-/// Wall seconds since the first call, where there is no thread CPU clock to read.
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64")))]
-fn cpu_now() -> f64 {
-    wall_now()
-}
-
-fn wall_now() -> f64 {
-    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_secs_f64()
-}
 
 fn unescape(field: &str) -> String {
     let mut out = String::with_capacity(field.len());

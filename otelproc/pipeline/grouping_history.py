@@ -91,8 +91,7 @@ class GroupingHistory:
             distinct = frame.get_column("fingerprint").drop_nulls().unique()
             if self._previous is not None and time.time() < self._transition_ends:
                 self._join_history(frame, distinct)
-            aliased = distinct.filter(distinct.is_in(list(self._canonical))) if self._canonical else distinct.clear()
-            mapping = {fp: self._canonical[fp] for fp in aliased.to_list()}
+            mapping = {fp: self._canonical[fp] for fp in distinct.to_list() if fp in self._canonical}
         own = pl.lit(self.config.version, pl.Int32)
         if not mapping:
             batch.errors = frame.with_columns(grouping_version=own)

@@ -217,6 +217,74 @@ _MODEL_DASHED = "command|embed|rerank|nova|titan|sonar|phi|yi|falcon|granite|jam
 # Version 1: the rules, in order of precedence (each over what the earlier left)
 # --------------------------------------------------------------------------------------------
 
+# Rules both grouping versions hold as they are (one object in both tables).
+_EMAIL = Normalizer(
+    "email",
+    r"""(?x)
+    # Local part without quotes or slashes, so '<email>' keeps its quotes; a domain
+    # with a dot (root@localhost is left alone).
+    \b [A-Za-z0-9] [A-Za-z0-9._%+\-]* @ (?: [A-Za-z0-9\-]+ \. )+ [A-Za-z]{2,} \b
+    """,
+    30,
+)
+
+_TRACEPARENT = Normalizer(
+    "traceparent",
+    r"""(?x)
+    # W3C traceparent 00-<trace id>-<span id>-<flags>; AWS X-Ray Root=1-<time>-<id>
+    \b [0-9a-f]{2} - [0-9a-f]{32} - [0-9a-f]{16} - [0-9a-f]{2} \b
+  | \b 1 - [0-9a-f]{8} - [0-9a-f]{24} \b
+    """,
+    60,
+)
+
+_UUID = Normalizer(
+    "uuid",
+    r"""(?x)
+    # 8-4-4-4-12 hex digits, any version, either case
+    \b [0-9a-fA-F]{8} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{12} \b
+    """,
+    70,
+)
+
+_TRACE_ID = Normalizer(
+    "trace_id",
+    r"""(?x)
+    # 32 hex digits named as a trace id (else they are an <md5>)
+    (?P<pre> (?i-u: \b trace [\x20_.\-]? id ) ["']? [\x20\t]* [:=]? [\x20\t]* ["']? )
+    (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b
+    """,
+    80,
+)
+
+_SHA1 = Normalizer("sha1", r"(?x) \b (?: [0-9a-f]{40} | [0-9A-F]{40} ) \b  # git commits, sha1 digests", 90)
+
+_MD5 = Normalizer("md5", r"(?x) \b (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b  # md5 digests, bare trace ids", 100)
+
+_DURATION = Normalizer(
+    "duration",
+    r"""(?x)
+    \b
+    (?:
+        # 1532.2ms, 3s, 250us, 1m30s, 2h, 1h2m3.5s, 7d
+        (?: \d+ (?: \.\d+ )? (?: ms | us | µs | ns | s | m | h | d ) )+ \b
+        # 2.5 seconds, 30 sec, 500 milliseconds, 5 minutes, 3 hours, 2 days
+      | \d+ (?: \.\d+ )? \x20? (?: (?: milli | micro | nano )? (?: seconds? | secs? )
+                                | msecs? | minutes? | mins? | hours? | hrs? | days? | weeks? ) \b
+    )
+    """,
+    210,
+)
+
+_VERSION = Normalizer(
+    "version",
+    r"""(?x)
+    # semantic versions: 1.26.4, v2.7.1, 3.12.0rc1, 1.0.0-beta.2+build.5
+    \b v? \d+ \. \d+ \. \d+ (?: [a-z]+\d* )? (?: [\-+] [0-9A-Za-z.\-]* [0-9A-Za-z] )? \b
+    """,
+    220,
+)
+
 NORMALIZERS: tuple[Normalizer, ...] = tuple(
     sorted(
         (
@@ -246,15 +314,7 @@ NORMALIZERS: tuple[Normalizer, ...] = tuple(
                 """,
                 20,
             ),
-            Normalizer(
-                "email",
-                r"""(?x)
-                # Local part without quotes or slashes, so '<email>' keeps its quotes; a domain
-                # with a dot (root@localhost is left alone).
-                \b [A-Za-z0-9] [A-Za-z0-9._%+\-]* @ (?: [A-Za-z0-9\-]+ \. )+ [A-Za-z]{2,} \b
-                """,
-                30,
-            ),
+            _EMAIL,
             Normalizer(
                 "model",
                 rf"""(?x)
@@ -310,34 +370,11 @@ NORMALIZERS: tuple[Normalizer, ...] = tuple(
                 """,
                 50,
             ),
-            Normalizer(
-                "traceparent",
-                r"""(?x)
-                # W3C traceparent 00-<trace id>-<span id>-<flags>; AWS X-Ray Root=1-<time>-<id>
-                \b [0-9a-f]{2} - [0-9a-f]{32} - [0-9a-f]{16} - [0-9a-f]{2} \b
-              | \b 1 - [0-9a-f]{8} - [0-9a-f]{24} \b
-                """,
-                60,
-            ),
-            Normalizer(
-                "uuid",
-                r"""(?x)
-                # 8-4-4-4-12 hex digits, any version, either case
-                \b [0-9a-fA-F]{8} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{12} \b
-                """,
-                70,
-            ),
-            Normalizer(
-                "trace_id",
-                r"""(?x)
-                # 32 hex digits named as a trace id (else they are an <md5>)
-                (?P<pre> (?i-u: \b trace [\x20_.\-]? id ) ["']? [\x20\t]* [:=]? [\x20\t]* ["']? )
-                (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b
-                """,
-                80,
-            ),
-            Normalizer("sha1", r"(?x) \b (?: [0-9a-f]{40} | [0-9A-F]{40} ) \b  # git commits, sha1 digests", 90),
-            Normalizer("md5", r"(?x) \b (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b  # md5 digests, bare trace ids", 100),
+            _TRACEPARENT,
+            _UUID,
+            _TRACE_ID,
+            _SHA1,
+            _MD5,
             # ---- keep: numbers that say what went wrong ----------------------------------------
             Normalizer(
                 "status_code",
@@ -498,28 +535,8 @@ NORMALIZERS: tuple[Normalizer, ...] = tuple(
                 170,
             ),
             # ---- values ------------------------------------------------------------------------
-            Normalizer(
-                "duration",
-                r"""(?x)
-                \b
-                (?:
-                    # 1532.2ms, 3s, 250us, 1m30s, 2h, 1h2m3.5s, 7d
-                    (?: \d+ (?: \.\d+ )? (?: ms | us | µs | ns | s | m | h | d ) )+ \b
-                    # 2.5 seconds, 30 sec, 500 milliseconds, 5 minutes, 3 hours, 2 days
-                  | \d+ (?: \.\d+ )? \x20? (?: (?: milli | micro | nano )? (?: seconds? | secs? )
-                                            | msecs? | minutes? | mins? | hours? | hrs? | days? | weeks? ) \b
-                )
-                """,
-                210,
-            ),
-            Normalizer(
-                "version",
-                r"""(?x)
-                # semantic versions: 1.26.4, v2.7.1, 3.12.0rc1, 1.0.0-beta.2+build.5
-                \b v? \d+ \. \d+ \. \d+ (?: [a-z]+\d* )? (?: [\-+] [0-9A-Za-z.\-]* [0-9A-Za-z] )? \b
-                """,
-                220,
-            ),
+            _DURATION,
+            _VERSION,
             Normalizer(
                 "float",
                 r"""(?x)
@@ -694,15 +711,7 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 20,
                 check="word_start",
             ),
-            Normalizer(
-                "email",
-                r"""(?x)
-                # Local part without quotes or slashes, so '<email>' keeps its quotes; a domain
-                # with a dot (root@localhost is left alone).
-                \b [A-Za-z0-9] [A-Za-z0-9._%+\-]* @ (?: [A-Za-z0-9\-]+ \. )+ [A-Za-z]{2,} \b
-                """,
-                30,
-            ),
+            _EMAIL,
             Normalizer(
                 "model",
                 rf"""(?x)
@@ -750,34 +759,11 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 50,
                 check="host",
             ),
-            Normalizer(
-                "traceparent",
-                r"""(?x)
-                # W3C traceparent 00-<trace id>-<span id>-<flags>; AWS X-Ray Root=1-<time>-<id>
-                \b [0-9a-f]{2} - [0-9a-f]{32} - [0-9a-f]{16} - [0-9a-f]{2} \b
-              | \b 1 - [0-9a-f]{8} - [0-9a-f]{24} \b
-                """,
-                60,
-            ),
-            Normalizer(
-                "uuid",
-                r"""(?x)
-                # 8-4-4-4-12 hex digits, any version, either case
-                \b [0-9a-fA-F]{8} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{4} - [0-9a-fA-F]{12} \b
-                """,
-                70,
-            ),
-            Normalizer(
-                "trace_id",
-                r"""(?x)
-                # 32 hex digits named as a trace id (else they are an <md5>)
-                (?P<pre> (?i-u: \b trace [\x20_.\-]? id ) ["']? [\x20\t]* [:=]? [\x20\t]* ["']? )
-                (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b
-                """,
-                80,
-            ),
-            Normalizer("sha1", r"(?x) \b (?: [0-9a-f]{40} | [0-9A-F]{40} ) \b  # git commits, sha1 digests", 90),
-            Normalizer("md5", r"(?x) \b (?: [0-9a-f]{32} | [0-9A-F]{32} ) \b  # md5 digests, bare trace ids", 100),
+            _TRACEPARENT,
+            _UUID,
+            _TRACE_ID,
+            _SHA1,
+            _MD5,
             Normalizer(
                 "swift_txn_id",
                 r"""(?x)
@@ -887,28 +873,8 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 """,
                 200,
             ),
-            Normalizer(
-                "duration",
-                r"""(?x)
-                \b
-                (?:
-                    # 1532.2ms, 3s, 250us, 1m30s, 2h, 1h2m3.5s, 7d
-                    (?: \d+ (?: \.\d+ )? (?: ms | us | µs | ns | s | m | h | d ) )+ \b
-                    # 2.5 seconds, 30 sec, 500 milliseconds, 5 minutes, 3 hours, 2 days
-                  | \d+ (?: \.\d+ )? \x20? (?: (?: milli | micro | nano )? (?: seconds? | secs? )
-                                            | msecs? | minutes? | mins? | hours? | hrs? | days? | weeks? ) \b
-                )
-                """,
-                210,
-            ),
-            Normalizer(
-                "version",
-                r"""(?x)
-                # semantic versions: 1.26.4, v2.7.1, 3.12.0rc1, 1.0.0-beta.2+build.5
-                \b v? \d+ \. \d+ \. \d+ (?: [a-z]+\d* )? (?: [\-+] [0-9A-Za-z.\-]* [0-9A-Za-z] )? \b
-                """,
-                220,
-            ),
+            _DURATION,
+            _VERSION,
             Normalizer("hex", r"(?x) \b 0 [xX] [0-9a-fA-F]+ \b   # 0x7f3a2c, 0xDEADBEEF", 225),
             Normalizer(
                 "id",

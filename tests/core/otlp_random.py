@@ -116,26 +116,38 @@ def unknown(rng: random.Random, message: Message, chance: float = 0.15) -> None:
         return
     number = rng.choice(UNKNOWN_NUMBERS)
     wire_type = rng.choice((0, 1, 2, 5))
-    key = _varint(number << 3 | wire_type)
+    key = varint(number << 3 | wire_type)
     if wire_type == 0:
-        field = key + _varint(rng.getrandbits(64))
+        field = key + varint(rng.getrandbits(64))
     elif wire_type == 1:
         field = key + rng.randbytes(8)
     elif wire_type == 5:
         field = key + rng.randbytes(4)
     else:
         payload = rng.randbytes(rng.randrange(8))
-        field = key + _varint(len(payload)) + payload
+        field = key + varint(len(payload)) + payload
     message.MergeFromString(field)
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """``value`` as a protobuf varint."""
     out = bytearray()
     while value >= 0x80:
         out.append(value & 0x7F | 0x80)
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+def read_varint(data: bytes, at: int) -> tuple[int, int]:
+    """(value, offset after it) of the varint at ``at``."""
+    value = shift = 0
+    while True:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if byte < 0x80:
+            return value, at
 
 
 def _id(rng: random.Random, size: int) -> bytes:
@@ -353,10 +365,10 @@ def damaged(data: bytes, rng: random.Random) -> bytes:
             bad = bad[: rng.randrange(1, 9)]
         out[at:at] = bad
     elif kind == 4:
-        field = _varint(rng.randrange(1, 17) << 3 | 2) + _varint(rng.choice((2**64 - 1, 2**63, 2**32, 2**31 - 1, 1 << 20)))
+        field = varint(rng.randrange(1, 17) << 3 | 2) + varint(rng.choice((2**64 - 1, 2**63, 2**32, 2**31 - 1, 1 << 20)))
         out[at:at] = field
     elif kind == 5:
-        out[at:at] = _varint(rng.choice((0, 1, 2, 5, 3 | 8, 4 | 8, 6 | 8, 7 | 8, 3 | 72, 4 | 16))) + b"\x00"
+        out[at:at] = varint(rng.choice((0, 1, 2, 5, 3 | 8, 4 | 8, 6 | 8, 7 | 8, 3 | 72, 4 | 16))) + b"\x00"
     elif kind == 6 and out:
         del out[at : at + rng.randrange(1, 16)]
     elif kind == 7 and out:

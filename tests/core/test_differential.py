@@ -20,6 +20,7 @@ from otelproc.pipeline.redact import REDACTED_COLUMNS, RedactConfig, redact_text
 from otelproc.pipeline.scan import Scanner
 from otelproc.signals import Signal
 from tests.core import otlp_random, reference
+from tests.core.otlp_random import read_varint
 
 ATTRIBUTE_KEYS = ("user.id", "rpc.system", "🔑")
 REQUESTS = 300
@@ -59,32 +60,20 @@ def assert_rows_equal(got: list[dict], expected: list[dict], context: str, scann
                 assert have == want, f"{context} row {i} {column}: core {have!r}, contract {want!r}"
 
 
-def varint(data: bytes, at: int) -> tuple[int, int]:
-    """(value, offset after it) of the varint at ``at``."""
-    value = shift = 0
-    while True:
-        byte = data[at]
-        value |= (byte & 0x7F) << shift
-        at += 1
-        shift += 7
-        if byte < 0x80:
-            return value, at
-
-
 def has_long_length(data: bytes, descriptor) -> bool:
     """Whether a length-delimited field of this (valid) message, or of one in it, has its
     length written in more than 5 bytes."""
     at = 0
     while at < len(data):
-        key, at = varint(data, at)
+        key, at = read_varint(data, at)
         number, wire_type = key >> 3, key & 7
         if wire_type == 0:
-            _, at = varint(data, at)
+            _, at = read_varint(data, at)
         elif wire_type in (1, 5):
             at += 8 if wire_type == 1 else 4
         else:
             start = at
-            length, at = varint(data, at)
+            length, at = read_varint(data, at)
             if at - start > 5:
                 return True
             field = descriptor.fields_by_number.get(number)

@@ -24,6 +24,7 @@ from otelproc.pipeline.redact import RedactConfig, redact_text
 from otelproc.pipeline.scan import Scanner
 from otelproc.signals import Signal
 from tests.core import otlp_random, reference
+from tests.core.otlp_random import read_varint, varint
 
 KEYS = [key for _, key in DIAGNOSTIC_ATTRIBUTES]
 # what the item may already have: the generator's random keys include these
@@ -35,25 +36,6 @@ UTC = dt.timezone.utc
 
 
 # -- the request as it must be forwarded, rebuilt from its bytes ---------------------------------
-
-
-def varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def read_varint(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        value |= (byte & 0x7F) << shift
-        at, shift = at + 1, shift + 7
-        if byte < 0x80:
-            return value, at
 
 
 def redact_attribute(key: str | None, text: str) -> str:
