@@ -136,6 +136,7 @@ class Service:
         self._items_awaiting_diagnosis = 0
         self._releases_seen: set[tuple[str, str]] = set()
         self._stopping = asyncio.Event()
+        self._started = False
         self._register_health()
 
     def _register_health(self) -> None:
@@ -152,6 +153,7 @@ class Service:
         self.health.components["reports"] = self.reporter.health
         self.health.components["feedback"] = self.feedback.health
         self.health.ready_checks.append(lambda: self.store.is_open)
+        self.health.ready_checks.append(lambda: self._started)  # every listener up and start-up's advice logged
         if self.postgres is not None:
             self.health.components["sql"] = self.postgres.health
             self.health.ready_checks.append(lambda: self.postgres.listening)
@@ -251,6 +253,7 @@ class Service:
                         extra={"event": "admin_data_closed", "endpoint": self.config.admin.endpoint})  # fmt: skip
         if not self.exporters:
             log.warning(self._next_steps(), extra={"event": "no_exporters"})
+        self._started = True
         log.info(
             "otelproc started",
             extra={
