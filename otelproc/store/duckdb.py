@@ -19,8 +19,9 @@ disk too slow for the error rate) can more than a second be waiting; then a
 large backlog is committed ``flush_rows`` rows per transaction.
 
 A flush that fails (disk full…) is rolled back and retried with its data kept,
-and ``health()`` reports it; while more than ``max_pending_rows`` rows wait the
-stage raises ``BackpressureError`` rather than grow memory.
+and ``health()`` reports it; while more than ``max_pending_rows`` rows wait,
+admission refuses new requests with ``BackpressureError`` (``check_backlog``)
+rather than grow memory; what was already admitted is still stored.
 
 Other threads use their own cursors: the tracker's rebuild and late-event
 queries, user SQL (``query``, always read-only, see ``otelproc.store.query``)

@@ -235,9 +235,6 @@ class Writer(Protocol):
     committed_seq: int  # the sequence number of the last submission committed
     on_pattern_event: list[Callable[[pl.DataFrame], None]]  # told of the lifecycle events of committed rows
 
-    def check_backlog(self) -> None:
-        """Raises ``BackpressureError`` while the writer is too far behind."""
-
     def submit(
         self,
         events: pl.DataFrame | None = None,
@@ -319,8 +316,7 @@ class PatternTracker:
                 [pl.lit(None, dtype).alias(name) for name, dtype in OUTPUT_SCHEMA.items() if name not in frame.columns]
             )
             return batch
-        with self._lock:
-            self.store.check_backlog()
+        with self._lock:  # never refuses: admission checked the writer's backlog when the request came
             batch.errors = self._process(frame)
         return batch
 
