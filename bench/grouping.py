@@ -1,6 +1,6 @@
 """Grouping and classification on the labelled corpus (tests/corpus), through `otelproc serve`.
 
-    python bench/grouping.py [--config otelproc.yaml] [--grouping-version 2] [--events-per-kind 30] [--seed 11] [--json]
+    python bench/grouping.py [--kinds default|holdout] [--config otelproc.yaml] [--grouping-version 2] [--events-per-kind 30] [--seed 11] [--json]
 
 Generates the corpus (161 kinds over four releases, real Python exceptions and other languages'
 stack traces, spans and log records, whole traces), sends it with the OpenTelemetry SDK's OTLP
@@ -9,6 +9,9 @@ grouping or rules config can be measured), and prints, from the DuckDB file: gro
 (Loghub's definition, see tests/corpus/evaluate.py), fingerprints vs kinds, split kinds and merged
 pairs (with what part of the fingerprint varies), category accuracy, the share of `unknown`,
 symptom spans linked to their cause, and the worst kinds, by failure class.
+
+`--kinds holdout` runs a second, independent set of kinds instead (tests/corpus/kinds_holdout.py:
+errors the grouping was not tuned on), to see how it generalizes.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from tests.corpus.run import run_corpus  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kinds", choices=("default", "holdout"), default="default",
+                        help="the kind set: tests/corpus/kinds.py or tests/corpus/kinds_holdout.py")
     parser.add_argument("--config", type=Path, help="an otelproc config whose `diagnostics` section is used")
     parser.add_argument("--grouping-version", type=int, choices=(1, 2), help="diagnostics.grouping.version")
     parser.add_argument("--events-per-kind", type=int, default=30)
@@ -44,11 +49,11 @@ def main() -> None:
         diagnostics = sections.setdefault("diagnostics", {})
         diagnostics["grouping"] = {**diagnostics.get("grouping", {}), "version": args.grouping_version}
     with tempfile.TemporaryDirectory(prefix="otelproc-grouping-") as tmp:
-        scores, timings = run_corpus(Path(tmp), args.seed, args.events_per_kind, **sections)
+        scores, timings = run_corpus(Path(tmp), args.seed, args.events_per_kind, args.kinds, **sections)
     if args.json:
         print(json.dumps({**scores.summary(), **timings}, indent=2))
         return
-    print(f"corpus: seed {args.seed}, {args.events_per_kind} events per kind; {timings}")
+    print(f"corpus: {args.kinds} kinds, seed {args.seed}, {args.events_per_kind} events per kind; {timings}")
     print(scores.report(args.worst))
 
 

@@ -47,6 +47,11 @@ SERVICES: dict[str, Service] = {
                 ("/opt/gateway/gateway.pyz/", "/opt/gateway/gateway.pyz/", "/opt/gateway/gateway-2.0.pyz/",
                  "/usr/lib/python3/dist-packages/")),
         Service("search", "python", "search", ("/app/",) * 4),
+        # the holdout corpus's services (tests/corpus/kinds_holdout.py)
+        Service("ingest", "python", "ingest",
+                ("/app/", "/usr/local/lib/python3.11/site-packages/", "/opt/ingest/.venv/lib/python3.11/site-packages/",
+                 "/srv/ingest/current/src/")),
+        Service("assistant", "python", "assistant", ("/code/", "/code/", "/app/src/", "/var/task/")),
         Service("web", "nodejs"),
         Service("ledger", "java"),
         Service("edge", "go"),
@@ -56,7 +61,7 @@ SERVICES: dict[str, Service] = {
 }  # fmt: skip
 
 # shared helpers (class 4): name -> module in the service's package
-HELPER_MODULES = {"get_json": "http.client", "cached_json": "common.cache"}
+HELPER_MODULES = {"get_json": "http.client", "cached_json": "common.cache", "partner_call": "clients.partner"}
 RELEASES = 4
 
 

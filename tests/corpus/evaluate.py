@@ -32,7 +32,7 @@ from pathlib import Path
 import duckdb
 
 from tests.corpus.emit import Item
-from tests.corpus.kinds import BY_ID, CLASS_NAMES
+from tests.corpus.kinds import BY_ID, CLASS_NAMES, Kind
 
 
 @dataclass
@@ -55,6 +55,7 @@ class Scores:
     symptom_failures: dict[str, int] = field(default_factory=dict)  # kind -> wrong symptoms
     patterns: int = 0
     symptom_patterns: int = 0  # patterns whose fingerprint only symptoms have
+    by_id: dict[str, Kind] = field(default_factory=lambda: BY_ID, repr=False)  # the kinds scored
 
     @property
     def symptom_accuracy(self) -> float:
@@ -74,19 +75,19 @@ class Scores:
         lines = [f"{k}: {v}" for k, v in self.summary().items()]
         by_class: dict[int, list[str]] = defaultdict(list)
         for kind, n in sorted(self.splits.items()):
-            by_class[BY_ID[kind].cls].append(f"  split   {kind}: {n} fingerprints")
+            by_class[self.by_id[kind].cls].append(f"  split   {kind}: {n} fingerprints")
             for part, values in self.split_parts.get(kind, {}).items():
                 shown = " | ".join(v[:90] for v in values[:3]) + (" | ..." if len(values) > 3 else "")
-                by_class[BY_ID[kind].cls].append(f"            {part} varies: {shown}")
+                by_class[self.by_id[kind].cls].append(f"            {part} varies: {shown}")
         for a, b in self.merges:
-            by_class[BY_ID[a].cls].append(f"  merged  {a} + {b}")
+            by_class[self.by_id[a].cls].append(f"  merged  {a} + {b}")
         for kind, (expected, got) in sorted(self.miscategorised.items()):
-            by_class[BY_ID[kind].cls].append(f"  category {kind}: expected {expected}, got {dict(got)}")
+            by_class[self.by_id[kind].cls].append(f"  category {kind}: expected {expected}, got {dict(got)}")
         for kind, n in sorted(self.symptom_failures.items()):
             by_class[8].append(f"  symptom {kind}: {n} symptom spans not linked to their cause or made a pattern")
         kinds_of: dict[int, list[str]] = defaultdict(list)
         for kind in self.per_kind_accuracy:
-            kinds_of[BY_ID[kind].cls].append(kind)
+            kinds_of[self.by_id[kind].cls].append(kind)
         for cls in sorted(set(by_class) | set(kinds_of)):
             kinds = kinds_of.get(cls, [])
             mean = sum(self.per_kind_accuracy[k] for k in kinds) / len(kinds) if kinds else 1.0
@@ -94,7 +95,7 @@ class Scores:
             lines += by_class.get(cls, [])
         lines.append(f"worst kinds (grouping accuracy of their items):")
         for kind, acc in sorted(self.per_kind_accuracy.items(), key=lambda kv: (kv[1], kv[0]))[:worst]:
-            lines.append(f"  {acc:.2f} {kind} (class {BY_ID[kind].cls})")
+            lines.append(f"  {acc:.2f} {kind} (class {self.by_id[kind].cls})")
         return "\n".join(lines)
 
 
@@ -123,7 +124,7 @@ def read_events(db_path: Path) -> tuple[dict[str, tuple], set[str]]:
     return events, patterns
 
 
-def score(items: list[Item], events: dict[str, tuple], patterns: set[str]) -> Scores:
+def score(items: list[Item], events: dict[str, tuple], patterns: set[str], by_id: dict[str, Kind] = BY_ID) -> Scores:
     counted = [i for i in items if i.role != "symptom" and i.key in events]
     missing = sum(1 for i in items if i.key not in events)
     fp_of = {i.key: events[i.key][0] for i in counted}
@@ -142,7 +143,7 @@ def score(items: list[Item], events: dict[str, tuple], patterns: set[str]) -> Sc
     categories: dict[str, Counter] = defaultdict(Counter)
     for i in counted:
         categories[i.kind][events[i.key][1]] += 1
-    right = sum(c[BY_ID[k].category] for k, c in categories.items())
+    right = sum(c[by_id[k].category] for k, c in categories.items())
     unknown = sum(c["unknown"] for c in categories.values())
     symptoms = [i for i in items if i.role == "symptom" and i.key in events and i.cause in events]
     wrong_symptoms: Counter = Counter()
@@ -168,7 +169,8 @@ def score(items: list[Item], events: dict[str, tuple], patterns: set[str]) -> Sc
         grouping_accuracy=len(correct) / n, category_accuracy=right / n, unknown_share=unknown / n,
         symptoms=len(symptoms), symptoms_correct=len(symptoms) - sum(wrong_symptoms.values()), missing=missing,
         splits={k: len(f) for k, f in kind_fps.items() if len(f) > 1}, split_parts=split_parts, merges=merges,
-        miscategorised={k: (BY_ID[k].category, dict(c)) for k, c in categories.items() if set(c) != {BY_ID[k].category}},
+        miscategorised={k: (by_id[k].category, dict(c)) for k, c in categories.items() if set(c) != {by_id[k].category}},
         per_kind_accuracy={k: sum(1 for key in keys if key in correct) / len(keys) for k, keys in by_kind.items()},
         symptom_failures=dict(wrong_symptoms), patterns=len(patterns), symptom_patterns=len(patterns & symptom_fps),
+        by_id=by_id,
     )  # fmt: skip

@@ -8,14 +8,32 @@ from typing import Any
 
 from tests.corpus.emit import Corpus, export
 from tests.corpus.evaluate import Scores, read_events, score
+from tests.corpus.kinds import Kind
 from tests.e2e.harness import Otelproc
 from tests.e2e.patterns_helpers import wait_committed
 
 
-def run_corpus(tmp: Path, seed: int = 11, events_per_kind: int = 8, **config: Any) -> tuple[Scores, dict]:
-    """``config``: sections of the otelproc config (e.g. ``diagnostics``) on top of the test defaults."""
+def kind_set(name: str = "default") -> list[Kind]:
+    """The kinds of a corpus: ``default`` (tests/corpus/kinds.py, what the grouping was tuned on) or
+    ``holdout`` (tests/corpus/kinds_holdout.py, kinds it has never seen)."""
+    if name == "holdout":
+        from tests.corpus.kinds_holdout import KINDS as holdout
+
+        return holdout
+    if name != "default":
+        raise ValueError(f"unknown kind set {name!r}")
+    from tests.corpus.kinds import KINDS
+
+    return KINDS
+
+
+def run_corpus(tmp: Path, seed: int = 11, events_per_kind: int = 8, kinds: str = "default",
+               **config: Any) -> tuple[Scores, dict]:  # fmt: skip
+    """``kinds``: the kind set (``kind_set``); ``config``: sections of the otelproc config (e.g.
+    ``diagnostics``) on top of the test defaults."""
     started = time.perf_counter()
-    corpus = Corpus(seed, events_per_kind)
+    chosen = kind_set(kinds)
+    corpus = Corpus(seed, events_per_kind, chosen)
     with Otelproc(tmp, **config) as proc:
         services, items = corpus.emit(logfire_url=proc.http_url)
         emitted = time.perf_counter()
@@ -26,4 +44,4 @@ def run_corpus(tmp: Path, seed: int = 11, events_per_kind: int = 8, **config: An
     events, patterns = read_events(proc.db_path)
     timings = {"emit_s": round(emitted - started, 1), "serve_s": round(done - emitted, 1), "items_sent": sent,
                "error_items": len(items)}
-    return score(items, events, patterns), timings
+    return score(items, events, patterns, {k.id: k for k in chosen}), timings

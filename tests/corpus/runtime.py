@@ -12,28 +12,36 @@ response); otherwise built with the library's classes and its wording.
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
+import decimal
 import io
 import json
 import os
 import socket
 import sqlite3
+import subprocess
 import tempfile
+import uuid
 from datetime import datetime, timezone
 from typing import Any
 
 import anthropic
 import botocore.exceptions
+import grpc
+import grpc._channel
 import httpx
 import jinja2
 import jwt
 import openai
+import psycopg as psycopg3
 import pydantic
 import redis
 import requests
 import sqlalchemy
 import sqlalchemy.exc
 import sqlalchemy.orm
+import starlette.exceptions
 import stripe
 import tenacity
 import urllib3
@@ -226,3 +234,138 @@ NAMESPACE: dict[str, Any] = {
     "OrderIn": OrderIn, "ProfileUpdate": ProfileUpdate, "Settings": Settings, "JobPosting": JobPosting,
     "ResumeSummary": ResumeSummary, "invalid": invalid,
 }  # fmt: skip
+
+
+# --- what the holdout kinds use (tests/corpus/kinds_holdout.py) -------------------------------
+
+
+for _name in ("UniqueViolation", "NotNullViolation", "CheckViolation", "DeadlockDetected", "QueryCanceled",
+              "SerializationFailure", "UndefinedTable"):
+    setattr(psycopg.errors, _name, getattr(psycopg3.errors, _name))  # the real classes
+
+
+class asyncpg:  # noqa: N801
+    class exceptions:  # noqa: N801
+        class PostgresError(Exception):
+            pass
+
+        class TooManyConnectionsError(PostgresError):
+            sqlstate = "53300"
+
+        class UndefinedTableError(PostgresError):
+            sqlstate = "42P01"
+
+
+class kafka:  # noqa: N801
+    class errors:  # noqa: N801
+        class KafkaTimeoutError(Exception):
+            def __str__(self) -> str:
+                return f"KafkaTimeoutError: {self.args[0]}"
+
+        class MessageSizeTooLargeError(Exception):
+            def __str__(self) -> str:
+                return f"[Error 10] MessageSizeTooLargeError: {self.args[0]}"
+
+        class CommitFailedError(Exception):
+            def __str__(self) -> str:
+                return f"CommitFailedError: {self.args[0]}"
+
+
+class pika:  # noqa: N801
+    class exceptions:  # noqa: N801
+        class AMQPConnectionError(Exception):
+            pass
+
+        class ChannelClosedByBroker(Exception):
+            def __init__(self, reply_code: int, reply_text: str):
+                super().__init__(reply_code, reply_text)
+
+
+class kombu:  # noqa: N801
+    class exceptions:  # noqa: N801
+        class OperationalError(Exception):
+            pass
+
+
+class django:  # noqa: N801
+    class core:  # noqa: N801
+        class exceptions:  # noqa: N801
+            class ObjectDoesNotExist(Exception):
+                pass
+
+            class DisallowedHost(Exception):
+                pass
+
+
+class fastapi:  # noqa: N801
+    class HTTPException(starlette.exceptions.HTTPException):
+        pass
+
+
+# what Django's ModelBase makes for a model Invoice in billing.models: Invoice.DoesNotExist
+InvoiceDoesNotExist = type("DoesNotExist", (django.core.exceptions.ObjectDoesNotExist,), {})
+
+
+_named("asyncpg.exceptions", asyncpg.exceptions.PostgresError, asyncpg.exceptions.TooManyConnectionsError,
+       asyncpg.exceptions.UndefinedTableError)  # fmt: skip
+_named("kafka.errors", kafka.errors.KafkaTimeoutError, kafka.errors.MessageSizeTooLargeError,
+       kafka.errors.CommitFailedError)  # fmt: skip
+_named("pika.exceptions", pika.exceptions.AMQPConnectionError, pika.exceptions.ChannelClosedByBroker)
+_named("kombu.exceptions", kombu.exceptions.OperationalError)
+_named("django.core.exceptions", django.core.exceptions.ObjectDoesNotExist, django.core.exceptions.DisallowedHost)
+_named("fastapi.exceptions", fastapi.HTTPException)
+InvoiceDoesNotExist.__module__, InvoiceDoesNotExist.__qualname__ = "billing.models", "Invoice.DoesNotExist"
+
+
+def grpc_error(code: str, details: str, created: str = "2025-06-11T09:31:02.123456789+00:00") -> Exception:
+    """What a gRPC stub call raises for a non-OK status (grpc's own _InactiveRpcError)."""
+    status = getattr(grpc.StatusCode, code)
+    state = grpc._channel._RPCState((), None, None, status, details)
+    state.debug_error_string = (f'UNKNOWN:Error received from peer  {{grpc_message:"{details}", '
+                                f'grpc_status:{status.value[0]}, created_time:"{created}"}}')  # fmt: skip
+    return grpc._channel._InactiveRpcError(state)
+
+
+def litellm_error(name: str, message: str, provider: str, model: str) -> Exception:
+    """litellm's exception ``name`` as its provider mapping raises it (imported on first use: slow)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm.exceptions
+
+    cls = getattr(litellm.exceptions, name)
+    if name in ("RateLimitError", "AuthenticationError", "ContextWindowExceededError", "ServiceUnavailableError"):
+        return cls(message, provider, model)
+    return cls(message, model, provider)
+
+
+def requests_http_error(status: int, reason: str, url: str) -> Exception:
+    """What ``requests.Response.raise_for_status`` raises (its own code builds the message)."""
+    response = requests.Response()
+    response.status_code, response.reason, response.url = status, reason, url
+    try:
+        response.raise_for_status()
+    except requests.HTTPError as exc:
+        return exc
+    raise AssertionError(status)
+
+
+class ShipmentIn(pydantic.BaseModel):
+    order_id: int
+    carrier: str = pydantic.Field(pattern=r"^(dhl|ups|fedex)$")
+    weight_kg: float = pydantic.Field(gt=0, le=70)
+    postcode: str = pydantic.Field(min_length=3, max_length=10)
+    express: bool = False
+
+
+class LeadScore(pydantic.BaseModel):
+    score: int = pydantic.Field(ge=0, le=100)
+    reason: str
+    next_action: str
+
+
+NAMESPACE.update({
+    "base64": base64, "decimal": decimal, "subprocess": subprocess, "uuid": uuid, "grpc": grpc,
+    "asyncpg": asyncpg, "kafka": kafka, "pika": pika, "kombu": kombu, "django": django,
+    "fastapi": fastapi, "Invoice": type("Invoice", (), {"DoesNotExist": InvoiceDoesNotExist}),
+    "grpc_error": grpc_error, "litellm_error": litellm_error, "requests_http_error": requests_http_error,
+    "ShipmentIn": ShipmentIn, "LeadScore": LeadScore,
+})  # fmt: skip

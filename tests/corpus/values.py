@@ -7,6 +7,7 @@ letters and digits after a prefix, hex ids that look like numbers (``1e0``), amo
 
 from __future__ import annotations
 
+import base64
 import random
 import string
 import uuid
@@ -76,3 +77,32 @@ def words(*choices: str) -> Gen:
 
 def amount(r: random.Random) -> str:
     return f"{r.randint(1, 9999)}.{r.randint(0, 99):02d}"
+
+
+def pod(deployment: str) -> Gen:
+    """A Kubernetes pod of a deployment: ``api-7d9f8b6c5-x2kqp`` (replica set hash, pod suffix)."""
+    consonants = "bcdfghjklmnpqrstvwxz2456789"
+    return lambda r: (f"{deployment}-{''.join(r.choice('0123456789bcdf') for _ in range(r.randint(9, 10)))}"
+                      f"-{''.join(r.choice(consonants) for _ in range(5))}")  # fmt: skip
+
+
+def iso_time(r: random.Random) -> str:
+    return (f"2025-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}T{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:"
+            f"{r.randint(0, 59):02d}{r.choice(['Z', '.%06dZ' % r.randint(0, 999999), '+00:00'])}")  # fmt: skip
+
+
+def day(r: random.Random) -> str:
+    return f"{r.randint(2024, 2026)}-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}"
+
+
+def b64token(lo: int, hi: int) -> Gen:
+    """A url-safe base64 token (password reset links, API cursors)."""
+    return lambda r: base64.urlsafe_b64encode(r.randbytes(r.randint(lo, hi))).decode().rstrip("=")
+
+
+def semver(r: random.Random) -> str:
+    return f"{r.randint(1, 4)}.{r.randint(0, 30)}.{r.randint(0, 12)}"
+
+
+def ip6(r: random.Random) -> str:
+    return f"fd00:{r.randint(1, 0xffff):x}:{r.randint(0, 0xffff):x}::{r.randint(1, 0xffff):x}"
