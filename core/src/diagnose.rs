@@ -182,8 +182,16 @@ impl Grouper {
                 Version::V1(v1) => self.group_v1(v1, &inputs, &mut hits, &mut classes_of),
                 Version::V2(v2) => self.group_v2(v2, &inputs, &mut hits),
             };
-            let key = format!("{class}|{template}|{source}");
-            let fingerprint = hashes.entry(hash_parts(&[Some(&key)])).or_insert_with(|| sha256_hex(&key)).clone();
+            let fingerprint = hashes
+                .entry(hash_parts(&[Some(&class), Some(&template), Some(&source)]))
+                .or_insert_with(|| {
+                    let hashed = match &self.version {
+                        Version::V1(_) => Cow::Borrowed(template.as_str()),
+                        Version::V2(v2) => v2.hashed_template(&template),
+                    };
+                    sha256_hex(&format!("{class}|{hashed}|{source}"))
+                })
+                .clone();
             classes.push_str(Some(&class));
             templates.push_str(Some(&template));
             sources.push_str(Some(&source));

@@ -1,4 +1,4 @@
-//! Grouping version 2: `fingerprint = sha256_hex("{error_class}|{message_template}|{source}")`,
+//! Grouping version 2: `fingerprint = sha256_hex("{error_class}|{hashed_template}|{source}")`,
 //! with each part read so that one problem gets one fingerprint in every spelling, signal,
 //! release and deployment layout, and two problems two.
 //!
@@ -12,6 +12,11 @@
 //!   exception, an exception raised by the handler that caught another) adds the class of the
 //!   exception that began the chain: `… (caused by Class)`. Without an exception (no type, no trace)
 //!   the producer's template (`logfire.msg_template`) stands for the message.
+//!   The hash reads the template with every value the same (`hashed_template`): each `<name>`
+//!   is `<*>`, and a run of them with the punctuation that joins them (`<ip>:<int>`,
+//!   `-<id>-<id>`, `v<version>`) one `<*>`, so a value whose spelling crosses a rule's boundary
+//!   (a count of 8 digits read as `<hex>`, a commit all in digits, a token cut at its `-`) keeps
+//!   its fingerprint. The stored template keeps the names, for people to read.
 //! - `source`: `module:function` of the innermost in-app frame of the raised exception's
 //!   trace (module as the language imports it); when that frame was called from another
 //!   module of the application (a shared helper), its caller too:
@@ -19,7 +24,7 @@
 //!   attributes, else the span name.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
 
@@ -44,6 +49,8 @@ pub struct GroupingV2 {
     parameterizer: Parameterizer,
     in_app: InApp,
     paths: Mutex<PathFacts>,
+    /// the names of the value slots a template holds: the table's rules', and those the grouping writes
+    slots: HashSet<String>,
 }
 
 /// What a row's stack trace says, computed once per distinct trace.
@@ -211,7 +218,8 @@ fn stable_module(language: Language, module: String) -> String {
 
 impl GroupingV2 {
     pub fn new(parameterizer: Parameterizer, in_app: InApp) -> GroupingV2 {
-        GroupingV2 { parameterizer, in_app, paths: Mutex::new(HashMap::default()) }
+        let slots = parameterizer.rule_names().chain(["id", "value", "list"]).map(str::to_owned).collect();
+        GroupingV2 { parameterizer, in_app, paths: Mutex::new(HashMap::default()), slots }
     }
 
     pub fn parameterizer(&self) -> &Parameterizer {
@@ -220,6 +228,51 @@ impl GroupingV2 {
 
     pub fn in_app(&self) -> &InApp {
         &self.in_app
+    }
+
+    /// The template as the fingerprint hashes it: every value slot `<*>`, a run of slots and the
+    /// punctuation joining them one slot (see the module's doc).
+    pub fn hashed_template<'t>(&self, template: &'t str) -> Cow<'t, str> {
+        if !template.contains('<') {
+            return Cow::Borrowed(template);
+        }
+        let bytes = template.as_bytes();
+        let mut out = String::with_capacity(template.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let mut end = None;
+            let mut at = i;
+            loop {
+                let slot = skip_joiners(bytes, at);
+                match self.slot_end(template, slot) {
+                    Some(after) => {
+                        end = Some(after);
+                        at = after;
+                    }
+                    None => break,
+                }
+            }
+            match end {
+                Some(after) => {
+                    out.push_str("<*>");
+                    i = skip_joiners(bytes, after);
+                }
+                None => {
+                    let c = template[i..].chars().next().unwrap_or(' ');
+                    out.push(c);
+                    i += c.len_utf8();
+                }
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// The end of the value slot (`<name>`, a name of the table's rules or one the grouping
+    /// writes) that starts at `at`, if one does.
+    fn slot_end(&self, template: &str, at: usize) -> Option<usize> {
+        let rest = template.get(at..)?.strip_prefix('<')?;
+        let close = rest.find('>').filter(|&c| c <= 32)?;
+        self.slots.contains(&rest[..close]).then_some(at + 1 + close + 1)
     }
 
     /// `error_type` -> its class name.
@@ -585,6 +638,14 @@ fn has_words(text: &str) -> bool {
         }
     }
     false
+}
+
+/// Past the punctuation that joins values into one (`:`, `-`, `_`, `.`, `/`, `+`, `=`, `#`, `@`).
+fn skip_joiners(bytes: &[u8], mut at: usize) -> usize {
+    while at < bytes.len() && matches!(bytes[at], b':' | b'-' | b'_' | b'.' | b'/' | b'+' | b'=' | b'#' | b'@') {
+        at += 1;
+    }
+    at
 }
 
 /// What a shared helper is shared across: a Python, JavaScript or Ruby module (a file); a JVM

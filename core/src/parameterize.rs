@@ -35,6 +35,10 @@ pub enum Check {
     Hex,
     /// hex digits with a digit and a letter (a commit: `a93c7d2`, not `defaced`)
     GitSha,
+    /// a random token (url-safe base64: `-5JhMUj7mF…-azUW`): it holds an uppercase and a
+    /// lowercase letter and a digit, and starts the text or follows whitespace, a quote, a
+    /// bracket, `=`, `,` or `:`
+    Token,
     /// the match starts the text or a word: after whitespace, a quote, a bracket, `=` or `,`
     /// (a path, not the rest of `host/path`)
     WordStart,
@@ -48,6 +52,7 @@ impl Check {
             "hex" => Some(Check::Hex),
             "word_start" => Some(Check::WordStart),
             "git_sha" => Some(Check::GitSha),
+            "token" => Some(Check::Token),
             _ => None,
         }
     }
@@ -312,6 +317,16 @@ impl Parameterizer {
                 .chars()
                 .next_back()
                 .is_none_or(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '(' | '[' | '=' | ',')),
+            Some(Check::Token) => {
+                let token = &text[start..end];
+                text[..start]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| c.is_whitespace() || matches!(c, '\'' | '"' | '`' | '(' | '[' | '=' | ',' | ':'))
+                    && token.bytes().any(|b| b.is_ascii_uppercase())
+                    && token.bytes().any(|b| b.is_ascii_lowercase())
+                    && token.bytes().any(|b| b.is_ascii_digit())
+            }
             Some(Check::GitSha) => {
                 let sha = &text[start..end];
                 sha.bytes().any(|b| b.is_ascii_digit()) && sha.bytes().any(|b| b.is_ascii_alphabetic())

@@ -48,7 +48,7 @@ class NormalizerConfig(Component):
     replace: str | None = Field(
         None, description="keep instead of `<name>`: `${0}` keeps the match, `${group}` puts a group back"
     )
-    check: Literal["host", "user_input", "hex", "git_sha", "word_start"] | None = Field(
+    check: Literal["host", "user_input", "hex", "git_sha", "word_start", "token"] | None = Field(
         None, description="a test the match must pass"
     )
 

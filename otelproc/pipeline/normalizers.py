@@ -686,6 +686,34 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 replace="validation errors for ${model}",
             ),
             Normalizer(
+                "json_syntax",
+                r"""(?x)
+                # What a JSON parser says of the text it refused names where the text broke, not
+                # what is wrong where it was read: a truncated or empty body gives any of these
+                # (json, simplejson; orjson's `unexpected …`), so they are one slot before
+                # ": line N column N (char N)".
+                \b (?: Expecting \x20 (?: value | property \x20 name \x20 enclosed \x20 in \x20 double \x20 quotes
+                                      | '[^'\n]{1,2}' \x20 delimiter )
+                    | Unterminated \x20 string \x20 starting \x20 at
+                    | Invalid \x20 control \x20 character \x20 (?: '[^'\n]{1,8}' \x20 )? at
+                    | Invalid \x20 \\ (?: escape | uXXXX \x20 escape ) (?: : \x20 '[^'\n]{0,12}' )?
+                    | Extra \x20 data
+                    | (?i-u: unexpected \x20 (?: character | end \x20 of \x20 data | content \x20 after \x20 document ) ) )
+                (?P<post> : \x20 line \x20 )
+                """,
+                6,
+            ),
+            Normalizer(
+                "decode_reason",
+                r"""(?x)
+                # Why a codec refused bytes depends on the bytes (`'utf-8' codec can't decode byte
+                # 0xe9 in position 12: invalid continuation byte`): any of these is one slot.
+                \b (?: invalid \x20 (?: start | continuation ) \x20 byte | unexpected \x20 end \x20 of \x20 data
+                    | illegal \x20 multibyte \x20 sequence | truncated \x20 data ) \b
+                """,
+                7,
+            ),
+            Normalizer(
                 "url",
                 r"""(?x)
                 # Any scheme: https, wss, ftp, s3, postgresql+asyncpg, redis ... A URL ends before
@@ -728,6 +756,15 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 (?: [\-.:_@]? [A-Za-z0-9]+ )*
                 """,
                 40,
+            ),
+            Normalizer(
+                "masked",
+                r"""(?x)
+                # A secret as a provider prints it back, masked but for a few characters whichever
+                # they are: rk_live_****************zyiO, sk-abc1*********xyz9
+                (?: [A-Za-z0-9]{1,8} )? \*{3,} [A-Za-z0-9]{0,8}
+                """,
+                42,
             ),
             Normalizer(
                 "scope",
@@ -876,6 +913,18 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
             _DURATION,
             _VERSION,
             Normalizer("hex", r"(?x) \b 0 [xX] [0-9a-fA-F]+ \b   # 0x7f3a2c, 0xDEADBEEF", 225),
+            Normalizer(
+                "id",
+                r"""(?x)
+                # Random tokens in url-safe base64 (reset links, session and API tokens): 20+ of
+                # letters, digits, - and _, one word however many dashes cut it, also when it
+                # starts with one (-5JhMUj7mFGgKqv9CFVGi6IR7-azUWBRF34zrI53Zw); mixed case and a
+                # digit (`token` check), so snake_case names and words stay
+                -? [A-Za-z0-9_\-]{19,} [A-Za-z0-9]
+                """,
+                229,
+                check="token",
+            ),
             Normalizer(
                 "id",
                 rf"""(?x)

@@ -554,7 +554,38 @@ def test_the_fingerprint_hashes_class_template_and_source() -> None:
     row = run([{"error_type": "httpx.ReadTimeout", "message": "timed out after 30s", "code_namespace": "app.jobs",
                 "code_function": "run"}]).row(0, named=True)  # fmt: skip
     assert (row["error_class"], row["message_template"], row["source"]) == ("ReadTimeout", "timed out after <duration>", "app.jobs:run")
-    assert row["fingerprint"] == hashlib.sha256(b"ReadTimeout|timed out after <duration>|app.jobs:run").hexdigest()
+    # the hash reads every value slot the same: <*>
+    assert row["fingerprint"] == hashlib.sha256(b"ReadTimeout|timed out after <*>|app.jobs:run").hexdigest()
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        # a count that reaches 8 digits is read as <hex>, below as <int>
+        ["image exceeds 5 MB maximum: 9981187 bytes", "image exceeds 5 MB maximum: 10008951 bytes"],
+        # a commit's short sha that happens to be all digits
+        ["database is at migration 283fefc63f0c", "database is at migration 271068237013"],
+        # a masked key's tail, hex or not
+        ["Invalid API Key provided: rk_live_****zyiO", "Invalid API Key provided: rk_live_****957C"],
+        # a url-safe token cut at its dashes, one starting with one
+        ["reset token -5JhMUj7mFGgKqv9CFVGi6IR7-azUWBRF34zrI53Zw is invalid",
+         "reset token Qm9vX2a81jKq0ZxYw4Ht7PnB3cLd9sVu is invalid",
+         "reset token 0aZ3kq9TnW-xY7bC2dLm5pQr8sV1uJ6e-h4 is invalid"],
+        # one host, as a name with a port or an address
+        ["cannot reach [fd12:3456::e6b]:9000", "cannot reach db-3.prod.internal", "cannot reach 10.0.0.7:5432"],
+    ],
+)
+def test_a_value_keeps_its_fingerprint_whatever_rule_its_spelling_meets(messages: list[str]) -> None:
+    rows = [{"error_type": "ValueError", "message": m, "code_namespace": "app.x", "code_function": "f"} for m in messages]
+    out = run(rows)
+    assert out["fingerprint"].n_unique() == 1, out["message_template"].to_list()
+
+
+def test_the_hash_keeps_the_words_around_values_apart() -> None:
+    rows = [{"error_type": "ValueError", "message": m, "code_namespace": "app.x", "code_function": "f"}
+            for m in ("order 42 not found", "order 42 not paid", "orders 42 not found")]  # fmt: skip
+    out = run(rows)
+    assert out["fingerprint"].n_unique() == 3
 
 
 # --------------------------------------------------------------------------------------------
