@@ -571,6 +571,12 @@ def test_the_fingerprint_hashes_class_template_and_source() -> None:
         ["reset token -5JhMUj7mFGgKqv9CFVGi6IR7-azUWBRF34zrI53Zw is invalid",
          "reset token Qm9vX2a81jKq0ZxYw4Ht7PnB3cLd9sVu is invalid",
          "reset token 0aZ3kq9TnW-xY7bC2dLm5pQr8sV1uJ6e-h4 is invalid"],
+        # where a truncated body broke, as json says it
+        ["Expecting ',' delimiter: line 1 column 8191 (char 8190)", "Expecting value: line 1 column 1 (char 0)",
+         "Unterminated string starting at: line 3 column 9 (char 80)", "Expecting ':' delimiter: line 1 column 77 (char 76)"],
+        # why a codec refused the bytes
+        ["'utf-8' codec can't decode byte 0xe9 in position 12: invalid continuation byte",
+         "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"],
         # one host, as a name with a port or an address
         ["cannot reach [fd12:3456::e6b]:9000", "cannot reach db-3.prod.internal", "cannot reach 10.0.0.7:5432"],
     ],
