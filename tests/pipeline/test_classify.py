@@ -908,6 +908,14 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("exception_type:file_not_found", log("FileNotFoundError", "[Errno 2] No such file or directory: 'exports/2024-05.csv'", first_arg=2), ("data", "FILE_NOT_FOUND", "medium")),
     ("exception_type:cancelled", span("asyncio.exceptions.CancelledError", None), ("infrastructure", "TASK_CANCELLED", "low")),
     ("exception_type:os_error", span("OSError", "[Errno 5] Input/output error"), ("infrastructure", "OS_ERROR", "medium")),
+    # the application's own errors, by the words of their message
+    ("message:prompt", span("app.agent.AnswerRejected", "answer cites [5] but only 3 sources were provided"), ("prompt", "PROMPT_ERROR", "medium")),
+    ("message:model", log("app.rag.ReindexFailed", "embeddings for 120 chunks came back with 768 dimensions, index has 1536"), ("model", "MODEL_ERROR", "medium")),
+    ("message:integration", span("app.sync.SyncFailed", "partner feed acme-eu returned an empty catalog"), ("integration", "INTEGRATION_ERROR", "medium")),
+    ("message:infrastructure", span("app.guard.WriteRefused", "disk usage 91.3% on /data/index exceeds the 90% watermark, refusing writes"), ("infrastructure", "PLATFORM_ERROR", "high")),
+    ("message:infrastructure", span("app.boot.StartupError", "plugin search-synonyms 2.18.12 requires search-core>=1.8.1, found 4.24.7"), ("infrastructure", "PLATFORM_ERROR", "high")),
+    ("message:data", span("app.orders.OrderError", "order 7781 has no shipping address: missing"), ("data", "INVALID_DATA", "medium")),
+    (None, span("app.orders.OrderError", "order 7781 could not be completed"), ("unknown", "UNKNOWN_ERROR", "medium")),  # says nothing of what
 ]
 
 

@@ -26,7 +26,8 @@ class RuleSet:
     """The rules in the order they are tried, the named conditions and the default.
 
     ``tiers[i]`` says where ``rules[i]`` comes from: ``rule`` (the ``rules:`` list) or the
-    inference tier (``stage``, ``semantic_conventions``, ``package``, ``exception_type``);
+    inference tier (``stage``, ``semantic_conventions``, ``package``, ``exception_type``,
+    ``message``);
     the rules of ``rules:`` come first, then each tier in that order.
     """
 

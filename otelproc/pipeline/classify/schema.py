@@ -312,7 +312,7 @@ class Rule(Outcome):
 
 # Where a class can come from besides a rule, in the order tried when no rule matched:
 # what the item says about the work that failed, not what the error is.
-INFERENCE_TIERS = ("stage", "semantic_conventions", "package", "exception_type")
+INFERENCE_TIERS = ("stage", "semantic_conventions", "package", "exception_type", "message")
 
 
 class Inferred(Component):
@@ -322,6 +322,7 @@ class Inferred(Component):
     semantic_conventions: list[Rule] = Field(default_factory=list)  # db.*, http.*, rpc.*, messaging.*, gen_ai.*, faas.*
     package: list[Rule] = Field(default_factory=list)  # the exception's package: stripe., jwt., celery. ...
     exception_type: list[Rule] = Field(default_factory=list)  # a built-in exception's kind: KeyError, ValueError ...
+    message: list[Rule] = Field(default_factory=list)  # words of the message: the application's own errors
 
 
 class RulesFile(Component):
