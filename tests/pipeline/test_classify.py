@@ -912,11 +912,25 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("message:prompt", span("app.agent.AnswerRejected", "answer cites [5] but only 3 sources were provided"), ("prompt", "PROMPT_ERROR", "medium")),
     ("message:model", log("app.rag.ReindexFailed", "embeddings for 120 chunks came back with 768 dimensions, index has 1536"), ("model", "MODEL_ERROR", "medium")),
     ("message:integration", span("app.sync.SyncFailed", "partner feed acme-eu returned an empty catalog"), ("integration", "INTEGRATION_ERROR", "medium")),
+    ("message:integration", span("RuntimeError", "HTTP 400 error: Unable to create record: The 'To' number +15551234567 is not a valid phone number."),
+     ("integration", "INTEGRATION_ERROR", "medium")),
     ("message:infrastructure", span("app.guard.WriteRefused", "disk usage 91.3% on /data/index exceeds the 90% watermark, refusing writes"), ("infrastructure", "PLATFORM_ERROR", "high")),
     ("message:infrastructure", span("app.boot.StartupError", "plugin search-synonyms 2.18.12 requires search-core>=1.8.1, found 4.24.7"), ("infrastructure", "PLATFORM_ERROR", "high")),
     ("message:data", span("app.orders.OrderError", "order 7781 has no shipping address: missing"), ("data", "INVALID_DATA", "medium")),
     (None, span("app.orders.OrderError", "order 7781 could not be completed"), ("unknown", "UNKNOWN_ERROR", "medium")),  # says nothing of what
 ]
+
+
+HTTPX_JSON_TRACE = """Traceback (most recent call last):
+  File "/srv/app/tax/client.py", line 41, in rate_for
+    return response.json()
+           ^^^^^^^^^^^^^^^
+  File "/usr/local/lib/python3.12/site-packages/httpx/_models.py", line 832, in json
+    return jsonlib.loads(self.content, **kwargs)
+  File "/usr/local/lib/python3.12/json/decoder.py", line 355, in raw_decode
+    raise JSONDecodeError("Expecting value", s, err.value) from None
+json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)
+"""
 
 
 def chained(cause: str, wrapper: str, direct: bool = True) -> str:
@@ -929,6 +943,12 @@ def chained(cause: str, wrapper: str, direct: bool = True) -> str:
 OTHER_RUNTIMES_AND_CHAINS: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("job_source_invalid_data", span("pydantic_core._pydantic_core.ValidationError", "1 validation error for JobPosting\ntitle\n  Field required [type=missing]", "job_source_greenhouse"),
      ("integration", "GREENHOUSE_API_ERROR", "medium")),
+    ("upstream_invalid_response", span("json.decoder.JSONDecodeError", "Expecting value: line 1 column 1 (char 0)", span_kind="internal",
+                                       server_address="rest.taxjar.com"), ("integration", "TAXJAR_INVALID_RESPONSE", "medium")),
+    ("upstream_invalid_response", log("json.decoder.JSONDecodeError", "Expecting value: line 1 column 1 (char 0)",
+                                      stack_trace=HTTPX_JSON_TRACE), ("integration", "HTTP_INVALID_RESPONSE", "medium")),
+    ("json_decode_error", span("json.decoder.JSONDecodeError", "Expecting value: line 1 column 1 (char 0)", span_kind="server",
+                               server_address="api.acme.io"), ("data", "TYPE_MISMATCH", "medium")),  # the request's own body
     ("upstream_invalid_response", span("json.decoder.JSONDecodeError", "Expecting value: line 1 column 1 (char 0)", span_kind="client", server_address="feeds.partner.io",
                                        attributes={"http.request.method": "GET", "server.address": "feeds.partner.io"}), ("integration", "PARTNER_INVALID_RESPONSE", "medium")),
     ("dynamodb_conditional_check_failed", span("botocore.errorfactory.ConditionalCheckFailedException",
