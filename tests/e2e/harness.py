@@ -27,6 +27,10 @@ def fast_retry() -> dict:
     return {"initial_interval": "100ms", "max_interval": "500ms", "max_elapsed_time": "60s"}
 
 
+class _PortTaken(RuntimeError):
+    """otelproc could not bind one of the harness's ports: another process took it meanwhile."""
+
+
 class Otelproc:
     """A running `otelproc serve`; ``stop()`` sends SIGTERM and returns the exit code."""
 
@@ -66,6 +70,25 @@ class Otelproc:
         return f"http://127.0.0.1:{self.admin_port}"
 
     def start(self, timeout: float = 30.0) -> "Otelproc":
+        """Start and wait until ready. A free port can be taken by another process between
+        ``free_port()`` and the bind (a client's ephemeral port): then start again on new ports."""
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except _PortTaken:
+                self._move_ports()
+        return self._start(timeout)
+
+    def _move_ports(self) -> None:
+        text = self.config_path.read_text()
+        for name in ("grpc_port", "http_port", "admin_port"):
+            old, new = getattr(self, name), free_port()
+            text = text.replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
+            setattr(self, name, new)
+        self.config_path.write_text(text)
+        self.log_path.write_bytes(b"")  # the failed start's lines are not this run's
+
+    def _start(self, timeout: float) -> "Otelproc":
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "otelproc", "serve", "--config", str(self.config_path)],
@@ -75,7 +98,12 @@ class Otelproc:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"otelproc exited with {self.process.returncode}:\n{self.log()}")
+                self._log.close()
+                log = self.log()
+                ours = any(f"cannot listen on 127.0.0.1:{port}" in log for port in (self.grpc_port, self.http_port, self.admin_port))
+                if ours:
+                    raise _PortTaken(log)
+                raise RuntimeError(f"otelproc exited with {self.process.returncode}:\n{log}")
             try:
                 if httpx.get(f"{self.admin_url}/health/ready", timeout=1).status_code == 200:
                     return self
