@@ -15,7 +15,12 @@ from tests.e2e.patterns_helpers import wait_committed
 
 def kind_set(name: str = "default") -> list[Kind]:
     """The kinds of a corpus: ``default`` (tests/corpus/kinds.py, what the grouping was tuned on) or
-    ``holdout`` (tests/corpus/kinds_holdout.py, kinds it has never seen)."""
+    ``holdout`` (tests/corpus/kinds_holdout.py, kinds it has never seen) or ``holdout2``
+    (tests/corpus/kinds_holdout2.py, a third set of a different mix)."""
+    if name == "holdout2":
+        from tests.corpus.kinds_holdout2 import KINDS as holdout2
+
+        return holdout2
     if name == "holdout":
         from tests.corpus.kinds_holdout import KINDS as holdout
 

@@ -369,3 +369,194 @@ NAMESPACE.update({
     "grpc_error": grpc_error, "litellm_error": litellm_error, "requests_http_error": requests_http_error,
     "ShipmentIn": ShipmentIn, "LeadScore": LeadScore,
 })  # fmt: skip
+
+
+# --- what the second holdout's kinds use (tests/corpus/kinds_holdout2.py) ---------------------
+# Stand-ins carry the real library's module and class name and build the message as it does.
+
+import concurrent.futures  # noqa: E402
+import csv as _csv  # noqa: E402,F401
+import http.client  # noqa: E402
+import locale  # noqa: E402
+import threading  # noqa: E402
+import zipfile  # noqa: E402
+import zoneinfo  # noqa: E402
+
+import aiohttp  # noqa: E402
+import dateutil.parser  # noqa: E402
+import multidict  # noqa: E402
+import yarl  # noqa: E402
+from aiohttp.client_reqrep import ConnectionKey, RequestInfo  # noqa: E402
+from openai.types.chat import ChatCompletion  # noqa: E402
+from openai.types.completion_usage import CompletionUsage  # noqa: E402
+
+
+def _stand_in(module: str, name: str, base: type = Exception, str_fn=None, **attrs) -> type:
+    body = dict(attrs)
+    if str_fn is not None:
+        body["__str__"] = str_fn
+    cls = type(name, (base,), body)
+    cls.__module__, cls.__qualname__ = module, name
+    return cls
+
+
+class _Lib:
+    """A namespace standing for a module (``pymongo.errors``...)."""
+
+    def __init__(self, **members):
+        self.__dict__.update(members)
+
+
+_dj_utils = {n: _stand_in("django.db.utils", n) for n in ("IntegrityError", "OperationalError", "DataError",
+                                                            "ProgrammingError")}  # fmt: skip
+django.db = _Lib(utils=_Lib(**_dj_utils))
+_werkzeug_brk = _stand_in(
+    "werkzeug.exceptions", "BadRequestKeyError", KeyError,
+    lambda self: "400 Bad Request: The browser (or proxy) sent a request that this server could not understand.")
+werkzeug = _Lib(exceptions=_Lib(BadRequestKeyError=_werkzeug_brk))
+
+celery.exceptions.ChordError = _stand_in("celery.exceptions", "ChordError")
+celery.exceptions.TaskRevokedError = _stand_in("celery.exceptions", "TaskRevokedError")
+celery.exceptions.TimeoutError = _stand_in("celery.exceptions", "TimeoutError")
+psycopg.errors.NumericValueOutOfRange = psycopg3.errors.NumericValueOutOfRange
+
+pymongo = _Lib(errors=_Lib(**{n: _stand_in("pymongo.errors", n) for n in (
+    "DuplicateKeyError", "ServerSelectionTimeoutError", "OperationFailure", "NetworkTimeout", "DocumentTooLarge")}))
+
+
+def _es_str(self) -> str:
+    status, error, cause = self.args
+    return f"{type(self).__name__}({', '.join(filter(None, [str(status), repr(error), cause]))})"
+
+
+elasticsearch = _Lib(**{n: _stand_in("elasticsearch", n, str_fn=_es_str) for n in (
+    "NotFoundError", "BadRequestError", "ApiError", "ConflictError")})
+opensearchpy = _Lib(exceptions=_Lib(ConnectionTimeout=_stand_in(
+    "opensearchpy.exceptions", "ConnectionTimeout",
+    str_fn=lambda self: f"ConnectionTimeout caused by - ReadTimeoutError(HTTPSConnectionPool(host='{self.args[0]}', port=443): Read timed out. (read timeout={self.args[1]}))")))  # fmt: skip
+
+
+class _KafkaError:
+    def __init__(self, code: str, val: int, text: str):
+        self.code, self.val, self.text = code, val, text
+
+    def __str__(self) -> str:
+        return f'KafkaError{{code={self.code},val={self.val},str="{self.text}"}}'
+
+
+confluent_kafka = _Lib(KafkaError=_KafkaError, KafkaException=_stand_in("cimpl", "KafkaException"))
+
+_gapi = {n: _stand_in("google.api_core.exceptions", n, str_fn=lambda self: f"{self.code} {self.args[0]}", code=c)
+         for n, c in (("TooManyRequests", 429), ("NotFound", 404), ("Forbidden", 403), ("ServiceUnavailable", 503),
+                      ("BadRequest", 400), ("DeadlineExceeded", 504))}  # fmt: skip
+google = _Lib(api_core=_Lib(exceptions=_Lib(**_gapi)), auth=_Lib(exceptions=_Lib(
+    RefreshError=_stand_in("google.auth.exceptions", "RefreshError"))),
+    genai=_Lib(errors=_Lib(ServerError=_stand_in("google.genai.errors", "ServerError"),
+                           ClientError=_stand_in("google.genai.errors", "ClientError"))))
+twilio = _Lib(base=_Lib(exceptions=_Lib(TwilioRestException=_stand_in(
+    "twilio.base.exceptions", "TwilioRestException",
+    str_fn=lambda self: f"HTTP {self.args[0]} error: {self.args[1]}"))))
+python_http_client = _Lib(exceptions=_Lib(**{n: _stand_in("python_http_client.exceptions", n) for n in (
+    "UnauthorizedError", "ForbiddenError", "BadRequestsError", "TooManyRequestsError")}))
+slack_sdk = _Lib(errors=_Lib(SlackApiError=_stand_in("slack_sdk.errors", "SlackApiError")))
+
+
+def sendgrid_error(name: str, status: int, reason: str, body: str) -> Exception:
+    """python_http_client's HTTPError: (status, reason, body, headers), the headers an HTTPMessage."""
+    return getattr(python_http_client.exceptions, name)(status, reason, body.encode(), http.client.HTTPMessage())
+
+
+def slack_error(method: str, data: dict) -> Exception:
+    return slack_sdk.errors.SlackApiError(
+        f"The request to the Slack API failed. (url: https://slack.com/api/{method})\nThe server responded with: {data}")
+
+
+_oauth_base = _stand_in("oauthlib.oauth2.rfc6749.errors", "OAuth2Error")
+oauthlib = _Lib(oauth2=_Lib(rfc6749=_Lib(errors=_Lib(**{n: _stand_in("oauthlib.oauth2.rfc6749.errors", n, _oauth_base)
+                                                        for n in ("InvalidGrantError", "InvalidClientError",
+                                                                  "TokenExpiredError", "MismatchingStateError")}))))  # fmt: skip
+authlib = _Lib(integrations=_Lib(base_client=_Lib(errors=_Lib(MismatchingStateError=_stand_in(
+    "authlib.integrations.base_client.errors", "MismatchingStateError")))))
+
+openpyxl = _Lib(utils=_Lib(exceptions=_Lib(InvalidFileException=_stand_in("openpyxl.utils.exceptions",
+                                                                          "InvalidFileException"))))
+pypdf = _Lib(errors=_Lib(PdfReadError=_stand_in("pypdf.errors", "PdfReadError")))
+PIL = _Lib(UnidentifiedImageError=_stand_in("PIL", "UnidentifiedImageError", OSError),
+           Image=_Lib(DecompressionBombError=_stand_in("PIL.Image", "DecompressionBombError")))
+pandas = _Lib(errors=_Lib(**{n: _stand_in("pandas.errors", n, ValueError) for n in (
+    "ParserError", "EmptyDataError", "MergeError", "IntCastingNaNError")}))
+numpy = _Lib(linalg=_Lib(LinAlgError=_stand_in("numpy.linalg", "LinAlgError")))
+
+langchain_core = _Lib(exceptions=_Lib(OutputParserException=_stand_in("langchain_core.exceptions",
+                                                                      "OutputParserException", ValueError)))
+langgraph = _Lib(errors=_Lib(GraphRecursionError=_stand_in("langgraph.errors", "GraphRecursionError", RecursionError)))
+agents = _Lib(exceptions=_Lib(**{n: _stand_in("agents.exceptions", n) for n in ("ModelBehaviorError",
+                                                                                 "MaxTurnsExceeded")}))
+pydantic_ai = _Lib(exceptions=_Lib(UnexpectedModelBehavior=_stand_in("pydantic_ai.exceptions",
+                                                                     "UnexpectedModelBehavior")))
+qdrant_client = _Lib(http=_Lib(exceptions=_Lib(UnexpectedResponse=_stand_in(
+    "qdrant_client.http.exceptions", "UnexpectedResponse",
+    str_fn=lambda self: f"Unexpected Response: {self.args[0]} ({self.args[1]})\nRaw response content:\n{self.args[2]!r}"))))  # fmt: skip
+pinecone = _Lib(exceptions=_Lib(PineconeApiException=_stand_in("pinecone.exceptions", "PineconeApiException")))
+
+
+def openai_length_error(completion_tokens: int, prompt_tokens: int) -> Exception:
+    usage = CompletionUsage(completion_tokens=completion_tokens, prompt_tokens=prompt_tokens,
+                            total_tokens=completion_tokens + prompt_tokens)  # fmt: skip
+    completion = ChatCompletion.model_construct(id="chatcmpl-x", choices=[], created=0, model="gpt-4o-mini",
+                                                object="chat.completion", usage=usage)  # fmt: skip
+    return openai.LengthFinishReasonError(completion=completion)
+
+
+def aiohttp_status_error(status: int, reason: str, method: str, url: str) -> Exception:
+    """What aiohttp's ``raise_for_status`` raises (ClientResponseError)."""
+    u = yarl.URL(url)
+    info = RequestInfo(u, method, multidict.CIMultiDictProxy(multidict.CIMultiDict()), u)
+    return aiohttp.ClientResponseError(info, (), status=status, message=reason)
+
+
+def aiohttp_dns_error(host: str, port: int, ssl: bool = False) -> Exception:
+    key = ConnectionKey(host, port, ssl, True, None, None, None)
+    return aiohttp.ClientConnectorDNSError(key, socket.gaierror(-2, "Name or service not known"))
+
+
+def requests_connect_timeout(host: str, port: int, path: str, seconds: int) -> Exception:
+    """requests.ConnectTimeout as requests raises it (urllib3's ConnectTimeoutError names the connection object)."""
+    scheme = urllib3.HTTPSConnectionPool if port == 443 else urllib3.HTTPConnectionPool
+    pool = scheme(host, port)
+    conn = pool.ConnectionCls(host, port)
+    reason = urllib3.exceptions.ConnectTimeoutError(conn, f"Connection to {host} timed out. (connect timeout={seconds})")
+    return requests.exceptions.ConnectTimeout(urllib3.exceptions.MaxRetryError(pool, path, reason))
+
+
+def requests_ssl_error(host: str, path: str, reason: str) -> Exception:
+    pool = urllib3.HTTPSConnectionPool(host, 443)
+    cause = urllib3.exceptions.SSLError(f"SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {reason} (_ssl.c:1006)')")  # fmt: skip
+    return requests.exceptions.SSLError(urllib3.exceptions.MaxRetryError(pool, path, cause))
+
+
+def aws_error_retried(code: str, message: str, operation: str, retries: int, request_id: str) -> Exception:
+    return botocore.exceptions.ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {
+        "RequestId": request_id, "MaxAttemptsReached": True, "RetryAttempts": retries}}, operation)
+
+
+class ShippingAddress(pydantic.BaseModel):
+    line1: str = pydantic.Field(min_length=3)
+    city: str
+    postcode: str = pydantic.Field(pattern=r"^[0-9A-Z -]{3,10}$")
+    country: str = pydantic.Field(min_length=2, max_length=2)
+
+
+NAMESPACE.update({
+    "concurrent": concurrent, "http": http, "locale": locale, "zipfile": zipfile, "zoneinfo": zoneinfo,
+    "aiohttp": aiohttp, "dateutil": dateutil, "werkzeug": werkzeug, "pymongo": pymongo,
+    "elasticsearch": elasticsearch, "opensearchpy": opensearchpy, "confluent_kafka": confluent_kafka, "google": google,
+    "twilio": twilio, "python_http_client": python_http_client, "slack_sdk": slack_sdk, "oauthlib": oauthlib,
+    "authlib": authlib, "openpyxl": openpyxl, "pypdf": pypdf, "PIL": PIL, "pandas": pandas, "numpy": numpy,
+    "langchain_core": langchain_core, "langgraph": langgraph, "agents": agents, "pydantic_ai": pydantic_ai,
+    "qdrant_client": qdrant_client, "pinecone": pinecone, "sendgrid_error": sendgrid_error, "slack_error": slack_error,
+    "openai_length_error": openai_length_error, "aiohttp_status_error": aiohttp_status_error,
+    "aiohttp_dns_error": aiohttp_dns_error, "requests_connect_timeout": requests_connect_timeout,
+    "requests_ssl_error": requests_ssl_error, "aws_error_retried": aws_error_retried,
+    "threading": threading, "ShippingAddress": ShippingAddress,
+})  # fmt: skip
