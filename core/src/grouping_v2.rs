@@ -299,6 +299,9 @@ impl GroupingV2 {
         } else {
             let (mut out, spans) = self.parameterizer.apply_with_spans(&cut, hits);
             for &(start, end) in gaps.iter().rev() {
+                if inside_a_match(&spans, start) || inside_a_match(&spans, end) {
+                    continue; // a rule took the value with its context: its template stands
+                }
                 let (from, to) = (output_at(&spans, start, false), output_at(&spans, end, true));
                 if !(from < to && to <= out.len() && has_words(&out[from..to])) {
                     continue;
@@ -616,6 +619,11 @@ fn output_at(spans: &[Replaced], at: usize, end: bool) -> usize {
         shift = span.out_end as isize - span.end as isize;
     }
     (at as isize + shift).max(0) as usize
+}
+
+/// Whether position `at` of a parameterized text lies inside what a rule matched (not at its ends).
+fn inside_a_match(spans: &[Replaced], at: usize) -> bool {
+    spans.iter().any(|span| span.start < at && at < span.end)
 }
 
 /// Whether parameterized text still has words in it: letters outside `<token>`s and the

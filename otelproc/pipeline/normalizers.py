@@ -194,6 +194,19 @@ _ZONE = r"(?:[+-][0-2]\d:?[0-5]\d|Z|UTC|GMT|UT|[ECMP][SD]T)"
 # The first words of the HTTP reason phrases ("Bad" Gateway, "Too" Many Requests, "Not" Found)
 # longest first; words of one length in a fixed order, so the rule's text is the same in every process
 _REASON_WORDS = "|".join(sorted({s.phrase.split()[0].replace("'", "'?") for s in HTTPStatus}, key=lambda w: (-len(w), w)))
+# Version 2: a reason phrase's first word where no other sentence starts so (`Bad`, `Service`,
+# any case), else the whole phrase as HTTP libraries print it (`Not Found`: "schema id 113 not
+# found" is no status)
+_REASON_COMMON_WORDS = {"Accepted", "Already", "Continue", "Created", "Early", "Found", "Gone", "Length", "Locked", "Loop",
+                        "Multiple", "No", "Not", "OK", "Partial", "Processing", "Request", "Requested", "Reset", "See",
+                        "Too", "Use", "I'm", "IM"}  # fmt: skip
+_REASON_V2 = "|".join(
+    sorted(
+        {f"(?i-u:{w})" for w in (s.phrase.split()[0] for s in HTTPStatus) if w not in _REASON_COMMON_WORDS}
+        | {s.phrase.replace(" ", r"\x20").replace("'", "'?") for s in HTTPStatus if s.phrase.split()[0] in _REASON_COMMON_WORDS},
+        key=lambda w: (-len(w), w),
+    )
+)
 
 # Top-level domains a hostname is recognized by: the common generic and country ones and the
 # internal ones, minus those that are also file extensions or attribute names
@@ -704,6 +717,27 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 6,
             ),
             Normalizer(
+                "input",
+                r"""(?x)
+                # What a parser quotes of the input it refused is data, whatever it is (a word, free
+                # text, an empty string): int('25MB'), float(''), fromisoformat, dateutil, zoneinfo,
+                # strptime's data (its format stays), polars' `N/A`, MySQL's duplicate entry (its key
+                # stays), an LLM's tool arguments or output that are not JSON
+                (?P<pre> (?i-u: invalid \x20 literal \x20 for \x20 \w+\(\) \x20 with \x20 base \x20 \d+
+                            | could \x20 not \x20 convert \x20 string \x20 to \x20 \w+
+                            | invalid \x20 isoformat \x20 string
+                            | unknown \x20 string \x20 format
+                            | no \x20 time \x20 zone \x20 found \x20 with \x20 key
+                            | could \x20 not \x20 parse
+                            | duplicate \x20 entry
+                            | time \x20 data
+                            | invalid \x20 json \x20 (?: input | output ) (?: \x20 for \x20 tool \x20 [\w.\-]+ )? )
+                  :? \x20 )
+                (?: '[^'\n]*' | "[^"\n]*" | `[^`\n]+` | \S [^\n]* )
+                """,
+                8,
+            ),
+            Normalizer(
                 "decode_reason",
                 r"""(?x)
                 # Why a codec refused bytes depends on the bytes (`'utf-8' codec can't decode byte
@@ -822,7 +856,7 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 ["']? [\x20\t]* [:=\#(\[]? [\x20\t]*
                 [1-5]\d\d \b
                 # or followed by (the first word of) its reason phrase: 502 Bad Gateway, 404 Not Found
-              | \b [1-5]\d\d \x20 (?i-u: {_REASON_WORDS} ) \b
+              | \b [1-5]\d\d \x20 (?: {_REASON_V2} ) \b
                 """,
                 180,
                 replace=KEEP,
@@ -927,6 +961,15 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
             ),
             Normalizer(
                 "id",
+                r"""(?x)
+                # Ticket-like ids: an uppercase prefix, a dash, digits (SKU-10422, BG-88, INV-2024);
+                # a lowercase word before a number stays (worker-03 is worker-<int>)
+                \b [A-Z]{1,6} - \d{2,12} \b
+                """,
+                231,
+            ),
+            Normalizer(
+                "id",
                 rf"""(?x)
                 # Ids after a prefix, whatever their digits: org-1ec, org-2Fh8QxMZ3kVbLq7nT1sW0pYd,
                 # po_xBnrCXqFm0J4H8uGHm2VdM0n, acct_CguLxWCMEghqyeh4, sk-proj-…, ak_live_…, a pod's
@@ -1024,11 +1067,18 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 "int",
                 rf"""(?x)
                 # with its unit: 100MB, 3rd, 2x, 97.5% (the unit stays)
-                \b \d{{1,7}} (?P<post> {_UNITS} ) \b
+                \b \d{{1,7}} (?P<post> {_UNITS} | (?i-u: [kmgtpe]i?b ) ) \b
                 """,
                 282,
             ),
-            # ---- quoted values -----------------------------------------------------------------
+            Normalizer(
+                "float",
+                rf"""(?x)
+                # with its unit: 1.5GB, 12.3mb, 2.5x (the unit stays)
+                \b \d+ \. \d+ (?P<post> {_UNITS} | (?i-u: [kmgtpe]i?b ) ) \b
+                """,
+                272,
+            ),
             # ---- quoted values -----------------------------------------------------------------
             Normalizer(
                 "quoted_str",

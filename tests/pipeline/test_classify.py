@@ -72,6 +72,14 @@ PG_REFUSED = (
 )
 
 # (rule, row, (category, label, severity))
+CELERY_UNREGISTERED_TRACE = """Traceback (most recent call last):
+  File "/usr/local/lib/python3.12/site-packages/celery/worker/consumer/consumer.py", line 658, in on_task_received
+    strategy = strategies[type_]
+               ~~~~~~~~~~^^^^^^^
+KeyError: 'worker.tasks.send_weekly_digest'
+"""
+
+
 CASES: list[tuple[str, dict[str, Any], tuple[str, str, str]]] = [
     # ---- infrastructure: deploy, config, platform (taxonomy)
     ("railway_env_var_missing", row("KeyError", "'DATABASE_URL'", "startup"), ("infrastructure", "RAILWAY_ENV_VAR_MISSING", "critical")),
@@ -876,7 +884,18 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("package:mysql", span("pymysql.err.ProgrammingError", "(1064, \"You have an error in your SQL syntax\")"), ("infrastructure", "MYSQL_ERROR", "high")),
     ("package:sqlite", span("sqlite3.ProgrammingError", "Cannot operate on a closed database."), ("infrastructure", "SQLITE_ERROR", "high")),
     ("package:redis", span("redis.exceptions.ResponseError", "WRONGTYPE Operation against a key holding the wrong kind of value"), ("infrastructure", "REDIS_ERROR", "high")),
-    ("package:mongodb", span("pymongo.errors.DuplicateKeyError", "E11000 duplicate key error collection: app.users index: email_1"), ("infrastructure", "MONGODB_ERROR", "high")),
+    ("db_unique_violation", span("pymongo.errors.DuplicateKeyError", "E11000 duplicate key error collection: app.users index: email_1"), ("data", "DB_UNIQUE_VIOLATION", "medium")),
+    ("package:mongodb", span("pymongo.errors.NotPrimaryError", "not primary, full error: {'ok': 0.0, 'code': 10107}"), ("infrastructure", "MONGODB_ERROR", "high")),
+    ("embedding_dimension_mismatch", span("qdrant_client.http.exceptions.UnexpectedResponse", "Unexpected Response: 400 (Bad Request) Wrong input: Vector dimension error: expected dim: 1536, got 768"),
+     ("model", "EMBEDDING_DIMENSION_MISMATCH", "high")),
+    ("embedding_dimension_mismatch", span("ValueError", "embedding dimension 768 does not match the dimension of the index (1536)"), ("model", "EMBEDDING_DIMENSION_MISMATCH", "high")),
+    ("celery_task_unregistered", log("builtins.KeyError", "'worker.tasks.send_weekly_digest'", first_arg="worker.tasks.send_weekly_digest",
+                                     stack_trace=CELERY_UNREGISTERED_TRACE), ("infrastructure", "CELERY_TASK_UNREGISTERED", "high")),
+    ("celery_task_unregistered", span("celery.exceptions.NotRegistered", "'billing.tasks.charge'"), ("infrastructure", "CELERY_TASK_UNREGISTERED", "high")),
+    ("type_mismatch_db", span("sqlalchemy.exc.DataError", "(psycopg.errors.NumericValueOutOfRange) numeric field overflow\nDETAIL:  A field with precision 10, scale 2 must round to an absolute value less than 10^8."),
+     ("data", "TYPE_MISMATCH", "medium")),
+    ("agent_usage_limit", span("agents.exceptions.MaxTurnsExceeded", "Max turns (25) exceeded"), ("prompt", "AGENT_USAGE_LIMIT_EXCEEDED", "medium")),
+    ("tool_call_failed", span("app.agent.ToolInputError", "Invalid JSON input for tool issue_refund: refund it please"), ("prompt", "TOOL_CALL_FAILED", "medium")),
     ("package:elasticsearch", span("elasticsearch.BadRequestError", "BadRequestError(400, 'search_phase_execution_exception')"), ("infrastructure", "ELASTICSEARCH_ERROR", "high")),
     ("package:vector_db", span("qdrant_client.http.exceptions.UnexpectedResponse", "Unexpected Response: 404 (Not Found)"), ("infrastructure", "VECTOR_DB_ERROR", "high")),
     ("package:http_client", span("httpx.DecodingError", "Error -3 while decompressing data: incorrect header check", server_address="api.hubspot.com"), ("integration", "HUBSPOT_API_ERROR", "medium")),
@@ -917,6 +936,10 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("message:infrastructure", span("app.guard.WriteRefused", "disk usage 91.3% on /data/index exceeds the 90% watermark, refusing writes"), ("infrastructure", "PLATFORM_ERROR", "high")),
     ("message:infrastructure", span("app.boot.StartupError", "plugin search-synonyms 2.18.12 requires search-core>=1.8.1, found 4.24.7"), ("infrastructure", "PLATFORM_ERROR", "high")),
     ("message:data", span("app.orders.OrderError", "order 7781 has no shipping address: missing"), ("data", "INVALID_DATA", "medium")),
+    ("message:data", log("werkzeug.exceptions.BadRequest", "400 Bad Request: The browser (or proxy) sent a request that this server could not understand."),
+     ("data", "INVALID_DATA", "medium")),
+    ("message:integration", span("app.clients.UpstreamError", "Request failed with status code 503"), ("integration", "INTEGRATION_ERROR", "medium")),
+    ("message:infrastructure", span("locale.Error", "unsupported locale setting"), ("infrastructure", "PLATFORM_ERROR", "high")),
     (None, span("app.orders.OrderError", "order 7781 could not be completed"), ("unknown", "UNKNOWN_ERROR", "medium")),  # says nothing of what
 ]
 

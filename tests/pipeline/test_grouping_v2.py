@@ -127,8 +127,17 @@ STANDARD_CASES = [
     ("quoted - keeps words and values inside", "Server error '503 Service Unavailable' for url 'https://x.io/a?page=3'",
      "Server error '503 Service Unavailable' for url '<url>'"),
     ("quoted - user input", 'Value "hello world" is not a valid integer', "Value <quoted_str> is not a valid integer"),
-    ("quoted - a date inside", "time data '2024-15-03' does not match format '%Y-%m-%d'",
-     "time data '<date>' does not match format <quoted_str>"),
+    ("quoted - a parser's input", "time data '2024-15-03' does not match format '%Y-%m-%d'",
+     "time data <input> does not match format <quoted_str>"),
+    ("parser input - a word", "invalid literal for int() with base 10: '25MB'", "invalid literal for int() with base 10: <input>"),
+    ("parser input - empty", "could not convert string to float: ''", "could not convert string to float: <input>"),
+    ("parser input - its column stays", "could not parse `N/A` as dtype i64 at column 'qty' (column number 3)",
+     "could not parse <input> as dtype i64 at column 'qty' (column number <int>)"),
+    ("parser input - the key stays", "Duplicate entry 'SUMMER17' for key 'coupon.code'", "Duplicate entry <input> for key 'coupon.code'"),
+    ("status - a number before 'not found' is none", "schema id 113 not found", "schema id <int> not found"),
+    ("status - its reason phrase", "Client error '404 Not Found' for url", "Client error '404 Not Found' for url"),
+    ("unit - a size with decimals", "would be [1023.1mb/1gb]", "would be [<float>mb/<int>gb]"),
+    ("id - ticket-like", "[BG-1234]: version conflict", "[<id>]: version conflict"),
     ("quoted - identifiers stay", "'NoneType' object has no attribute 'id'", "'NoneType' object has no attribute 'id'"),
     ("quoted - key=value is data", "HTTPConnectionPool(host='10.1.2.3', port=8080)", "HTTPConnectionPool(host=<quoted_str>, port=<int>)"),
     ("quoted - as Sentry: only right after =", "b = '1'", "b = '<int>'"),
@@ -585,6 +594,11 @@ def test_a_value_keeps_its_fingerprint_whatever_rule_its_spelling_meets(messages
     rows = [{"error_type": "ValueError", "message": m, "code_namespace": "app.x", "code_function": "f"} for m in messages]
     out = run(rows)
     assert out["fingerprint"].n_unique() == 1, out["message_template"].to_list()
+
+
+def test_unquoted_parser_input_runs_to_the_end_of_the_line() -> None:
+    assert normalize(["Unknown string format: Q3/2024 or later", "No time zone found with key Europe/Kiev2"], V2) == [
+        "Unknown string format: <input>", "No time zone found with key <input>"]  # fmt: skip
 
 
 def test_the_hash_keeps_the_words_around_values_apart() -> None:

@@ -489,8 +489,13 @@ fn python_start(p: &str) -> (usize, Root) {
     if let Some(end) = import_at {
         return (end, Root::Import);
     }
-    // a src/ layout: the packages are under src/
-    if let Some(at) = p.rfind("/src/").map(|a| a + 5).or_else(|| p.starts_with("src/").then_some(4)) {
+    // a src/ layout: the packages are under src/ (not /usr/src/, a root: /usr/src/app/)
+    let src_layout = p
+        .rfind("/src/")
+        .filter(|&a| !matches!(&p[..a], "/usr" | "/usr/local"))
+        .map(|a| a + 5)
+        .or_else(|| p.starts_with("src/").then_some(4));
+    if let Some(at) = src_layout {
         if at < p.len() {
             return (at, Root::App);
         }
@@ -598,6 +603,8 @@ mod tests {
             ("C:\\Python312\\Lib\\json\\decoder.py", "json.decoder"),
             ("C:\\Users\\bob\\proj\\app\\cli.py", "cli"),
             ("/srv/app/main.py", "main"),
+            ("/usr/src/app/worker/tasks/misc.py", "worker.tasks.misc"),
+            ("/usr/src/billing/src/billing/api.py", "billing.api"),
             ("/somewhere/else/deep/pkg/mod.py", "mod"),
             ("/work/wt-v2/tests/test_x.py", "test_x"),
             ("app/jobs/nightly.py", "app.jobs.nightly"),
