@@ -134,14 +134,15 @@ class Config(Component):
         return {signal: [name for name, cfg in self.exporters.items() if cfg.takes(signal)] for signal in Signal}
 
 
-def substitute_env(value: Any, path: str = "", problems: list[str] | None = None) -> Any:
-    """``${env:NAME}`` and ``${env:NAME:-default}`` in every string; ``$$`` is a literal ``$``."""
+def substitute_env(value: Any, path: str = "", problems: list[str] | None = None, unset: set[str] | None = None) -> Any:
+    """``${env:NAME}`` and ``${env:NAME:-default}`` in every string; ``$$`` is a literal ``$``.
+    A variable that is not set is a problem (and its key is added to ``unset``)."""
     if problems is None:
         problems = []
     if isinstance(value, dict):
-        return {k: substitute_env(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+        return {k: substitute_env(v, f"{path}.{k}" if path else str(k), problems, unset) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute_env(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+        return [substitute_env(v, f"{path}[{i}]", problems, unset) for i, v in enumerate(value)]
     if not isinstance(value, str) or "$" not in value:
         return value
 
@@ -154,6 +155,8 @@ def substitute_env(value: Any, path: str = "", problems: list[str] | None = None
         if default is not None:
             return default
         problems.append(f"{path}: environment variable {name} is not set (write ${{env:{name}:-}} to allow it empty)")
+        if unset is not None:
+            unset.add(path)
         return ""
 
     return _ENV.sub(replace, value)
@@ -166,7 +169,9 @@ def parse_config(data: Any) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(["(top level): expected a mapping of sections (receivers, exporters, service, …)"])
     problems: list[str] = []
-    data = substitute_env(data, "", problems)
+    unset: set[str] = set()
+    data = substitute_env(data, "", problems, unset)
+    env_problems = len(problems)
     exporters_raw = data.get("exporters") or {}
     config = None
     try:
@@ -200,7 +205,11 @@ def parse_config(data: Any) -> Config:
                         problems.append(f"service.pipelines.{signal.value}.receivers: unknown receiver {receiver!r}")
         problems += config.channel_problems()
     if problems:
-        raise ConfigError(problems)
+        # a key whose environment variable is not set has that problem only: not also what validation
+        # then says of the empty string it became (too short, not a URL…)
+        raise ConfigError(problems[:env_problems] + [
+            p for p in problems[env_problems:] if not any(p.startswith(f"{key}: ") for key in unset)
+        ])  # fmt: skip
     assert config is not None
     return config
 

@@ -334,17 +334,23 @@ class Service:
         return 1
 
     def _playbook_fired(self, firings: list[Firing]) -> None:
-        """Playbooks' notify and report actions (called in the diagnosis thread: only hands over)."""
+        """Playbooks' notify and report actions (called in the diagnosis thread: only hands over).
+
+        They are handed over once the batch that fired them is committed: the notification is
+        filled in from the database (the pattern, its counts, a recent trace) and the report lists
+        the pattern, so both must find the rows (and a pattern the batch created) there."""
+        self.store.after_commit(lambda: self._act_on_firings(firings))
+
+    def _act_on_firings(self, firings: list[Firing]) -> None:
         for firing in firings:
             playbook, event = firing.playbook, firing.event()
             if playbook.notify_channels():
                 self.notifier.notify([event], playbook.notify_channels())
             action = playbook.report()
             if action is not None:
-                pid = event.get("pattern_id")
                 self.reporter.submit(
-                    ReportRequest(since=action.since, trigger="playbook", focus=pid,
-                                  title=f"playbook {playbook.name} on pattern {pid or event.get('label')}"),
+                    ReportRequest(since=action.since, trigger="playbook", focus=event.get("pattern_id"),
+                                  title=f"playbook {playbook.name} on {firing.target()}"),
                     send_to=action.send_to,
                 )  # fmt: skip
 

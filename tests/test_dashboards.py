@@ -69,6 +69,15 @@ class Populated:
                            error_type="KeyError", message="'user_42'") for i in range(3)]  # fmt: skip
         rows += [error_row(ago(100), "fp-once", category="integration", label="HTTP_5XX")]
         tracker(batch_of(error_frame(rows)))
+        # symptoms: the server spans the failures above went through (the same exception recorded on
+        # them, so the same fingerprint; another service, a later end): stored, counted nowhere
+        symptoms = [error_row(ago(300 - 5 * i) + dt.timedelta(seconds=1), "fp-db", deployment_environment="prod",
+                              trace_id=f"{i:032x}", span_id=f"{i + 1:016x}", service_name="gateway",
+                              span_kind="server", stack_trace="Traceback (most recent call last):\n  (shorter)")
+                    for i in range(8)]  # fmt: skip
+        symptoms.append(error_row(ago(120), "fp-key", deployment_environment=None, category="data", label="KEY_ERROR",
+                                  error_type="KeyError", message="'user_42'"))  # fmt: skip
+        tracker(batch_of(error_frame(symptoms).with_columns(caused_by=pl.lit("fp-cause"))))
         tracker(batch_of(error_frame([
             error_row(ago(50 - 10 * i), "fp-new", service_version="1.1.0", deployment_environment="prod",
                       category="integration", label="HTTP_5XX", error_type="httpx.HTTPStatusError", message="502")
@@ -116,6 +125,8 @@ def test_the_populated_database_has_every_kind_of_row(populated):
     statuses = dict(populated.store.query("SELECT fingerprint, status FROM error_patterns").rows)
     assert statuses == {"fp-db": "alerted", "fp-rate": "active", "fp-key": "regressed", "fp-new": "active"}
     assert populated.store.query("SELECT new_in_release FROM error_patterns WHERE fingerprint = 'fp-new'").rows == [[True]]
+    symptoms = populated.store.query("SELECT count(*), count(pattern_id) FROM error_events WHERE caused_by IS NOT NULL")
+    assert symptoms.rows == [[9, 0]]
     kinds = sorted(r[0] for r in populated.store.query("SELECT kind FROM alerts").rows)
     assert kinds == ["anomaly", "occurrences"]
 

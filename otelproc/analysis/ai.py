@@ -244,8 +244,9 @@ LIMIT $limit
 """
 
 _CONTEXT_SQL = """
-SELECT arg_max(message, occurred_at),
-       arg_max(stack_trace, occurred_at) FILTER (WHERE stack_trace IS NOT NULL AND stack_trace <> ''),
+SELECT arg_max(message, occurred_at) FILTER (WHERE caused_by IS NULL),
+       -- a cause's stack: a symptom span's recording of the same exception has a shorter one
+       arg_max(stack_trace, occurred_at) FILTER (WHERE stack_trace IS NOT NULL AND stack_trace <> '' AND caused_by IS NULL),
        (list(DISTINCT service_name) FILTER (WHERE service_name IS NOT NULL))[1:10],
        (list(DISTINCT source) FILTER (WHERE source IS NOT NULL))[1:5],
        (list(DISTINCT span_name) FILTER (WHERE span_name IS NOT NULL))[1:5]

@@ -98,8 +98,9 @@ FROM (
     LEFT JOIN error_patterns gp ON gp.fingerprint = p.error_fingerprint OR gp.id = p.error_fingerprint
     LEFT JOIN error_fingerprints gf ON gf.fingerprint = p.error_fingerprint
     LEFT JOIN (
-        SELECT f.id, arg_min(e.fingerprint, abs(epoch(e.occurred_at) - epoch(coalesce(f.occurred_at, e.occurred_at))))
-                         AS fingerprint
+        -- a symptom span stands for its cause: the feedback is about that failure
+        SELECT f.id, arg_min(coalesce(e.caused_by, e.fingerprint),
+                             abs(epoch(e.occurred_at) - epoch(coalesce(f.occurred_at, e.occurred_at)))) AS fingerprint
         FROM user_feedback f JOIN error_events e ON e.trace_id = f.trace_id
         WHERE f.pattern_id IS NULL AND f.trace_id IS NOT NULL AND e.fingerprint IS NOT NULL
           AND f.received_at > now() - to_seconds($window)

@@ -78,7 +78,8 @@ class Notification:
         if self.event == "anomaly":
             return f"{head}: {self.label or 'unlabelled errors'}"
         if self.event == "playbook":
-            return f"{head}: {self.playbook} on {self.name or self.pattern_id}"
+            target = self.name or self.pattern_id or (f"fingerprint {self.fingerprint}" if self.fingerprint else self.label)
+            return f"{head}: {self.playbook} on {target}"
         return f"{head}: {self.name or self.pattern_id}"
 
     def facts(self) -> list[tuple[str, str]]:

@@ -131,7 +131,7 @@ _COUNTS_SQL = """
 SELECT count(*) FILTER (WHERE occurred_at > now() - INTERVAL 1 HOUR),
        count(*),
        arg_max(trace_id, occurred_at) FILTER (WHERE trace_id IS NOT NULL)
-FROM error_events WHERE fingerprint = $fp AND occurred_at > now() - INTERVAL 24 HOUR
+FROM error_events WHERE fingerprint = $fp AND caused_by IS NULL AND occurred_at > now() - INTERVAL 24 HOUR
 """
 _RECENT_SQL = """
 SELECT coalesce(pattern_id, 'label:' || label), channel, epoch(max(created_at)), arg_max(event, created_at)

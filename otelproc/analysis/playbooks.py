@@ -15,17 +15,21 @@ A file in the ``playbooks`` directory (``*.yaml`` / ``*.yml``, read in name orde
 ``match`` keys: label, category, stage, service, environment, severity, status (the
 pattern's), error_type, source; each a string or a list, ``*`` matches any run of
 characters. ``conditions`` are about the error's pattern (its fingerprint): ``count_<window>``
-(its errors in the window ending at the error), ``rate_<window>`` (the same per minute),
+(its occurrences in the window ending at the error), ``rate_<window>`` (the same per minute),
 ``occurrences`` (its total) compared with ``> >= < <= == !=`` to a number, or to
 ``<k>x baseline``: k times what the window would hold at the pattern's rate over the
 ``baseline`` window before it (24 h by default). Counts have one-second resolution.
 
-The stage (after ``patterns`` and ``anomaly``) reads ``fingerprint``, ``occurred_at`` and the
-matched columns of ``batch.errors``, and adds ``playbook`` and ``playbook_runbook_url``
+The stage (after ``patterns`` and ``anomaly``) reads ``fingerprint``, ``caused_by``, ``occurred_at``
+and the matched columns of ``batch.errors``, and adds ``playbook`` and ``playbook_runbook_url``
 (the first playbook, in file and list order, that matched the row; enrich writes them as
 ``diagnostic.playbook`` and ``diagnostic.playbook.runbook_url``); ``set_severity`` raises
 ``severity`` (never lowers it). ``notify`` and ``report`` fire at most once per
 playbook, pattern and ``cooldown``, handed to background work through ``on_fire``.
+
+Only causes and log records are playbooks' errors: a symptom span (``caused_by`` set, see
+``pipeline/causes.py``) is its cause's failure again, with no pattern of its own, so it matches
+no playbook, counts in no window and never fires one (as it counts in no pattern).
 """
 
 from __future__ import annotations
@@ -346,10 +350,25 @@ class Firing:
         return {
             "event": "playbook", "playbook": pb.name, "runbook_url": pb.runbook_url(),
             "message": message + (f" (counts {counts})" if counts else ""),
-            **{k: self.row.get(k) for k in ("pattern_id", "fingerprint", "label", "service_name", "severity",
-                                            "occurrences", "category")},
+            **{k: self.row.get(k) for k in ("pattern_id", "fingerprint", "label", "service_name", "occurrences",
+                                            "category")},
+            "severity": raised(self.row.get("severity"), pb.severity()),  # set_severity, as on the spans
             "occurred_at": self.at,
         }  # fmt: skip
+
+    def target(self) -> str:
+        """What it fired on, for people: ``pattern <id>``, or ``fingerprint <hash>`` before there is one."""
+        pid, fingerprint = self.row.get("pattern_id"), self.row.get("fingerprint")
+        if pid:
+            return f"pattern {pid}"
+        return f"fingerprint {fingerprint}" if fingerprint else f"label {self.row.get('label')}"
+
+
+def raised(severity: str | None, to: str | None) -> str | None:
+    """``severity`` raised to ``to`` (never lowered)."""
+    if to is None or (severity in SEVERITIES and SEVERITIES.index(severity) >= SEVERITIES.index(to)):
+        return severity
+    return to
 
 
 class PlaybookStage:
@@ -372,10 +391,14 @@ class PlaybookStage:
 
     def evaluate(self, errors: pl.DataFrame, history: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(errors with playbook columns, the matched rows with their counts and per-playbook flags)."""
-        missing = [c for c in (*self._columns, "fingerprint", "pattern_id", "occurrences") if c not in errors.columns]
+        missing = [c for c in (*self._columns, "fingerprint", "pattern_id", "occurrences", "caused_by")
+                   if c not in errors.columns]  # fmt: skip
         frame = errors.with_columns(pl.lit(None, pl.String).alias(c) for c in missing) if missing else errors
         frame = frame.with_row_index("_i")
-        candidates = frame.filter(pl.any_horizontal([pb.config.match.expr() for pb in self.playbooks]))
+        # a symptom span is its cause's failure again: it matches, counts and fires nothing
+        candidates = frame.filter(
+            pl.col("caused_by").is_null() & pl.any_horizontal([pb.config.match.expr() for pb in self.playbooks])
+        )
         flags = [f"_pb{i}" for i in range(len(self.playbooks))]
         if candidates.is_empty():
             return errors, candidates
@@ -428,6 +451,12 @@ class PlaybookStage:
         run, over a long stretch of stored errors) looks at all of them."""
         out = []
         keep = ("pattern_id", "fingerprint", "label", "service_name", "severity", "occurrences", "category")
+        # A firing is about the pattern: counts have one-second resolution, so the row that fired may be
+        # one the batch counted before it made the pattern (no pattern_id yet, a smaller total). The
+        # pattern a fingerprint has (its id is the same on every row that has one) is the one it fires on.
+        counted = counted.with_columns(pattern_id=pl.coalesce("pattern_id", pl.col("pattern_id").max().over("fingerprint")))
+        if not every_row:  # live: the pattern's total once the batch is counted
+            counted = counted.with_columns(occurrences=pl.col("occurrences").max().over("fingerprint"))
         for i, pb in enumerate(self.playbooks):
             if not pb.notify_channels() and pb.report() is None:
                 continue
@@ -464,7 +493,7 @@ class PlaybookStage:
 _STORED_SQL = """
 SELECT occurred_at, fingerprint, pattern_id, label, category,
        coalesce(json_extract_string(attributes, '$.stage'), json_extract_string(attributes, '$."diagnostic.stage"')) AS stage,
-       service_name, deployment_environment, severity, pattern_status, error_type, source, occurrences
+       service_name, deployment_environment, severity, pattern_status, error_type, source, occurrences, caused_by
 FROM error_events_all WHERE occurred_at >= $start ORDER BY occurred_at, id
 """
 
@@ -477,11 +506,20 @@ def dry_run(playbooks: list[Playbook], cursor, since: float) -> list[str]:
     now = dt.datetime.now(dt.timezone.utc)
     start = now - dt.timedelta(seconds=since)
     # Errors before the period count toward the windows of the first ones in it.
-    stored = pl.from_arrow(cursor.execute(_STORED_SQL, {"start": start - dt.timedelta(seconds=stage._horizon)}).to_arrow_table())
+    # a relation's Arrow output (a DB-API result's would copy every row once more, and DuckDB warns)
+    stored = pl.from_arrow(
+        cursor.sql(_STORED_SQL, params={"start": start - dt.timedelta(seconds=stage._horizon)}).to_arrow_table()
+    )
     if not stored.is_empty():
         stored = stored.with_columns(pl.col("occurred_at").dt.convert_time_zone("UTC"))
-    lines = [f"replaying {stored.filter(pl.col('occurred_at') >= start).height} stored errors since "
-             f"{start:%Y-%m-%d %H:%M:%S} UTC through {len(playbooks)} playbooks"]  # fmt: skip
+    in_period = stored.filter(pl.col("occurred_at") >= start)
+    symptoms = in_period.filter(pl.col("caused_by").is_not_null()).height
+    lines = [f"replaying {in_period.height - symptoms} stored errors since {start:%Y-%m-%d %H:%M:%S} UTC through "
+             f"{len(playbooks)} playbooks"
+             + (f" ({symptoms} symptom spans left out: each is its cause's failure again)" if symptoms else "")]  # fmt: skip
+    if stored.is_empty():
+        return lines
+    stored = stored.filter(pl.col("caused_by").is_null())
     if stored.is_empty():
         return lines
     probes = stored.select("fingerprint", s=pl.col("occurred_at").dt.epoch("s"))
@@ -519,9 +557,8 @@ def dry_run(playbooks: list[Playbook], cursor, since: float) -> list[str]:
             if pb.report() is not None:
                 what.append(f"report ({pb.report().since / 3600:g} h)")
             lines.append(
-                f"  {dt.datetime.fromtimestamp(f.at, dt.timezone.utc):%Y-%m-%d %H:%M:%S}  would fire on pattern "
-                f"{row.get('pattern_id') or row.get('fingerprint', '')[:16]} ({row.get('label')}, {row.get('service_name')}): "
-                + "; ".join(what)
+                f"  {dt.datetime.fromtimestamp(f.at, dt.timezone.utc):%Y-%m-%d %H:%M:%S}  would fire on {f.target()} "
+                f"({row.get('label')}, {row.get('service_name')}): " + "; ".join(what)
             )
         if not mine and (pb.notify_channels() or pb.report() is not None):
             lines.append("  would not notify or report (cooldown)")

@@ -137,6 +137,7 @@ _EVENTS_SQL = """
 SELECT count(*), count(DISTINCT e.fingerprint), count(p.id) FROM error_events e
 LEFT JOIN error_patterns p ON p.fingerprint = e.fingerprint
 WHERE e.occurred_at >= $since AND e.occurred_at < $until AND ($service::VARCHAR IS NULL OR e.service_name = $service)
+  AND e.caused_by IS NULL
 """
 _STATUS_SQL = """
 SELECT status, count(*), count(*) FILTER (WHERE created_at >= $since), count(ai_summary) FROM error_patterns
@@ -154,6 +155,7 @@ WITH period AS (
     SELECT fingerprint, count(*) AS n, arg_max(trace_id, occurred_at) FILTER (WHERE trace_id IS NOT NULL) AS trace_id
     FROM error_events
     WHERE occurred_at >= $since AND occurred_at < $until AND ($service::VARCHAR IS NULL OR service_name = $service)
+      AND caused_by IS NULL
     GROUP BY fingerprint
 ), feedback AS (
     SELECT pattern_id, count(*) AS n, avg(rating_value) AS rating,

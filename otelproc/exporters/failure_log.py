@@ -8,6 +8,10 @@ when the interval ends (``service.telemetry.logs.summary_interval``, 10 s by def
 or by ``flush()`` (at shutdown). Each line says how many requests and items, of which
 signals, for which reasons, and the last error.
 
+A request retried several times within an interval is one request (and its items are counted
+once): ``add(key=…)`` names the request, and the retry line says how many attempts failed for
+how many distinct requests (``attempts``, ``requests``, ``items``).
+
 Levels: a send that will be retried is a warning (nothing is lost yet), dropped data
 is an error.
 """
@@ -33,7 +37,9 @@ def describe_items(by_signal: dict[Signal, int]) -> str:
 
 @dataclass
 class _Tally:
-    requests: int = 0
+    requests: int = 0  # distinct requests (by key)
+    attempts: int = 0  # failures added, a request retried three times counted three times
+    keys: set = field(default_factory=set)  # the requests seen in this interval
     by_signal: dict[Signal, int] = field(default_factory=dict)
     by_reason: dict[str, int] = field(default_factory=dict)
     last_error: str = ""
@@ -65,11 +71,22 @@ class FailureLog:
         self._last_line: float | None = None  # monotonic time of the last line
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, signal: Signal, items: int, error: str, reason: str | None = None, **fields) -> None:
+    def add(self, signal: Signal, items: int, error: str, reason: str | None = None, key: object = None,
+            **fields) -> None:
+        """One failure of a request of ``items`` items. ``key`` (any object that stands for the request
+        while it is retried) counts a request failing again in the same interval as one request."""
         tally = self._tally
-        tally.requests += 1
+        tally.attempts += 1
+        if key is not None:
+            if key in tally.keys:
+                items = 0  # already counted in this interval
+            else:
+                tally.keys.add(key)
+                tally.requests += 1
+        else:
+            tally.requests += 1
         tally.by_signal[signal] = tally.by_signal.get(signal, 0) + items
-        if reason is not None:
+        if reason is not None and items:
             tally.by_reason[reason] = tally.by_reason.get(reason, 0) + items
         tally.last_error = error
         tally.fields = fields
@@ -91,7 +108,7 @@ class FailureLog:
             self._timer.cancel()
             self._timer = None
         tally = self._tally
-        if not tally.requests:
+        if not tally.attempts:
             return
         now = time.monotonic()
         window = now - self._window_start if self._window_start is not None else 0.0
@@ -100,7 +117,9 @@ class FailureLog:
         requests = f"{tally.requests} request{'' if tally.requests == 1 else 's'}"
         during = f" in the last {window:.0f}s" if window >= 1 else ""
         if self.kind == "retry":
-            message = f"{self.exporter}: {requests} ({what}) failed{during} and will be retried; last error: {tally.last_error}"
+            attempts = "" if tally.attempts == tally.requests else f", in {tally.attempts} attempts,"
+            message = (f"{self.exporter}: {requests} ({what}) failed{during}{attempts} and will be retried; "
+                       f"last error: {tally.last_error}")
         elif self.kind == "drop":
             reasons = ", ".join(f"{reason}: {n}" for reason, n in tally.by_reason.items())
             message = f"{self.exporter}: dropped {what} ({reasons}) in {requests}{during}; last error: {tally.last_error}"
@@ -113,6 +132,7 @@ class FailureLog:
                 "event": self.event,
                 "exporter": self.exporter,
                 "requests": tally.requests,
+                "attempts": tally.attempts,
                 "items": tally.items,
                 "by_signal": {signal.value: n for signal, n in tally.by_signal.items()},
                 **({"by_reason": dict(tally.by_reason)} if tally.by_reason else {}),

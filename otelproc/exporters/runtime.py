@@ -407,7 +407,7 @@ class ExporterRuntime:
                 self._count_drop(item, item.items, state.give_up_reason or "permanent", error, state)
                 return
             self._retry_log.add(
-                item.signal, item.items, str(error), attempt=state.attempts, next_retry_s=round(delay, 3),
+                item.signal, item.items, str(error), key=state, attempt=state.attempts, next_retry_s=round(delay, 3),
                 retry_after_s=error.retry_after,
             )  # fmt: skip
             await self._sleep(delay)

@@ -6,8 +6,14 @@ event through Sentry's envelope API (``POST <scheme>://<host>/api/<project>/enve
 Non-error data is never sent here. ``sentry_event.py`` makes the event of a row; this
 module wraps events in envelopes and sends them.
 
+One failure, one event: a symptom span (``caused_by`` set: an ancestor that only ended with
+status ERROR as its child's exception went through it, see ``pipeline/causes.py``) is not sent,
+as Sentry's own SDKs capture an exception once, not once per span it passes. Its cause is the
+event (with the same ``fingerprint``, so the Sentry issue is the otelproc pattern). The symptom
+span itself still goes to every OTLP exporter, untouched by this one.
+
 Reads the columns of ``ERROR_SCHEMA`` plus ``category, label, severity, fingerprint,
-source, message_template`` and, when present, ``pattern_status, pattern_id,
+source, message_template`` and, when present, ``caused_by, pattern_status, pattern_id,
 ai_root_cause, ai_suggested_fix`` (any of them may be missing or null).
 
 QueueItem payload framing: one envelope holds at most one event, so a payload is a
@@ -40,6 +46,7 @@ from typing import Any, Callable, Iterator, Literal
 from urllib.parse import urlsplit
 
 import httpx
+import polars as pl
 from pydantic import Field, field_validator
 
 from otelproc._version import __version__
@@ -289,6 +296,8 @@ class SentrySender:
 
     def prepare(self, batch: Batch) -> QueueItem | None:
         errors = batch.errors
+        if "caused_by" in errors.columns:  # symptoms: their cause is the one event of the failure
+            errors = errors.filter(pl.col("caused_by").is_null())
         if errors.height == 0:
             return None
         columns = [c for c in _PREPARE_COLUMNS if c in errors.columns]

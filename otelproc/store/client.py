@@ -28,8 +28,8 @@ from otelproc.store.query import QueryError, run_read_only
 CONNECT_TIMEOUT = 1.0
 TOP_PATTERNS_SQL = """
 WITH recent AS (
-    SELECT fingerprint, count(*) AS n FROM error_events
-    WHERE occurred_at > now() - INTERVAL '24 hours' GROUP BY fingerprint
+    SELECT fingerprint, count(*) AS n FROM error_events  -- occurrences: causes and log records, not symptoms
+    WHERE occurred_at > now() - INTERVAL '24 hours' AND caused_by IS NULL GROUP BY fingerprint
 ), feedback AS (
     SELECT pattern_id, count(*) AS n,
            arg_max(comment, received_at) FILTER (WHERE comment IS NOT NULL AND comment <> '') AS latest

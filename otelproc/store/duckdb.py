@@ -69,6 +69,7 @@ class _Submission:
     releases: pl.DataFrame | None = None
     pattern_events: pl.DataFrame | None = None  # not stored: handed to on_pattern_event after the commit
     event_updates: pl.DataFrame | None = None  # trace_id, span_id, occurred_at -> caused_by
+    after_commit: Callable[[], None] | None = None  # run in the hooks' thread once this is committed
 
 
 @dataclass
@@ -228,6 +229,13 @@ class Store:
             if self._pending_rows >= self.flush_rows:
                 self._cond.notify_all()
             return self._seq
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (in the hooks' thread, after the hooks of earlier commits) once everything
+        submitted so far is committed: what it reads of the database is there. Never blocks."""
+        with self._cond:
+            self._seq += 1
+            self._pending.append(_Submission(self._seq, after_commit=callback))
 
     def count_items(self, signal: Any, service_items: Mapping[str, int], errors: pl.DataFrame | None = None) -> None:
         """Per-minute telemetry counts for one request: items per service, and the errors among them."""
@@ -480,6 +488,9 @@ class Store:
             frame = pl.concat(pattern_events, how="diagonal_relaxed")
             for hook in list(self.on_pattern_event):
                 self._hooks.submit(self._call_hook, hook, frame)
+        for sub in subs:
+            if sub.after_commit is not None:
+                self._hooks.submit(self._call_hook, lambda _, callback=sub.after_commit: callback(), None)
         with self._cond:
             self._inflight = []
             self._pending_rows -= n_events

@@ -53,9 +53,14 @@ def test_failures_are_warnings_drops_are_errors_once_per_interval_with_counts(tm
 
     retried = [line for line in lines if line.get("event") == "export_failed_will_retry"]
     assert retried and all(line["level"] == "warning" and line["exporter"] == "otlp/flaky" for line in retried)
-    assert sum(line["requests"] for line in retried) == failed_sends  # every failed send counted, in few lines
+    assert sum(line["attempts"] for line in retried) == failed_sends  # every failed send counted, in few lines
     assert len(retried) < failed_sends / 4, [line["msg"] for line in retried]
     assert all("HTTP 503" in line["msg"] and line["by_signal"] == {"traces": line["items"]} for line in retried)
+    # each request (one span) retried within an interval is counted once there; its attempts apart
+    assert all(line["items"] == line["requests"] <= min(6, line["attempts"]) for line in retried), retried
+    assert max(line["attempts"] for line in retried) > max(line["requests"] for line in retried)
+    assert all((f", in {line['attempts']} attempts," in line["msg"]) == (line["attempts"] > line["requests"])
+               for line in retried)  # fmt: skip
 
     dropped = [line for line in lines if line.get("event") == "items_dropped"]
     assert dropped and all(line["level"] == "error" and line["exporter"] == "otlp/refusing" for line in dropped)

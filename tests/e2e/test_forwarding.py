@@ -215,6 +215,29 @@ def test_check_config_names_the_key(tmp_path, yaml_text, expected):
     assert expected in result.stderr, result.stderr
 
 
+def test_an_unset_environment_variable_is_reported_once_per_key(tmp_path):
+    """Not also what validation says of the empty string the variable became (too short, empty DSN)."""
+    path = tmp_path / "unset.yaml"
+    path.write_text(
+        "diagnostics:\n  feedback: {contact_key: \"${env:OTELPROC_TEST_UNSET_KEY}\"}\n"
+        "sql:\n  postgres: {password: \"${env:OTELPROC_TEST_UNSET_PASSWORD}\"}\n"
+        "exporters:\n  sentry: {dsn: \"${env:OTELPROC_TEST_UNSET_DSN}\"}\n"
+        "storage: {flush_interval: -1s}\n"
+    )
+    result = run_cli("check-config", str(path))
+    assert result.returncode == 2
+    problems = [line.strip() for line in result.stderr.splitlines() if line.strip().startswith(
+        ("diagnostics.", "sql.", "exporters.", "storage."))]  # fmt: skip
+    assert [p.split(":")[0] for p in problems] == [
+        "diagnostics.feedback.contact_key", "sql.postgres.password", "exporters.sentry.dsn", "storage.flush_interval",
+    ], result.stderr
+    for key, name in (("diagnostics.feedback.contact_key", "OTELPROC_TEST_UNSET_KEY"),
+                      ("sql.postgres.password", "OTELPROC_TEST_UNSET_PASSWORD"),
+                      ("exporters.sentry.dsn", "OTELPROC_TEST_UNSET_DSN")):  # fmt: skip
+        assert f"{key}: environment variable {name} is not set" in result.stderr
+    assert "at least" not in result.stderr and "is empty" not in result.stderr, result.stderr
+
+
 def test_check_config_accepts_env_defaults_and_named_exporters(tmp_path):
     path = tmp_path / "good.yaml"
     path.write_text(

@@ -17,6 +17,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from otelproc import __version__
 from otelproc.exporters.config import ExporterConfig
@@ -163,6 +164,55 @@ def test_errors_go_to_sentry_grouped_by_fingerprint_and_everything_to_logfire(tm
     assert tags["service"] == "shop" and tags["otel.kind"] == "span"
     for key in ("category", "label", "severity"):
         assert tags[f"diagnostic.{key}"] == diagnostic[f"diagnostic.{key}"].string_value
+
+
+def connect_orders_db():
+    raise ConnectionRefusedError(111, "Connection refused: orders-db.internal:5432")
+
+
+def post_order(tracer):
+    """A server span over a client span that fails: the SDK records the exception on both."""
+    with tracer.start_as_current_span("POST /orders", kind=SpanKind.SERVER, attributes={"http.route": "/orders"}):
+        with tracer.start_as_current_span("connect", kind=SpanKind.CLIENT, attributes={"db.system": "postgresql"}):
+            connect_orders_db()
+
+
+def test_a_symptom_span_goes_to_logfire_but_only_its_cause_goes_to_sentry(tmp_path, sink, sentry):
+    """Sentry gets one event per failure (the cause, as Sentry's SDKs capture an exception once); the
+    server span that only ended with status ERROR is a symptom: forwarded to Logfire, not sent to Sentry."""
+    exporters = {
+        "logfire": {"token": TOKEN, "endpoint": sink.http_endpoint, "retry_on_failure": fast_retry()},
+        "sentry": {"dsn": sentry.dsn, "retry_on_failure": fast_retry()},
+    }
+    failures = 3
+    with Otelproc(tmp_path, exporters=exporters) as proc:
+        app = App(proc)  # one request per span, as they end: the child first, then the server span
+        for _ in range(failures):
+            try:
+                post_order(app.tracer)
+            except ConnectionRefusedError:
+                pass
+        sink.wait_for(2 * failures, timeout=20)
+        events = sentry.wait_for(failures)
+        time.sleep(1.0)  # a symptom's event would have come by now
+        assert proc.stop() == 0
+
+    finished = app.copy.get_finished_spans()
+    causes = {format(s.context.span_id, "016x") for s in finished if s.name == "connect"}
+    symptoms = {s.context.span_id.to_bytes(8, "big") for s in finished if s.name == "POST /orders"}
+    assert len(causes) == len(symptoms) == failures
+    # Sentry: one event per failure, each the cause's, grouped as its pattern
+    assert len(sentry.requests) == failures
+    assert {e["contexts"]["trace"]["span_id"] for e in events} == causes
+    assert all(e["exception"]["values"][-1]["type"] == "ConnectionRefusedError" for e in events)
+    (fingerprint,) = {e["fingerprint"][0] for e in events}
+    # Logfire: every span, the symptoms with what caused them
+    got = received_spans(sink)
+    assert set(got) == set(app.sent())
+    for span_id in symptoms:
+        attrs = attributes(got[span_id])
+        assert attrs["diagnostic.caused_by"].string_value == fingerprint
+        assert "diagnostic.pattern.id" not in attrs
 
 
 def test_sentry_rate_limit_is_honoured_and_nothing_is_lost(tmp_path, sentry):

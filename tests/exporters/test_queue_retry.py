@@ -303,10 +303,39 @@ async def test_max_elapsed_time_exhausted_drops_and_counts(sink, exporter_for, c
     await exporter.shutdown(1)
     # every failed attempt that was retried is counted, in at most one line per interval (10 s here):
     # the first at once, the rest when the interval ends (here: at shutdown)
+    # (one request of 6 spans, retried: each line counts it once, and says how many attempts failed)
     retries = [r for r in caplog.records if getattr(r, "event", None) == "export_failed_will_retry"]
     assert len(retries) == 2 and all(r.levelno == logging.WARNING for r in retries)
-    assert [r.requests for r in retries] == [1, health["retried"] - 1]
-    assert retries[1].items == 6 * (health["retried"] - 1) and "HTTP 503" in retries[1].getMessage()
+    assert [r.attempts for r in retries] == [1, health["retried"] - 1]
+    assert [(r.requests, r.items) for r in retries] == [(1, 6), (1, 6)]
+    assert "HTTP 503" in retries[1].getMessage()
+    assert f"1 request (6 spans) failed, in {health['retried'] - 1} attempts, and will be retried" in retries[1].getMessage()
+
+
+async def test_the_retry_line_counts_requests_once_and_attempts_apart(sink, exporter_for, caplog):
+    """Two requests of one span each, failing again and again: two requests (two spans), not one per attempt."""
+    caplog.set_level(logging.INFO, logger="otelproc.exporter")
+    sink.fail(None, http_status=503)
+    exporter = exporter_for(
+        retry_on_failure={"initial_interval": "50ms", "max_interval": "50ms", "randomization_factor": 0,
+                          "max_elapsed_time": "60s"},
+        sending_queue={"num_consumers": 2},
+    )  # fmt: skip
+    await exporter.start()
+    exporter.enqueue(make_batch(traces_request(1, name="a")))
+    exporter.enqueue(make_batch(traces_request(1, name="b")))
+    await until(lambda: len(sink.requests) >= 8)
+    sink.reset_behaviour()
+    await until(lambda: exporter.health()["sent"] == 2)
+    failed = sum(1 for r in sink.requests if not r.accepted)
+    await exporter.shutdown(1)
+    retries = [r for r in caplog.records if getattr(r, "event", None) == "export_failed_will_retry"]
+    assert len(retries) == 2  # the first failure at once, the rest when the interval ends (here: at shutdown)
+    assert sum(r.attempts for r in retries) == failed
+    first, rest = retries
+    assert (first.requests, first.items, first.attempts) == (1, 1, 1)
+    assert (rest.requests, rest.items, rest.by_signal) == (2, 2, {"traces": 2}) and rest.attempts == failed - 1
+    assert f"2 requests (2 spans) failed, in {failed - 1} attempts, and will be retried" in rest.getMessage()
 
 
 async def test_retry_disabled_drops_retryable_failures(sink, exporter_for):

@@ -14,14 +14,14 @@ from tests.store.helpers import batch_of, events
 
 def test_fresh_database_is_at_the_latest_version(open_store):
     store = open_store()
-    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5], [6]]
+    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5], [6], [7]]
     tables = {r[0] for r in store.query("SELECT table_name FROM duckdb_tables()").rows}
     assert {"error_events", "error_patterns", "error_fingerprints", "diagnostic_reports", "alerts", "telemetry_counts",
             "service_releases", "schema_version", "retention_runs", "user_feedback", "fingerprint_aliases",
             "grouping_versions"} <= tables  # fmt: skip
     store.close()
     store = open_store()  # reopening runs nothing
-    assert store.query("SELECT count(*) FROM schema_version").rows == [[6]]
+    assert store.query("SELECT count(*) FROM schema_version").rows == [[7]]
 
 
 def test_v1_database_opens_and_migrates(open_store, tmp_path):
@@ -45,8 +45,8 @@ def test_v1_database_opens_and_migrates(open_store, tmp_path):
     con.close()
 
     store = open_store(path=path)
-    assert store.schema_version == 6
-    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5], [6]]
+    assert store.schema_version == 7
+    assert store.query("SELECT version FROM schema_version ORDER BY 1").rows == [[1], [2], [3], [4], [5], [6], [7]]
     # v6: its patterns were made by grouping version 1, which ran since its first error
     assert store.query("SELECT grouping_version FROM error_patterns").rows == [[1]]
     assert store.query("SELECT version, started_at = (SELECT min(occurred_at) FROM error_events) FROM grouping_versions").rows == [
