@@ -87,7 +87,8 @@ def plaintext_hint(name: str, endpoint: str, protocol: str) -> str:
         return (
             f"{host_port} answered in plaintext, not TLS. A gRPC endpoint written as host:port uses TLS "
             f"(as the Collector's otlp exporter does); for a plaintext server set `tls: {{insecure: true}}` "
-            f"on exporters.{name}, or write the endpoint as http://{host_port}"
+            f"on exporters.{name} (an http://{host_port} endpoint would need `protocol: grpc` too: "
+            f"an http:// endpoint on another port than 4317 is OTLP/HTTP)"
         )
     return (
         f"{endpoint} answered in plaintext, not TLS: for a plaintext server write the endpoint of "

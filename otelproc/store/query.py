@@ -156,10 +156,12 @@ def _check_tree(node: Any, catalog: set[tuple[str, str, str]], ctes: set[str]) -
             t == table and (not schema or s == schema or (not database and d == schema)) and (not database or d == database)
             for d, s, t in catalog
         ):
-            raise ReadOnlyError(
-                f"{node.get('table_name')!r} is not a table or view of the database"
-                " (reading files, other databases or Python variables is not allowed)"
+            hint = (
+                f"; its schema is main: write main.{table} or {table}"
+                if schema in ("public", "pg_catalog") and any(t == table for _, _, t in catalog)
+                else " (reading files, other databases or Python variables is not allowed)"
             )
+            raise ReadOnlyError(f"{node.get('table_name')!r} is not a table or view of the database{hint}")
     elif node.get("class") == "FUNCTION" and node.get("function_name", "").lower() in DENIED_FUNCTIONS:
         raise ReadOnlyError(f"function {node['function_name']}() changes state and is not allowed here")
     for value in node.values():

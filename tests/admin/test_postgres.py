@@ -161,6 +161,7 @@ REFUSED = [
     ("SELECT * FROM read_csv('/etc/passwd')", "25006", "table function read_csv() is not allowed"),
     ("SELECT * FROM read_text('/etc/hostname')", "25006", "table function read_text() is not allowed"),
     ("SELECT * FROM '/etc/passwd'", "25006", "is not a table or view of the database"),
+    ("SELECT * FROM public.error_events", "25006", "its schema is main: write main.error_events or error_events"),
     ("SELECT * FROM glob('/etc/*')", "25006", "table function glob() is not allowed"),
     ("SELECT getenv('HOME')", "25006", "getenv() changes state and is not allowed"),
     ("SELECT 1; DELETE FROM error_events", "25006", "send exactly one statement (got 2)"),
