@@ -127,6 +127,7 @@ class Service:
                  *grouping_routes(self.pipeline.stage("grouping"))],
                 config.admin.api_key,
                 config.admin.endpoint,
+                str(Path(config.storage.path).resolve()),
             ),
             config.admin.endpoint,
             "admin server",

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from otelproc.admin.access import AdminAccess
 from otelproc.admin.health import HealthReport
+from otelproc.store.client import STORAGE_HEADER
 
 
 def build_app(
@@ -23,8 +24,11 @@ def build_app(
     extra_routes: list[BaseRoute] = (),
     api_key: str | None = None,
     endpoint: str = "127.0.0.1:13133",
+    storage_path: str | None = None,
 ) -> Starlette:
-    """The admin app; ``endpoint`` (where it listens) and ``api_key`` decide who may call what."""
+    """The admin app; ``endpoint`` (where it listens) and ``api_key`` decide who may call what.
+    Every answer names the database file served (``storage_path``), so a CLI whose config names
+    another file knows it reached another server."""
 
     async def overall(request: Request) -> Response:
         report = health.deep()
@@ -54,4 +58,26 @@ def build_app(
         Route("/metrics", metrics),
         *extra_routes,
     ]
-    return Starlette(routes=routes, middleware=[Middleware(AdminAccess, endpoint=endpoint, api_key=api_key)])
+    middleware = [Middleware(AdminAccess, endpoint=endpoint, api_key=api_key)]
+    if storage_path is not None:
+        middleware.insert(0, Middleware(_NameStorage, path=storage_path))
+    return Starlette(routes=routes, middleware=middleware)
+
+
+class _NameStorage:
+    """Adds ``STORAGE_HEADER`` to every answer."""
+
+    def __init__(self, app, path: str):
+        self.app = app
+        self.header = (STORAGE_HEADER.encode(), path.encode())
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def named(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.header]}
+            await send(message)
+
+        await self.app(scope, receive, named)

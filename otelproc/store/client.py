@@ -25,6 +25,8 @@ import httpx
 
 from otelproc.store.query import QueryError, run_read_only
 
+STORAGE_HEADER = "x-otelproc-storage"  # the admin server names the database file it serves on every answer
+
 CONNECT_TIMEOUT = 1.0
 TOP_PATTERNS_SQL = """
 WITH recent AS (
@@ -55,7 +57,9 @@ def _headers(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
-def _post(admin_url: str, path: str, payload: dict | None, api_key: str | None, timeout: float) -> httpx.Response:
+def _post(admin_url: str, path: str, payload: dict | None, api_key: str | None, timeout: float,
+          db_path: str | Path) -> httpx.Response:  # fmt: skip
+    """``path`` on the running server whose database is ``db_path``; ``_NoServer`` when none answers."""
     try:
         response = httpx.post(
             admin_url.rstrip("/") + path,
@@ -69,6 +73,12 @@ def _post(admin_url: str, path: str, payload: dict | None, api_key: str | None, 
         raise _NoServer("no otelproc admin routes at this address")  # another server answers there
     if response.status_code == 401:
         raise QueryError(f"the admin endpoint {admin_url} refused the request: {_error_of(response)} (--api-key)")
+    served = response.headers.get(STORAGE_HEADER)
+    if served is not None and Path(served) != Path(db_path).resolve():
+        raise QueryError(
+            f"the otelproc at {admin_url} serves {served}, not {Path(db_path).resolve()} (this config's storage.path): "
+            "two configs share admin.endpoint; give each its own"
+        )
     return response
 
 
@@ -106,7 +116,8 @@ def run_query(
 ) -> tuple[list[str], list[list[Any]]]:
     """(columns, rows) of one read-only statement, from the running server or else the file."""
     try:
-        response = _post(admin_url, "/sql", {"query": query, "params": params, "max_rows": max_rows}, api_key, timeout)
+        payload = {"query": query, "params": params, "max_rows": max_rows}
+        response = _post(admin_url, "/sql", payload, api_key, timeout, db_path)
     except _NoServer:
         con = _open(db_path, admin_url, read_only=True)
         try:
@@ -135,7 +146,7 @@ def top_patterns(
 def resolve(db_path: str | Path, admin_url: str, pattern: str, *, api_key: str | None = None) -> str:
     """Mark a pattern (id or fingerprint) resolved; through the server when it runs. Returns a line for the user."""
     try:
-        response = _post(admin_url, f"/patterns/{quote(pattern, safe='')}/resolve", None, api_key, 30.0)
+        response = _post(admin_url, f"/patterns/{quote(pattern, safe='')}/resolve", None, api_key, 30.0, db_path)
     except _NoServer:
         con = _open(db_path, admin_url, read_only=False)
         try:
@@ -162,7 +173,7 @@ def report(config, since: float, service: str | None, fmt: str, *, api_key: str 
     admin_url = f"http://{config.admin.endpoint}"
     try:
         response = _post(admin_url, "/reports", {"since": since, "service": service, "format": fmt}, api_key,
-                         config.reports.summary_timeout + 60)  # fmt: skip
+                         config.reports.summary_timeout + 60, config.storage.path)  # fmt: skip
     except _NoServer:
         return _report_from_file(config, since, service, fmt, admin_url)
     if response.status_code != 200:
@@ -210,7 +221,8 @@ def playbooks_test(config, files: dict[str, str], since: float, *, api_key: str 
     playbooks = [pb for name, text in files.items() for pb in parse_text(text, name, channels)]  # ConfigError: exit 2
     admin_url = f"http://{config.admin.endpoint}"
     try:
-        response = _post(admin_url, "/playbooks/test", {"files": files, "since": since}, api_key, 300.0)
+        payload = {"files": files, "since": since}
+        response = _post(admin_url, "/playbooks/test", payload, api_key, 300.0, config.storage.path)
     except _NoServer:
         con = _open(config.storage.path, admin_url, read_only=True)
         try:
@@ -297,7 +309,7 @@ def regroup(config, *, api_key: str | None = None) -> dict:
 
     admin_url = f"http://{config.admin.endpoint}"
     try:
-        response = _post(admin_url, "/grouping/regroup", None, api_key, 600.0)
+        response = _post(admin_url, "/grouping/regroup", None, api_key, 600.0, config.storage.path)
     except _NoServer:
         con = _open(config.storage.path, admin_url, read_only=False)
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import yaml
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
@@ -89,3 +90,18 @@ def test_the_container_config_closes_data_until_the_key_is_set(monkeypatch):
     config = load_config(ROOT / "config" / "docker.yaml")
     assert config.admin.api_key == "from-the-environment"
     assert not data_is_closed(config.admin.endpoint, config.admin.api_key)
+
+
+def test_a_cli_whose_config_names_another_database_is_not_answered_from_this_server(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    with Otelproc(served) as proc:
+        other = yaml.safe_load(proc.config_path.read_text())
+        other["storage"] = {"path": str(tmp_path / "b.duckdb")}  # same admin.endpoint, another file
+        other_config = tmp_path / "b.yaml"
+        other_config.write_text(yaml.safe_dump(other))
+        refused = cli("sql", "SELECT count(*) FROM error_events", config=other_config, check=False)
+        assert refused.returncode == 1, refused.stdout
+        assert f"serves {proc.db_path.resolve()}, not {(tmp_path / 'b.duckdb').resolve()}" in refused.stderr
+        assert "share admin.endpoint" in refused.stderr
+        assert cli("sql", "SELECT 1 AS one", config=proc.config_path).returncode == 0  # its own config: answered
