@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -17,10 +18,37 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+_EPHEMERAL = _ephemeral_range()
+_handed_out: set[int] = set()
+_random = random.SystemRandom()  # not the module's generator, which tests may seed alike in every worker
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, below the ephemeral range: the kernel gives ports of
+    that range to every outgoing connection and to bind(0), so one picked there can be taken
+    before otelproc binds it. Never the same port twice in one process; another process may
+    pick it too (then ``Otelproc.start`` moves)."""
+    low = 10_000 if _EPHEMERAL[0] > 12_000 else 1_024
+    high = _EPHEMERAL[0] if _EPHEMERAL[0] > low + 2_000 else 65_535
+    while True:
+        port = _random.randrange(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def fast_retry() -> dict:
