@@ -1,6 +1,6 @@
 """Grouping and classification on the labelled corpus (tests/corpus), through `otelproc serve`.
 
-    python bench/grouping.py [--kinds default|holdout|holdout2] [--config otelproc.yaml] [--grouping-version 2] [--events-per-kind 30] [--seed 11] [--json]
+    python bench/grouping.py [--kinds default|holdout|holdout2|holdout3] [--config otelproc.yaml] [--grouping-version 2] [--events-per-kind 30] [--seed 11] [--json]
 
 Generates the corpus (161 kinds over four releases, real Python exceptions and other languages'
 stack traces, spans and log records, whole traces), sends it with the OpenTelemetry SDK's OTLP
@@ -12,7 +12,8 @@ symptom spans linked to their cause, and the worst kinds, by failure class.
 
 `--kinds holdout` runs a second, independent set of kinds instead (tests/corpus/kinds_holdout.py:
 errors the grouping was not tuned on), to see how it generalizes; `--kinds holdout2` a third
-(tests/corpus/kinds_holdout2.py: a different mix of services and libraries).
+(tests/corpus/kinds_holdout2.py: a different mix of services and libraries); `--kinds holdout3` a fourth
+(tests/corpus/kinds_holdout3.py: SaaS backends, data pipelines, ML serving).
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from tests.corpus.run import run_corpus  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--kinds", choices=("default", "holdout", "holdout2"), default="default",
-                        help="the kind set: tests/corpus/kinds.py, kinds_holdout.py or kinds_holdout2.py")
+    parser.add_argument("--kinds", choices=("default", "holdout", "holdout2", "holdout3"), default="default",
+                        help="the kind set: tests/corpus/kinds.py, kinds_holdout.py, kinds_holdout2.py or kinds_holdout3.py")
     parser.add_argument("--config", type=Path, help="an otelproc config whose `diagnostics` section is used")
     parser.add_argument("--grouping-version", type=int, choices=(1, 2), help="diagnostics.grouping.version")
     parser.add_argument("--events-per-kind", type=int, default=30)

@@ -16,7 +16,12 @@ from tests.e2e.patterns_helpers import wait_committed
 def kind_set(name: str = "default") -> list[Kind]:
     """The kinds of a corpus: ``default`` (tests/corpus/kinds.py, what the grouping was tuned on) or
     ``holdout`` (tests/corpus/kinds_holdout.py, kinds it has never seen) or ``holdout2``
-    (tests/corpus/kinds_holdout2.py, a third set of a different mix)."""
+    (tests/corpus/kinds_holdout2.py, a third set of a different mix) or ``holdout3``
+    (tests/corpus/kinds_holdout3.py, a fourth: SaaS backends, data pipelines, ML serving)."""
+    if name == "holdout3":
+        from tests.corpus.kinds_holdout3 import KINDS as holdout3
+
+        return holdout3
     if name == "holdout2":
         from tests.corpus.kinds_holdout2 import KINDS as holdout2
 

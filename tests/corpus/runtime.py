@@ -560,3 +560,163 @@ NAMESPACE.update({
     "requests_ssl_error": requests_ssl_error, "aws_error_retried": aws_error_retried,
     "threading": threading, "ShippingAddress": ShippingAddress,
 })  # fmt: skip
+
+
+# --- what the third holdout kinds use (tests/corpus/kinds_holdout3.py) ------------------------
+
+import smtplib  # noqa: E402
+
+import huggingface_hub.errors  # noqa: E402
+import jsonschema  # noqa: E402
+import polars  # noqa: E402
+import pyarrow  # noqa: E402
+import starlette.formparsers  # noqa: E402
+import starlette.requests  # noqa: E402
+import yaml  # noqa: E402
+
+
+class _ErrorDetail(str):
+    """rest_framework.exceptions.ErrorDetail: a str that repr()s with its code."""
+
+    def __new__(cls, string: str, code: str):
+        self = super().__new__(cls, string)
+        self.code = code
+        return self
+
+    def __repr__(self) -> str:
+        return f"ErrorDetail(string={str(self)!r}, code={self.code!r})"
+
+
+def _drf_detail(self) -> str:
+    return str(self.detail)
+
+
+def _drf_init(self, detail=None, code=None):
+    default = type(self).default_detail
+    code = code or type(self).default_code
+    if isinstance(detail, dict):
+        self.detail = {k: [_ErrorDetail(m, c) for m, c in v] for k, v in detail.items()}
+    elif isinstance(detail, list):
+        self.detail = [_ErrorDetail(m, code) for m in detail]
+    else:
+        self.detail = _ErrorDetail(detail or default, code)
+    Exception.__init__(self, self.detail)
+
+
+def _drf(name: str, default_detail: str, default_code: str, status: int) -> type:
+    return _stand_in("rest_framework.exceptions", name, str_fn=_drf_detail, __init__=_drf_init,
+                     default_detail=default_detail, default_code=default_code, status_code=status)
+
+
+rest_framework = _Lib(exceptions=_Lib(
+    ValidationError=_drf("ValidationError", "Invalid input.", "invalid", 400),
+    PermissionDenied=_drf("PermissionDenied", "You do not have permission to perform this action.", "permission_denied", 403),
+    NotFound=_drf("NotFound", "Not found.", "not_found", 404),
+    Throttled=_drf("Throttled", "Request was throttled.", "throttled", 429),
+    NotAuthenticated=_drf("NotAuthenticated", "Authentication credentials were not provided.", "not_authenticated", 401),
+))
+django.core.signing = _Lib(SignatureExpired=_stand_in("django.core.signing", "SignatureExpired"),
+                           BadSignature=_stand_in("django.core.signing", "BadSignature"))
+
+
+torch = _Lib(OutOfMemoryError=_stand_in("torch", "OutOfMemoryError", RuntimeError),
+             cuda=_Lib(OutOfMemoryError=_stand_in("torch.cuda", "OutOfMemoryError", RuntimeError)))
+airflow = _Lib(exceptions=_Lib(**{n: _stand_in("airflow.exceptions", n) for n in (
+    "AirflowTaskTimeout", "AirflowSensorTimeout", "AirflowException", "AirflowNotFoundException")}))
+dbt = _Lib(exceptions=_Lib(**{n: _stand_in("dbt_common.exceptions.base" if n == "DbtRuntimeError" else "dbt.exceptions", n)
+                              for n in ("DbtRuntimeError", "CompilationError", "DbtDatabaseError")}))
+dagster = _Lib(DagsterTypeCheckDidNotPass=_stand_in("dagster._core.errors", "DagsterTypeCheckDidNotPass"),
+               DagsterExecutionStepExecutionError=_stand_in("dagster._core.errors", "DagsterExecutionStepExecutionError"))
+prefect = _Lib(exceptions=_Lib(CrashedRun=_stand_in("prefect.exceptions", "CrashedRun"),
+                               MissingResult=_stand_in("prefect.exceptions", "MissingResult")))
+pyspark = _Lib(errors=_Lib(AnalysisException=_stand_in("pyspark.errors.exceptions.captured", "AnalysisException")))
+snowflake = _Lib(connector=_Lib(errors=_Lib(
+    ProgrammingError=_stand_in("snowflake.connector.errors", "ProgrammingError"),
+    OperationalError=_stand_in("snowflake.connector.errors", "OperationalError"))))
+ollama = _Lib(ResponseError=_stand_in("ollama._types", "ResponseError",
+                                      str_fn=lambda self: self.args[0]))
+cohere = _Lib(errors=_Lib(TooManyRequestsError=_stand_in(
+    "cohere.errors.too_many_requests_error", "TooManyRequestsError",
+    str_fn=lambda self: f"status_code: 429, body: {self.args[0]!r}")))
+instructor = _Lib(exceptions=_Lib(InstructorRetryException=_stand_in("instructor.exceptions", "InstructorRetryException")))
+guardrails = _Lib(errors=_Lib(ValidationError=_stand_in("guardrails.errors", "ValidationError")))
+llama_index = _Lib(core=_Lib(workflow=_Lib(errors=_Lib(WorkflowTimeoutError=_stand_in(
+    "llama_index.core.workflow.errors", "WorkflowTimeoutError")))))
+auth0 = _Lib(exceptions=_Lib(Auth0Error=_stand_in(
+    "auth0.exceptions", "Auth0Error", str_fn=lambda self: f"{self.args[0]}: {self.args[2]}")))
+okta = _Lib(errors=_Lib(OktaAPIError=_stand_in(
+    "okta.errors.okta_api_error", "OktaAPIError",
+    str_fn=lambda self: f"Okta HTTP {self.args[0]} {self.args[1]} {self.args[2]}\n")))
+onelogin = _Lib(saml2=_Lib(errors=_Lib(OneLogin_Saml2_ValidationError=_stand_in(
+    "onelogin.saml2.errors", "OneLogin_Saml2_ValidationError"))))
+Adyen = _Lib(exceptions=_Lib(**{n: _stand_in("Adyen.exceptions", n) for n in (
+    "AdyenAPIValidationError", "AdyenAPIResponseError", "AdyenAPIAuthenticationError")}))
+braintree = _Lib(exceptions=_Lib(**{n: _stand_in("braintree.exceptions." + m, n) for n, m in (
+    ("AuthenticationError", "authentication_error"), ("ServiceUnavailableError", "service_unavailable_error"),
+    ("TooManyRequestsError", "too_many_requests_error"))}))
+paypalrestsdk = _Lib(exceptions=_Lib(ResourceInvalid=_stand_in("paypalrestsdk.exceptions", "ResourceInvalid"),
+                                     UnauthorizedAccess=_stand_in("paypalrestsdk.exceptions", "UnauthorizedAccess")))
+easypost = _Lib(errors=_Lib(InvalidRequestError=_stand_in("easypost.errors.api.invalid_request_error",
+                                                          "InvalidRequestError")))
+zeep = _Lib(exceptions=_Lib(Fault=_stand_in("zeep.exceptions", "Fault")))
+websockets = _Lib(exceptions=_Lib(ConnectionClosedError=_stand_in("websockets.exceptions", "ConnectionClosedError"),
+                                  InvalidStatus=_stand_in("websockets.exceptions", "InvalidStatus")))
+nats = _Lib(errors=_Lib(**{n: _stand_in("nats.errors", n, str_fn=lambda self, t=t: t) for n, t in (
+    ("NoRespondersError", "nats: no responders available for request"), ("TimeoutError", "nats: timeout"),
+    ("MaxPayloadError", "nats: maximum payload exceeded"))}))
+pymemcache = _Lib(exceptions=_Lib(**{n: _stand_in("pymemcache.exceptions", n) for n in (
+    "MemcacheServerError", "MemcacheUnexpectedCloseError", "MemcacheIllegalInputError")}))
+meilisearch = _Lib(errors=_Lib(MeilisearchApiError=_stand_in(
+    "meilisearch.errors", "MeilisearchApiError",
+    str_fn=lambda self: (f"MeilisearchApiError. Error code: {self.args[0]}. Error message: {self.args[1]} Error "
+                         f"documentation: https://docs.meilisearch.com/errors#{self.args[0]} Error type: {self.args[2]}"))))
+typesense = _Lib(exceptions=_Lib(**{n: _stand_in("typesense.exceptions", n, str_fn=lambda self: f"[Errno {self.args[0]}] {self.args[1]}")
+                                   for n in ("ObjectNotFound", "RequestMalformed", "ServiceUnavailable")}))
+algoliasearch = _Lib(exceptions=_Lib(RequestException=_stand_in("algoliasearch.exceptions", "RequestException",
+                                                                 str_fn=lambda self: self.args[0])))
+apscheduler = _Lib(jobstores=_Lib(base=_Lib(ConflictingIdError=_stand_in(
+    "apscheduler.jobstores.base", "ConflictingIdError",
+    str_fn=lambda self: f"Job identifier ({self.args[0]}) conflicts with an existing job"))))
+croniter = _Lib(CroniterBadCronError=_stand_in("croniter.croniter", "CroniterBadCronError", ValueError))
+clamd = _Lib(ConnectionError=_stand_in("clamd", "ConnectionError"))
+launchdarkly = _Lib(FlagNotFound=_stand_in("ldclient.evaluation", "FlagNotFound"))
+langgraph.errors.InvalidUpdateError = _stand_in("langgraph.errors", "InvalidUpdateError")
+postmarker = _Lib(exceptions=_Lib(ClientError=_stand_in("postmarker.exceptions", "ClientError")))
+python_multipart = _Lib(exceptions=_Lib(MultipartParseError=_stand_in("python_multipart.exceptions", "MultipartParseError", ValueError)))
+
+
+def hf_error(name: str, message: str, url: str, request_id: str) -> Exception:
+    """What huggingface_hub raises for a hub answer (its own classes, the hub's message layout)."""
+    status = {"RepositoryNotFoundError": 401, "GatedRepoError": 403, "RemoteEntryNotFoundError": 404,
+              "RevisionNotFoundError": 404}[name]  # fmt: skip
+    response = httpx.Response(status, request=httpx.Request("GET", url), headers={"x-request-id": request_id})
+    text = f"{status} Client Error. (Request ID: {request_id})\n\n{message}"
+    return getattr(huggingface_hub.errors, name)(text, response=response)
+
+
+class ExtractedInvoice(pydantic.BaseModel):
+    vendor: str
+    invoice_number: str
+    total: float
+    currency: str = pydantic.Field(min_length=3, max_length=3)
+    due_date: datetime
+
+
+class TriageLabel(pydantic.BaseModel):
+    severity: int = pydantic.Field(ge=1, le=4)
+    team: str
+    duplicate_of: int | None = None
+
+
+NAMESPACE.update({
+    "smtplib": smtplib, "huggingface_hub": huggingface_hub, "jsonschema": jsonschema, "polars": polars,
+    "pyarrow": pyarrow, "starlette": starlette, "yaml": yaml, "rest_framework": rest_framework, "django": django,
+    "torch": torch, "airflow": airflow, "dbt": dbt, "dagster": dagster, "prefect": prefect, "pyspark": pyspark,
+    "snowflake": snowflake, "ollama": ollama, "cohere": cohere, "instructor": instructor, "guardrails": guardrails,
+    "llama_index": llama_index, "auth0": auth0, "okta": okta, "onelogin": onelogin, "Adyen": Adyen,
+    "braintree": braintree, "paypalrestsdk": paypalrestsdk, "easypost": easypost, "zeep": zeep,
+    "websockets": websockets, "nats": nats, "pymemcache": pymemcache, "meilisearch": meilisearch,
+    "typesense": typesense, "algoliasearch": algoliasearch, "apscheduler": apscheduler, "croniter": croniter,
+    "clamd": clamd, "postmarker": postmarker, "ldclient": launchdarkly, "python_multipart": python_multipart, "hf_error": hf_error,
+    "ExtractedInvoice": ExtractedInvoice, "TriageLabel": TriageLabel,
+})  # fmt: skip
