@@ -185,11 +185,11 @@ impl Grouper {
             let fingerprint = hashes
                 .entry(hash_parts(&[Some(&class), Some(&template), Some(&source)]))
                 .or_insert_with(|| {
-                    let hashed = match &self.version {
-                        Version::V1(_) => Cow::Borrowed(template.as_str()),
-                        Version::V2(v2) => v2.hashed_template(&template),
+                    let (hashed_template, hashed_source) = match &self.version {
+                        Version::V1(_) => (Cow::Borrowed(template.as_str()), Cow::Borrowed(source.as_str())),
+                        Version::V2(v2) => (v2.hashed_template(&template), v2.hashed_source(&source)),
                     };
-                    sha256_hex(&format!("{class}|{hashed}|{source}"))
+                    sha256_hex(&format!("{class}|{hashed_template}|{hashed_source}"))
                 })
                 .clone();
             classes.push_str(Some(&class));

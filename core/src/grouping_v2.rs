@@ -1,4 +1,4 @@
-//! Grouping version 2: `fingerprint = sha256_hex("{error_class}|{hashed_template}|{source}")`,
+//! Grouping version 2: `fingerprint = sha256_hex("{error_class}|{hashed_template}|{hashed_source}")`,
 //! with each part read so that one problem gets one fingerprint in every spelling, signal,
 //! release and deployment layout, and two problems two.
 //!
@@ -17,6 +17,8 @@
 //!   `-<id>-<id>`, `v<version>`) one `<*>`, so a value whose spelling crosses a rule's boundary
 //!   (a count of 8 digits read as `<hex>`, a commit all in digits, a token cut at its `-`) keeps
 //!   its fingerprint. The stored template keeps the names, for people to read.
+//!   Likewise the hash reads each module of the source by its last two components
+//!   (`hashed_source`): a deployment root no rule knows leaves no prefix in it.
 //! - `source`: `module:function` of the innermost in-app frame of the raised exception's
 //!   trace (module as the language imports it); when that frame was called from another
 //!   module of the application (a shared helper), its caller too:
@@ -265,6 +267,41 @@ impl GroupingV2 {
             }
         }
         Cow::Owned(out)
+    }
+
+    /// The source as the fingerprint hashes it: each `module:function` with the module's last
+    /// two components only (`current.saas.api.auth` and `saas.api.auth` are `api.auth`), so a
+    /// deployment root no rule knows (`/srv/saas/current/`, `/opt/dagster/app/`) leaves no prefix
+    /// in the hash; the stored source keeps the whole module.
+    pub fn hashed_source<'s>(&self, source: &'s str) -> Cow<'s, str> {
+        let tail = |module: &'s str| -> &'s str {
+            match module.rmatch_indices('.').nth(1) {
+                Some((at, _)) => &module[at + 1..],
+                None => module,
+            }
+        };
+        let mut out = String::with_capacity(source.len());
+        let mut changed = false;
+        for (i, part) in source.split(" < ").enumerate() {
+            if i > 0 {
+                out.push_str(" < ");
+            }
+            match part.rsplit_once(':') {
+                Some((module, function)) if !module.contains(char::is_whitespace) => {
+                    let kept = tail(module);
+                    changed |= kept.len() != module.len();
+                    out.push_str(kept);
+                    out.push(':');
+                    out.push_str(function);
+                }
+                _ => out.push_str(part),
+            }
+        }
+        if changed {
+            Cow::Owned(out)
+        } else {
+            Cow::Borrowed(source)
+        }
     }
 
     /// The end of the value slot (`<name>`, a name of the table's rules or one the grouping
@@ -708,6 +745,22 @@ mod tests {
         assert_eq!(fold_lists("ids [<int>, <int>, <int>] and <int>"), "ids [<list>] and <int>");
         assert_eq!(fold_lists("(<host>,<int>)"), "(<list>)");
         assert_eq!(fold_lists("<int>: <int>"), "<int>: <int>");
+    }
+
+    #[test]
+    fn the_hashed_source_keeps_two_components_of_each_module() {
+        let v2 = GroupingV2::new(
+            Parameterizer::new(&[], std::iter::empty::<String>()).expect("an empty table compiles"),
+            InApp::default(),
+        );
+        assert_eq!(v2.hashed_source("current.saas.api.auth:_enforce_csrf"), "api.auth:_enforce_csrf");
+        assert_eq!(v2.hashed_source("saas.api.auth:_enforce_csrf"), "api.auth:_enforce_csrf");
+        assert_eq!(
+            v2.hashed_source("app.app.http.client:get_json < app.tax:calculate_tax"),
+            "http.client:get_json < app.tax:calculate_tax"
+        );
+        assert_eq!(v2.hashed_source("main:run"), "main:run");
+        assert_eq!(v2.hashed_source("POST /orders"), "POST /orders");
     }
 
     #[test]
