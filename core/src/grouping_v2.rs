@@ -257,7 +257,7 @@ impl GroupingV2 {
             match end {
                 Some(after) => {
                     out.push_str("<*>");
-                    i = skip_joiners(bytes, after);
+                    i = skip_unit(template, skip_joiners(bytes, after));
                 }
                 None => {
                     let c = template[i..].chars().next().unwrap_or(' ');
@@ -683,6 +683,26 @@ fn has_words(text: &str) -> bool {
         }
     }
     false
+}
+
+/// Units a value is read with (`<float> GiB`, `<int> ms`): which one a producer chose follows
+/// the value (`1.2 GiB`, `800 MiB`), so the hash reads them as part of it.
+const UNITS: &[&str] = &[
+    "B", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "PiB", "kB", "bytes", "ns", "us", "µs", "ms", "s",
+    "sec", "secs", "seconds", "min", "mins", "minutes", "h", "hours", "days",
+];
+
+/// Past a unit after a value (`at` is right after it): a space, then one of `UNITS` ending a word.
+fn skip_unit(template: &str, at: usize) -> usize {
+    let Some(rest) = template.get(at..).and_then(|r| r.strip_prefix(' ')) else { return at };
+    for unit in UNITS {
+        if let Some(after) = rest.strip_prefix(unit) {
+            if !after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+                return at + 1 + unit.len();
+            }
+        }
+    }
+    at
 }
 
 /// Past the punctuation that joins values into one (`:`, `-`, `_`, `.`, `/`, `+`, `=`, `#`, `@`).

@@ -724,7 +724,7 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 # strptime's data (its format stays), polars' `N/A`, MySQL's duplicate entry (its key
                 # stays), an LLM's tool arguments or output that are not JSON
                 (?P<pre> (?i-u: invalid \x20 literal \x20 for \x20 \w+\(\) \x20 with \x20 base \x20 \d+
-                            | could \x20 not \x20 convert \x20 string \x20 to \x20 \w+
+                            | could \x20 not \x20 convert (?: \x20 string \x20 to \x20 \w+ )?
                             | invalid \x20 isoformat \x20 string
                             | unknown \x20 string \x20 format
                             | no \x20 time \x20 zone \x20 found \x20 with \x20 key
@@ -896,9 +896,10 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                       | urllib | boto | psycopg | jinja | log )
                     \d+ (?: [\-_.] \d+ )?
                     (?: [a-z]{1,4} \d* )? (?: -(?: gcm | cbc | ctr | ccm ) )? (?: _ \w* )?
-                  | (?: s | ec | k | l | i | e | a | h | py | mp | p | x )
+                  | (?: s | ec | k | l | i | e | a | h | py | mp | p )
                     (?: 2 | 3 | 4 | 8 | 10 | 11 | 18 | 50 | 75 | 86 | 90 | 95 | 99 | 999 )
                     (?: s | n | e | y | c | _64 )?
+                  | x (?: 86 | 64 ) (?: _64 )?   # not x2, x10: quantities
                   | [1-5] xx
                 )
                 \b
@@ -1070,6 +1071,24 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 \b \d{{1,7}} (?P<post> {_UNITS} | (?i-u: [kmgtpe]i?b ) ) \b
                 """,
                 282,
+            ),
+            Normalizer(
+                "int",
+                r"""(?x)
+                # dimensions and quantities glued to their x: 114x65px, 1920x1080, x6 (the unit stays)
+                \b \d{1,6} x \d{1,6} (?P<post> px )? \b
+              | (?P<pre> \b x ) \d{1,6} \b
+                """,
+                269,
+                replace="${pre}<int>${post}",
+            ),
+            Normalizer(
+                "phone",
+                r"""(?x)
+                # phone numbers (E.164, or spaced / dashed after the + and country code)
+                (?P<pre> ^ | [^\w+] ) \+ (?: \d{8,15} | \d{1,3} (?: [\x20.\-] \d{1,8} ){1,5} ) \b
+                """,
+                205,
             ),
             Normalizer(
                 "float",

@@ -927,6 +927,9 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("exception_type:file_not_found", log("FileNotFoundError", "[Errno 2] No such file or directory: 'exports/2024-05.csv'", first_arg=2), ("data", "FILE_NOT_FOUND", "medium")),
     ("exception_type:cancelled", span("asyncio.exceptions.CancelledError", None), ("infrastructure", "TASK_CANCELLED", "low")),
     ("exception_type:os_error", span("OSError", "[Errno 5] Input/output error"), ("infrastructure", "OS_ERROR", "medium")),
+    ("package:orchestration", span("airflow.exceptions.AirflowNotFoundException", "The conn_id `snowflake_prod` isn't defined"), ("infrastructure", "ORCHESTRATION_ERROR", "high")),
+    ("package:warehouse", span("snowflake.connector.errors.ProgrammingError", "000606 (57P03): No active warehouse selected in the current session."), ("infrastructure", "WAREHOUSE_ERROR", "high")),
+    ("package:dbt", log("dbt.exceptions.DbtRuntimeError", "Failure in test unique_orders_order_id (models/schema.yml)"), ("data", "DBT_ERROR", "medium")),
     # the application's own errors, by the words of their message
     ("message:prompt", span("app.agent.AnswerRejected", "answer cites [5] but only 3 sources were provided"), ("prompt", "PROMPT_ERROR", "medium")),
     ("message:model", log("app.rag.ReindexFailed", "embeddings for 120 chunks came back with 768 dimensions, index has 1536"), ("model", "MODEL_ERROR", "medium")),
@@ -941,6 +944,13 @@ NEW_CASES: list[tuple[str | None, dict[str, Any], tuple[str, str, str]]] = [
     ("message:integration", span("app.clients.UpstreamError", "Request failed with status code 503"), ("integration", "INTEGRATION_ERROR", "medium")),
     ("message:infrastructure", span("locale.Error", "unsupported locale setting"), ("infrastructure", "PLATFORM_ERROR", "high")),
     (None, span("app.orders.OrderError", "order 7781 could not be completed"), ("unknown", "UNKNOWN_ERROR", "medium")),  # says nothing of what
+    ("message:integration", span("app.payments.PaymentRefused", "Adyen payment psp_8812 refused: Not enough balance"), ("integration", "INTEGRATION_ERROR", "medium")),
+    ("message:infrastructure", span("app.jobs.JobSkipped", "job sync-invoices skipped: previous run 8812 still running"), ("infrastructure", "PLATFORM_ERROR", "high")),
+    ("message:data", span("app.inventory.ReservationError", "reservation r-77 for SKU-1 x6 conflicts with r-12"), ("data", "INVALID_DATA", "medium")),
+    # ... else the exception class's own name
+    ("message:infrastructure_type", log("starlette.requests.ClientDisconnect", None), ("infrastructure", "PLATFORM_ERROR", "high")),
+    ("message:data_type", span("app.catalog.RecordTooLarge", "size=12083/10000 bytes"), ("data", "INVALID_DATA", "medium")),
+    (None, span("AssertionError", None), ("unknown", "UNKNOWN_ERROR", "medium")),
 ]
 
 

@@ -138,6 +138,10 @@ STANDARD_CASES = [
     ("status - its reason phrase", "Client error '404 Not Found' for url", "Client error '404 Not Found' for url"),
     ("unit - a size with decimals", "would be [1023.1mb/1gb]", "would be [<float>mb/<int>gb]"),
     ("id - ticket-like", "[BG-1234]: version conflict", "[<id>]: version conflict"),
+    ("int - dimensions", "avatar is 114x65px, below 128x128", "avatar is <int>px, below <int>"),
+    ("int - a quantity after x", "for SKU x6 conflicts", "for SKU x<int> conflicts"),
+    ("phone - E.164", "Non-White-listed Destination +15551234567", "Non-White-listed Destination <phone>"),
+    ("phone - spaced", "call +44 20 7946 0958 failed", "call <phone> failed"),
     ("quoted - identifiers stay", "'NoneType' object has no attribute 'id'", "'NoneType' object has no attribute 'id'"),
     ("quoted - key=value is data", "HTTPConnectionPool(host='10.1.2.3', port=8080)", "HTTPConnectionPool(host=<quoted_str>, port=<int>)"),
     ("quoted - as Sentry: only right after =", "b = '1'", "b = '<int>'"),
@@ -586,6 +590,8 @@ def test_the_fingerprint_hashes_class_template_and_source() -> None:
         # why a codec refused the bytes
         ["'utf-8' codec can't decode byte 0xe9 in position 12: invalid continuation byte",
          "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"],
+        # a size in the unit its producer chose
+        ["CUDA out of memory. Tried to allocate 1.20 GiB", "CUDA out of memory. Tried to allocate 800.00 MiB"],
         # one host, as a name with a port or an address
         ["cannot reach [fd12:3456::e6b]:9000", "cannot reach db-3.prod.internal", "cannot reach 10.0.0.7:5432"],
     ],
