@@ -732,10 +732,12 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                             | duplicate \x20 entry
                             | time \x20 data
                             | invalid \x20 json \x20 (?: input | output ) (?: \x20 for \x20 tool \x20 [\w.\-]+ )? )
-                  :? \x20 )
-                (?: '[^'\n]*' | "[^"\n]*" | `[^`\n]+` | \S [^\n]* )
+                  :? )
+                # the input, also when it is empty (the message ends at the colon)
+                (?: \x20 (?: '[^'\n]*' | "[^"\n]*" | `[^`\n]+` | \S [^\n]* ) )?
                 """,
                 8,
+                replace="${pre} <input>",
             ),
             Normalizer(
                 "decode_reason",

@@ -605,6 +605,8 @@ def test_a_value_keeps_its_fingerprint_whatever_rule_its_spelling_meets(messages
 def test_unquoted_parser_input_runs_to_the_end_of_the_line() -> None:
     assert normalize(["Unknown string format: Q3/2024 or later", "No time zone found with key Europe/Kiev2"], V2) == [
         "Unknown string format: <input>", "No time zone found with key <input>"]  # fmt: skip
+    # an empty input: the message ends at the colon
+    assert normalize(["Invalid JSON input for tool get_order_status: "], V2) == ["Invalid JSON input for tool get_order_status: <input>"]
 
 
 def test_the_hash_keeps_the_words_around_values_apart() -> None:
