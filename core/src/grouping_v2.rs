@@ -705,9 +705,12 @@ fn skip_unit(template: &str, at: usize) -> usize {
     at
 }
 
-/// Past the punctuation that joins values into one (`:`, `-`, `_`, `.`, `/`, `+`, `=`, `#`, `@`).
+/// Past the punctuation that joins values into one (`:`, `-`, `_`, `.`, `/`, `+`, `=`, `#`, `@`),
+/// and quotes around a value (`"<int>"` and `<quoted_str>` are one value quoted or not).
 fn skip_joiners(bytes: &[u8], mut at: usize) -> usize {
-    while at < bytes.len() && matches!(bytes[at], b':' | b'-' | b'_' | b'.' | b'/' | b'+' | b'=' | b'#' | b'@') {
+    while at < bytes.len()
+        && matches!(bytes[at], b':' | b'-' | b'_' | b'.' | b'/' | b'+' | b'=' | b'#' | b'@' | b'\'' | b'"' | b'`')
+    {
         at += 1;
     }
     at

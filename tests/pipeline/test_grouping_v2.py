@@ -138,6 +138,9 @@ STANDARD_CASES = [
     ("status - its reason phrase", "Client error '404 Not Found' for url", "Client error '404 Not Found' for url"),
     ("unit - a size with decimals", "would be [1023.1mb/1gb]", "would be [<float>mb/<int>gb]"),
     ("id - ticket-like", "[BG-1234]: version conflict", "[<id>]: version conflict"),
+    ("quoted - after prose's colon it is input", 'model refused: "I can\'t assist with that."', "model refused: <quoted_str>"),
+    ("quoted - a dictionary's value after an unquoted key keeps its words", "{detail: 'Not enough balance here'}",
+     "{detail: 'Not enough balance here'}"),
     ("int - dimensions", "avatar is 114x65px, below 128x128", "avatar is <int>px, below <int>"),
     ("int - a quantity after x", "for SKU x6 conflicts", "for SKU x<int> conflicts"),
     ("phone - E.164", "Non-White-listed Destination +15551234567", "Non-White-listed Destination <phone>"),
@@ -590,6 +593,8 @@ def test_the_fingerprint_hashes_class_template_and_source() -> None:
         # why a codec refused the bytes
         ["'utf-8' codec can't decode byte 0xe9 in position 12: invalid continuation byte",
          "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"],
+        # a value quoted, whole (user input) or parameterized inside
+        ['invalid input syntax for type uuid: "12345"', 'invalid input syntax for type uuid: "not a uuid"'],
         # a size in the unit its producer chose
         ["CUDA out of memory. Tried to allocate 1.20 GiB", "CUDA out of memory. Tried to allocate 800.00 MiB"],
         # one host, as a name with a port or an address
