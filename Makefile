@@ -26,8 +26,9 @@ $(STAMP): pyproject.toml $(CORE_SOURCES) | $(BIN)/python
 run: $(RUN_STAMP)
 	$(BIN)/otelproc serve
 
-## test: set up .venv with the test extras, then the core's tests and lints, then the whole suite
+## test: set up .venv with the test extras, then the core's format check, tests and lints, then the whole suite
 test: $(STAMP)
+	cd core && cargo fmt --check
 	cd core && cargo test --quiet --release --lib --tests
 	cd core && cargo clippy --quiet --release --all-targets --features python -- -D warnings
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile

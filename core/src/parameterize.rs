@@ -422,9 +422,9 @@ fn is_user_input(text: &str, start: usize, end: usize) -> bool {
     let whole = text[..start].trim().is_empty() && text[end..].trim().is_empty();
     // a dictionary's value: after a quoted key and its colon ('message': '…', "detail": "…"), or
     // after a colon inside braces ({detail: '…'}); after prose's colon ("ticket 12: "…"") it is input
-    let after_key = before.strip_suffix(':').is_some_and(|key| {
-        key.ends_with(['\'', '"']) || key.matches('{').count() > key.matches('}').count()
-    });
+    let after_key = before
+        .strip_suffix(':')
+        .is_some_and(|key| key.ends_with(['\'', '"']) || key.matches('{').count() > key.matches('}').count());
     let dict_value = after_key || text[start..end].trim_start().starts_with(':');
     !whole && !dict_value && !quoted.is_empty()
 }
