@@ -35,24 +35,6 @@ type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
 const LIMIT: usize = 64 << 20;
 
-fn unescape(field: &str) -> String {
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    out
-}
-
 struct Tables {
     columns: Vec<ColumnSpec>,
     redacted: Vec<String>,
@@ -64,7 +46,7 @@ fn read_tables(path: &Path) -> Result<Tables> {
     let mut tables =
         Tables { columns: Vec::new(), redacted: Vec::new(), redactors: Vec::new(), normalizers: Vec::new() };
     for line in fs::read_to_string(path)?.lines() {
-        let fields: Vec<String> = line.split('\t').map(unescape).collect();
+        let fields: Vec<String> = line.split('\t').map(common::unescape).collect();
         let field = |i: usize| fields.get(i).map(String::as_str).unwrap_or("");
         match field(0) {
             "column" => {

@@ -26,25 +26,9 @@ use common::cpu_now;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
+/// A fixture field: `\N` is no value.
 fn unescape(field: &str) -> Option<String> {
-    if field == "\\N" {
-        return None;
-    }
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('t') => out.push('\t'),
-            Some('n') => out.push('\n'),
-            Some(other) => out.push(other),
-            None => out.push('\\'),
-        }
-    }
-    Some(out)
+    (field != "\\N").then(|| common::unescape(field))
 }
 
 fn lines(path: &Path) -> Result<Vec<Vec<Option<String>>>> {

@@ -231,6 +231,35 @@ _MODEL_DASHED = "command|embed|rerank|nova|titan|sonar|phi|yi|falcon|granite|jam
 # --------------------------------------------------------------------------------------------
 
 # Rules both grouping versions hold as they are (one object in both tables).
+_URL = Normalizer(
+    "url",
+    r"""(?x)
+    # Any scheme: https, wss, ftp, s3, file, postgresql+asyncpg, redis ... A URL ends before
+    # whitespace, a quote or angle bracket, and before trailing punctuation.
+    \b [A-Za-z][A-Za-z0-9+.\-]{1,24} ://
+    [^\s'"`<>]* [^\s'"`<>.,;:!?)\]}]
+    """,
+    10,
+)
+_MODEL = Normalizer(
+    "model",
+    rf"""(?x)
+    # LLM model names, with an optional provider or deployment prefix:
+    # gpt-4o-mini, o3-mini, claude-3-5-sonnet-20241022, openai/gpt-4.1, openai:gpt-4o,
+    # us.anthropic.claude-3-haiku-20240307-v1:0, llama3.1:8b, command-r-plus.
+    \b (?: [A-Za-z] [A-Za-z0-9_\-]* [/.:] ){{0,3}}
+    (?i-u:
+        (?:{_MODEL_LOOSE})
+        # the first part of the version is a digit or follows a separator, so
+        # "grokking" or "claudes" are words, not models
+        (?: [\-.:_@][A-Za-z0-9]+ | [0-9][A-Za-z0-9]* )
+      | (?:{_MODEL_DASHED}) - [A-Za-z0-9]+
+      | o[1-9] \b
+    )
+    (?: [\-.:_@]? [A-Za-z0-9]+ )*
+    """,
+    40,
+)
 _EMAIL = Normalizer(
     "email",
     r"""(?x)
@@ -301,16 +330,7 @@ _VERSION = Normalizer(
 NORMALIZERS: tuple[Normalizer, ...] = tuple(
     sorted(
         (
-            Normalizer(
-                "url",
-                r"""(?x)
-                # Any scheme: https, wss, ftp, s3, file, postgresql+asyncpg, redis ... A URL ends
-                # before whitespace, a quote or angle bracket, and before trailing punctuation.
-                \b [A-Za-z][A-Za-z0-9+.\-]{1,24} ://
-                [^\s'"`<>]* [^\s'"`<>.,;:!?)\]}]
-                """,
-                10,
-            ),
+            _URL,
             Normalizer(
                 "path",
                 r"""(?x)
@@ -328,25 +348,7 @@ NORMALIZERS: tuple[Normalizer, ...] = tuple(
                 20,
             ),
             _EMAIL,
-            Normalizer(
-                "model",
-                rf"""(?x)
-                # LLM model names, with an optional provider or deployment prefix:
-                # gpt-4o-mini, o3-mini, claude-3-5-sonnet-20241022, openai/gpt-4.1, openai:gpt-4o,
-                # us.anthropic.claude-3-haiku-20240307-v1:0, llama3.1:8b, command-r-plus.
-                \b (?: [A-Za-z] [A-Za-z0-9_\-]* [/.:] ){{0,3}}
-                (?i-u:
-                    (?:{_MODEL_LOOSE})
-                    # the first part of the version is a digit or follows a separator, so
-                    # "grokking" or "claudes" are words, not models
-                    (?: [\-.:_@][A-Za-z0-9]+ | [0-9][A-Za-z0-9]* )
-                  | (?:{_MODEL_DASHED}) - [A-Za-z0-9]+
-                  | o[1-9] \b
-                )
-                (?: [\-.:_@]? [A-Za-z0-9]+ )*
-                """,
-                40,
-            ),
+            _MODEL,
             Normalizer(
                 "scope",
                 r"""(?x)
@@ -749,16 +751,7 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 """,
                 7,
             ),
-            Normalizer(
-                "url",
-                r"""(?x)
-                # Any scheme: https, wss, ftp, s3, postgresql+asyncpg, redis ... A URL ends before
-                # whitespace, a quote or angle bracket, and before trailing punctuation.
-                \b [A-Za-z][A-Za-z0-9+.\-]{1,24} ://
-                [^\s'"`<>]* [^\s'"`<>.,;:!?)\]}]
-                """,
-                10,
-            ),
+            _URL,
             Normalizer(
                 "path",
                 r"""(?x)
@@ -776,23 +769,7 @@ NORMALIZERS_V2: tuple[Normalizer, ...] = tuple(
                 check="word_start",
             ),
             _EMAIL,
-            Normalizer(
-                "model",
-                rf"""(?x)
-                # LLM model names, with an optional provider or deployment prefix:
-                # gpt-4o-mini, o3-mini, claude-3-5-sonnet-20241022, openai/gpt-4.1, openai:gpt-4o,
-                # us.anthropic.claude-3-haiku-20240307-v1:0, llama3.1:8b, command-r-plus.
-                \b (?: [A-Za-z] [A-Za-z0-9_\-]* [/.:] ){{0,3}}
-                (?i-u:
-                    (?:{_MODEL_LOOSE})
-                    (?: [\-.:_@][A-Za-z0-9]+ | [0-9][A-Za-z0-9]* )
-                  | (?:{_MODEL_DASHED}) - [A-Za-z0-9]+
-                  | o[1-9] \b
-                )
-                (?: [\-.:_@]? [A-Za-z0-9]+ )*
-                """,
-                40,
-            ),
+            _MODEL,
             Normalizer(
                 "masked",
                 r"""(?x)

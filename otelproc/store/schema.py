@@ -215,6 +215,83 @@ _V2 = Migration(
     ),
 )
 
+def _kpi_views(create: str, causes_only: bool) -> tuple[str, str]:
+    """seed 001's KPIs: ``kpis`` over the last 24 h (error rate from the per-minute counts) and
+    ``kpi_daily``. ``causes_only``: an error is a cause or a log record, a symptom span being the
+    same failure again (README: One failure, one count; ``caused_by`` exists from version 5)."""
+    causes_and = " AND e.caused_by IS NULL" if causes_only else ""
+    causes_where = "WHERE e.caused_by IS NULL " if causes_only else ""
+    kpis = """
+        {create} kpis AS
+        WITH counts AS (
+            SELECT coalesce(sum(items), 0) AS items, coalesce(sum(errors), 0) AS errors FROM telemetry_counts
+            WHERE minute > now() - INTERVAL 24 HOUR
+        ), events AS (
+            SELECT count(*) AS errors, count(p.id) AS in_patterns FROM error_events e
+            LEFT JOIN error_patterns p ON p.fingerprint = e.fingerprint
+            WHERE e.occurred_at > now() - INTERVAL 24 HOUR{causes_and}
+        ), resolution AS (
+            SELECT avg(epoch(resolved_at) - epoch(CASE WHEN regressed_at < resolved_at THEN regressed_at
+                                                     ELSE first_seen END)) AS seconds,
+                   count(*) AS resolved
+            FROM error_patterns WHERE resolved_at IS NOT NULL
+        ), held AS (
+            SELECT avg(epoch(CASE WHEN regressed_at > resolved_at THEN regressed_at ELSE now() END)
+                       - epoch(resolved_at)) AS seconds
+            FROM error_patterns WHERE resolved_at IS NOT NULL
+        ), ai AS (
+            SELECT count(*) AS patterns, count(ai_summary) AS analysed FROM error_patterns
+        ), feedback AS (
+            SELECT count(*) AS volume, avg(rating_value) AS rating, count(pattern_id) AS linked FROM user_feedback
+            WHERE received_at > now() - INTERVAL 24 HOUR
+        )
+        SELECT counts.items AS items_24h, counts.errors AS errors_24h,
+               CASE WHEN counts.items > 0 THEN counts.errors / counts.items END AS error_rate,
+               CASE WHEN events.errors > 0 THEN events.in_patterns / events.errors END AS pattern_detection_rate,
+               resolution.seconds AS mttr_seconds, resolution.resolved AS resolved_patterns,
+               held.seconds AS resolution_held_seconds,
+               CASE WHEN ai.patterns > 0 THEN ai.analysed / ai.patterns END AS ai_analysis_coverage,
+               ai.patterns AS patterns, ai.analysed AS patterns_analysed,
+               feedback.volume AS feedback_volume_24h, feedback.rating AS feedback_mean_rating_24h,
+               feedback.linked AS feedback_linked_24h
+        FROM counts, events, resolution, held, ai, feedback
+        """
+    kpi_daily = """
+        {create} kpi_daily AS
+        WITH counts AS (
+            SELECT date_trunc('day', minute) AS day, sum(items) AS items, sum(errors) AS errors
+            FROM telemetry_counts GROUP BY ALL
+        ), events AS (
+            SELECT date_trunc('day', e.occurred_at) AS day, count(*) AS errors, count(p.id) AS in_patterns
+            FROM error_events e LEFT JOIN error_patterns p ON p.fingerprint = e.fingerprint
+            {causes_where}GROUP BY ALL
+        ), created AS (
+            SELECT date_trunc('day', created_at) AS day, count(*) AS patterns_created FROM error_patterns GROUP BY ALL
+        ), resolved AS (
+            SELECT date_trunc('day', resolved_at) AS day, count(*) AS patterns_resolved,
+                   avg(epoch(resolved_at) - epoch(CASE WHEN regressed_at < resolved_at THEN regressed_at
+                                                      ELSE first_seen END)) AS mttr_seconds
+            FROM error_patterns WHERE resolved_at IS NOT NULL GROUP BY ALL
+        ), feedback AS (
+            SELECT date_trunc('day', received_at) AS day, count(*) AS feedback, avg(rating_value) AS mean_rating
+            FROM user_feedback GROUP BY ALL
+        )
+        SELECT day, coalesce(counts.items, 0) AS items, coalesce(counts.errors, 0) AS errors,
+               CASE WHEN counts.items > 0 THEN counts.errors / counts.items END AS error_rate,
+               CASE WHEN events.errors > 0 THEN events.in_patterns / events.errors END AS pattern_detection_rate,
+               coalesce(created.patterns_created, 0) AS patterns_created,
+               coalesce(resolved.patterns_resolved, 0) AS patterns_resolved, resolved.mttr_seconds,
+               coalesce(feedback.feedback, 0) AS feedback, feedback.mean_rating
+        FROM counts FULL JOIN events USING (day) FULL JOIN created USING (day) FULL JOIN resolved USING (day)
+             FULL JOIN feedback USING (day)
+        ORDER BY day
+        """
+    return (
+        kpis.format(create=create, causes_and=causes_and),
+        kpi_daily.format(create=create, causes_where=causes_where),
+    )
+
+
 _V3 = Migration(
     3,
     "acting on patterns: notification columns of alerts, report columns, user_feedback, KPI views",
@@ -253,71 +330,7 @@ _V3 = Migration(
             attributes JSON                      -- redacted, without contact
         )
         """,
-        # seed 001's KPIs over the last 24 h (error rate from the per-minute counts).
-        """
-        CREATE VIEW kpis AS
-        WITH counts AS (
-            SELECT coalesce(sum(items), 0) AS items, coalesce(sum(errors), 0) AS errors FROM telemetry_counts
-            WHERE minute > now() - INTERVAL 24 HOUR
-        ), events AS (
-            SELECT count(*) AS errors, count(p.id) AS in_patterns FROM error_events e
-            LEFT JOIN error_patterns p ON p.fingerprint = e.fingerprint
-            WHERE e.occurred_at > now() - INTERVAL 24 HOUR
-        ), resolution AS (
-            SELECT avg(epoch(resolved_at) - epoch(CASE WHEN regressed_at < resolved_at THEN regressed_at
-                                                     ELSE first_seen END)) AS seconds,
-                   count(*) AS resolved
-            FROM error_patterns WHERE resolved_at IS NOT NULL
-        ), held AS (
-            SELECT avg(epoch(CASE WHEN regressed_at > resolved_at THEN regressed_at ELSE now() END)
-                       - epoch(resolved_at)) AS seconds
-            FROM error_patterns WHERE resolved_at IS NOT NULL
-        ), ai AS (
-            SELECT count(*) AS patterns, count(ai_summary) AS analysed FROM error_patterns
-        ), feedback AS (
-            SELECT count(*) AS volume, avg(rating_value) AS rating, count(pattern_id) AS linked FROM user_feedback
-            WHERE received_at > now() - INTERVAL 24 HOUR
-        )
-        SELECT counts.items AS items_24h, counts.errors AS errors_24h,
-               CASE WHEN counts.items > 0 THEN counts.errors / counts.items END AS error_rate,
-               CASE WHEN events.errors > 0 THEN events.in_patterns / events.errors END AS pattern_detection_rate,
-               resolution.seconds AS mttr_seconds, resolution.resolved AS resolved_patterns,
-               held.seconds AS resolution_held_seconds,
-               CASE WHEN ai.patterns > 0 THEN ai.analysed / ai.patterns END AS ai_analysis_coverage,
-               ai.patterns AS patterns, ai.analysed AS patterns_analysed,
-               feedback.volume AS feedback_volume_24h, feedback.rating AS feedback_mean_rating_24h,
-               feedback.linked AS feedback_linked_24h
-        FROM counts, events, resolution, held, ai, feedback
-        """,
-        """
-        CREATE VIEW kpi_daily AS
-        WITH counts AS (
-            SELECT date_trunc('day', minute) AS day, sum(items) AS items, sum(errors) AS errors
-            FROM telemetry_counts GROUP BY ALL
-        ), events AS (
-            SELECT date_trunc('day', e.occurred_at) AS day, count(*) AS errors, count(p.id) AS in_patterns
-            FROM error_events e LEFT JOIN error_patterns p ON p.fingerprint = e.fingerprint GROUP BY ALL
-        ), created AS (
-            SELECT date_trunc('day', created_at) AS day, count(*) AS patterns_created FROM error_patterns GROUP BY ALL
-        ), resolved AS (
-            SELECT date_trunc('day', resolved_at) AS day, count(*) AS patterns_resolved,
-                   avg(epoch(resolved_at) - epoch(CASE WHEN regressed_at < resolved_at THEN regressed_at
-                                                      ELSE first_seen END)) AS mttr_seconds
-            FROM error_patterns WHERE resolved_at IS NOT NULL GROUP BY ALL
-        ), feedback AS (
-            SELECT date_trunc('day', received_at) AS day, count(*) AS feedback, avg(rating_value) AS mean_rating
-            FROM user_feedback GROUP BY ALL
-        )
-        SELECT day, coalesce(counts.items, 0) AS items, coalesce(counts.errors, 0) AS errors,
-               CASE WHEN counts.items > 0 THEN counts.errors / counts.items END AS error_rate,
-               CASE WHEN events.errors > 0 THEN events.in_patterns / events.errors END AS pattern_detection_rate,
-               coalesce(created.patterns_created, 0) AS patterns_created,
-               coalesce(resolved.patterns_resolved, 0) AS patterns_resolved, resolved.mttr_seconds,
-               coalesce(feedback.feedback, 0) AS feedback, feedback.mean_rating
-        FROM counts FULL JOIN events USING (day) FULL JOIN created USING (day) FULL JOIN resolved USING (day)
-             FULL JOIN feedback USING (day)
-        ORDER BY day
-        """,
+        *_kpi_views("CREATE VIEW", causes_only=False),
     ),
 )
 
@@ -377,75 +390,7 @@ _V6 = Migration(
 _V7 = Migration(
     7,
     "KPI views count failures once: symptom spans (error_events.caused_by) are left out",
-    (
-        # seed 001's KPIs over the last 24 h (error rate from the per-minute counts); an error is a
-        # cause or a log record: a symptom span is the same failure again (README: One failure, one count).
-        """
-        CREATE OR REPLACE VIEW kpis AS
-        WITH counts AS (
-            SELECT coalesce(sum(items), 0) AS items, coalesce(sum(errors), 0) AS errors FROM telemetry_counts
-            WHERE minute > now() - INTERVAL 24 HOUR
-        ), events AS (
-            SELECT count(*) AS errors, count(p.id) AS in_patterns FROM error_events e
-            LEFT JOIN error_patterns p ON p.fingerprint = e.fingerprint
-            WHERE e.occurred_at > now() - INTERVAL 24 HOUR AND e.caused_by IS NULL
-        ), resolution AS (
-            SELECT avg(epoch(resolved_at) - epoch(CASE WHEN regressed_at < resolved_at THEN regressed_at
-                                                     ELSE first_seen END)) AS seconds,
-                   count(*) AS resolved
-            FROM error_patterns WHERE resolved_at IS NOT NULL
-        ), held AS (
-            SELECT avg(epoch(CASE WHEN regressed_at > resolved_at THEN regressed_at ELSE now() END)
-                       - epoch(resolved_at)) AS seconds
-            FROM error_patterns WHERE resolved_at IS NOT NULL
-        ), ai AS (
-            SELECT count(*) AS patterns, count(ai_summary) AS analysed FROM error_patterns
-        ), feedback AS (
-            SELECT count(*) AS volume, avg(rating_value) AS rating, count(pattern_id) AS linked FROM user_feedback
-            WHERE received_at > now() - INTERVAL 24 HOUR
-        )
-        SELECT counts.items AS items_24h, counts.errors AS errors_24h,
-               CASE WHEN counts.items > 0 THEN counts.errors / counts.items END AS error_rate,
-               CASE WHEN events.errors > 0 THEN events.in_patterns / events.errors END AS pattern_detection_rate,
-               resolution.seconds AS mttr_seconds, resolution.resolved AS resolved_patterns,
-               held.seconds AS resolution_held_seconds,
-               CASE WHEN ai.patterns > 0 THEN ai.analysed / ai.patterns END AS ai_analysis_coverage,
-               ai.patterns AS patterns, ai.analysed AS patterns_analysed,
-               feedback.volume AS feedback_volume_24h, feedback.rating AS feedback_mean_rating_24h,
-               feedback.linked AS feedback_linked_24h
-        FROM counts, events, resolution, held, ai, feedback
-        """,
-        """
-        CREATE OR REPLACE VIEW kpi_daily AS
-        WITH counts AS (
-            SELECT date_trunc('day', minute) AS day, sum(items) AS items, sum(errors) AS errors
-            FROM telemetry_counts GROUP BY ALL
-        ), events AS (
-            SELECT date_trunc('day', e.occurred_at) AS day, count(*) AS errors, count(p.id) AS in_patterns
-            FROM error_events e LEFT JOIN error_patterns p ON p.fingerprint = e.fingerprint
-            WHERE e.caused_by IS NULL GROUP BY ALL
-        ), created AS (
-            SELECT date_trunc('day', created_at) AS day, count(*) AS patterns_created FROM error_patterns GROUP BY ALL
-        ), resolved AS (
-            SELECT date_trunc('day', resolved_at) AS day, count(*) AS patterns_resolved,
-                   avg(epoch(resolved_at) - epoch(CASE WHEN regressed_at < resolved_at THEN regressed_at
-                                                      ELSE first_seen END)) AS mttr_seconds
-            FROM error_patterns WHERE resolved_at IS NOT NULL GROUP BY ALL
-        ), feedback AS (
-            SELECT date_trunc('day', received_at) AS day, count(*) AS feedback, avg(rating_value) AS mean_rating
-            FROM user_feedback GROUP BY ALL
-        )
-        SELECT day, coalesce(counts.items, 0) AS items, coalesce(counts.errors, 0) AS errors,
-               CASE WHEN counts.items > 0 THEN counts.errors / counts.items END AS error_rate,
-               CASE WHEN events.errors > 0 THEN events.in_patterns / events.errors END AS pattern_detection_rate,
-               coalesce(created.patterns_created, 0) AS patterns_created,
-               coalesce(resolved.patterns_resolved, 0) AS patterns_resolved, resolved.mttr_seconds,
-               coalesce(feedback.feedback, 0) AS feedback, feedback.mean_rating
-        FROM counts FULL JOIN events USING (day) FULL JOIN created USING (day) FULL JOIN resolved USING (day)
-             FULL JOIN feedback USING (day)
-        ORDER BY day
-        """,
-    ),
+    _kpi_views("CREATE OR REPLACE VIEW", causes_only=True),
 )
 
 MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)

@@ -65,17 +65,33 @@ class Kind:
     trace: str = ""
 
 
-KINDS: list[Kind] = []
+class KindSet:
+    """A corpus's kinds as its module declares them (``py``, ``other``); ``by_id`` checks them."""
+
+    def __init__(self) -> None:
+        self.kinds: list[Kind] = []
+
+    def py(self, id: str, cls: int, category: str, service: str, module: str, function: str, code: str, **kw) -> None:
+        self.kinds.append(Kind(id, cls, category, service, module, function, dedent(code).strip("\n"), **kw))
+
+    def other(self, id: str, cls: int, category: str, service: str, language: str, error_type: str, message: str,
+              trace: str, **kw) -> None:  # fmt: skip
+        self.kinds.append(Kind(id, cls, category, service, language=language, error_type=error_type,
+                               message=message, trace=dedent(trace).strip("\n"), **kw))  # fmt: skip
+
+    def by_id(self, *other_corpora: dict[str, Kind]) -> dict[str, Kind]:
+        """The kinds by id: ids unique, categories known, pairs present, no kind of another corpus again."""
+        by_id = {k.id: k for k in self.kinds}
+        assert len(by_id) == len(self.kinds), "kind ids are unique"
+        assert all(k.category in CATEGORIES for k in self.kinds)
+        assert all(k.pair is None or k.pair in by_id for k in self.kinds)
+        for corpus in other_corpora:
+            assert not set(by_id) & set(corpus), "no kind of another corpus again"
+        return by_id
 
 
-def py(id: str, cls: int, category: str, service: str, module: str, function: str, code: str, **kw) -> None:
-    KINDS.append(Kind(id, cls, category, service, module, function, dedent(code).strip("\n"), **kw))
-
-
-def other(id: str, cls: int, category: str, service: str, language: str, error_type: str, message: str,
-          trace: str, **kw) -> None:  # fmt: skip
-    KINDS.append(Kind(id, cls, category, service, language=language, error_type=error_type, message=message,
-                      trace=dedent(trace).strip("\n"), **kw))  # fmt: skip
+_SET = KindSet()
+KINDS, py, other = _SET.kinds, _SET.py, _SET.other
 
 
 PG = {"db.system": "postgresql"}
@@ -695,7 +711,4 @@ py("queue_pool_exhausted", 0, "infrastructure", "checkout", "db.pool", "checkout
     raise sqlalchemy.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00 (Background on this error at: https://sqlalche.me/e/20/3o7r)")
 """, attrs=PG)
 
-BY_ID: dict[str, Kind] = {k.id: k for k in KINDS}
-assert len(BY_ID) == len(KINDS), "kind ids are unique"
-assert all(k.category in CATEGORIES for k in KINDS)
-assert all(k.pair is None or k.pair in BY_ID for k in KINDS)
+BY_ID: dict[str, Kind] = _SET.by_id()

@@ -9,20 +9,16 @@ class of ``kinds.py``'s ``CLASS_NAMES``; ``pair`` a kind that differs only in a 
 from __future__ import annotations
 
 import json
-from textwrap import dedent
 
 from tests.corpus.kinds import BY_ID as DEFAULT_BY_ID
-from tests.corpus.kinds import CATEGORIES, Kind
+from tests.corpus.kinds import Kind, KindSet
 from tests.corpus.values import (
     amount, b64token, customer_host, day, email, hexid, ip4, ip6, iso_time, num, pick, pod, prefixed, semver,
     spelled, uuid4,
 )  # fmt: skip
 
-KINDS: list[Kind] = []
-
-
-def py(id: str, cls: int, category: str, service: str, module: str, function: str, code: str, **kw) -> None:
-    KINDS.append(Kind(id, cls, category, service, module, function, dedent(code).strip("\n"), **kw))
+_SET = KindSet()
+KINDS, py = _SET.kinds, _SET.py
 
 
 PG = {"db.system": "postgresql"}
@@ -461,8 +457,4 @@ py("internal_error_code", 0, "unknown", "search", "engine.native", "score_batch"
     raise RuntimeError("internal error (code 7)")
 """)
 
-BY_ID: dict[str, Kind] = {k.id: k for k in KINDS}
-assert len(BY_ID) == len(KINDS), "kind ids are unique"
-assert all(k.category in CATEGORIES for k in KINDS)
-assert all(k.pair is None or k.pair in BY_ID for k in KINDS)
-assert not set(BY_ID) & set(DEFAULT_BY_ID), "no kind of kinds.py again"
+BY_ID: dict[str, Kind] = _SET.by_id(DEFAULT_BY_ID)

@@ -14,27 +14,18 @@ only in a word that matters.
 from __future__ import annotations
 
 import json
-from textwrap import dedent
 
 from tests.corpus.kinds import BY_ID as DEFAULT_BY_ID
-from tests.corpus.kinds import CATEGORIES, Kind
+from tests.corpus.kinds import Kind, KindSet
 from tests.corpus.kinds_holdout import BY_ID as HOLDOUT_BY_ID
 from tests.corpus.values import (
     amount, b64token, customer_host, day, email, hexid, ip4, iso_time, num, pick, pod, prefixed, semver, spelled,
     uuid4,
 )  # fmt: skip
 
-KINDS: list[Kind] = []
+_SET = KindSet()
+KINDS, py, other = _SET.kinds, _SET.py, _SET.other
 
-
-def py(id: str, cls: int, category: str, service: str, module: str, function: str, code: str, **kw) -> None:
-    KINDS.append(Kind(id, cls, category, service, module, function, dedent(code).strip("\n"), **kw))
-
-
-def other(id: str, cls: int, category: str, service: str, language: str, error_type: str, message: str,
-          trace: str, **kw) -> None:  # fmt: skip
-    KINDS.append(Kind(id, cls, category, service, language=language, error_type=error_type, message=message,
-                      trace=dedent(trace).strip("\n"), **kw))  # fmt: skip
 
 
 def ts_float(r) -> str:
@@ -606,8 +597,4 @@ other("ruby_pg_unique", 10, "data", "storefront", "ruby", "ActiveRecord::RecordN
       /app/app/controllers/registrations_controller.rb:{line}:in `create'
       """, vars={"email": email})
 
-BY_ID: dict[str, Kind] = {k.id: k for k in KINDS}
-assert len(BY_ID) == len(KINDS), "kind ids are unique"
-assert all(k.category in CATEGORIES for k in KINDS)
-assert all(k.pair is None or k.pair in BY_ID for k in KINDS)
-assert not set(BY_ID) & (set(DEFAULT_BY_ID) | set(HOLDOUT_BY_ID)), "no kind of kinds.py or kinds_holdout.py again"
+BY_ID: dict[str, Kind] = _SET.by_id(DEFAULT_BY_ID, HOLDOUT_BY_ID)

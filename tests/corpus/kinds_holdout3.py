@@ -18,10 +18,9 @@ problem as a person would file it, labelled with the category a person would giv
 
 from __future__ import annotations
 
-from textwrap import dedent
 
 from tests.corpus.kinds import BY_ID as DEFAULT_BY_ID
-from tests.corpus.kinds import CATEGORIES, Kind
+from tests.corpus.kinds import Kind, KindSet
 from tests.corpus.kinds_holdout import BY_ID as HOLDOUT_BY_ID
 from tests.corpus.kinds_holdout2 import BY_ID as HOLDOUT2_BY_ID
 from tests.corpus.values import (
@@ -29,11 +28,8 @@ from tests.corpus.values import (
     uuid4,
 )  # fmt: skip
 
-KINDS: list[Kind] = []
-
-
-def py(id: str, cls: int, category: str, service: str, module: str, function: str, code: str, **kw) -> None:
-    KINDS.append(Kind(id, cls, category, service, module, function, dedent(code).strip("\n"), **kw))
+_SET = KindSet()
+KINDS, py = _SET.kinds, _SET.py
 
 
 # --- what varies here beyond values.py ----------------------------------------------------------
@@ -532,8 +528,4 @@ py("exception_error_code", 0, "unknown", "checkout", "legacy.bridge", "call_lega
     raise Exception(f"Error {V.code}")
 """, vars={"code": pick(-1, 1, 99)})
 
-BY_ID: dict[str, Kind] = {k.id: k for k in KINDS}
-assert len(BY_ID) == len(KINDS), "kind ids are unique"
-assert all(k.category in CATEGORIES for k in KINDS)
-assert all(k.pair is None or k.pair in BY_ID for k in KINDS)
-assert not set(BY_ID) & (set(DEFAULT_BY_ID) | set(HOLDOUT_BY_ID) | set(HOLDOUT2_BY_ID)), "no kind of the other corpora again"
+BY_ID: dict[str, Kind] = _SET.by_id(DEFAULT_BY_ID, HOLDOUT_BY_ID, HOLDOUT2_BY_ID)

@@ -1,4 +1,4 @@
-//! What the benches share: the CPU clock of the calling thread.
+//! What the benches share: the CPU clock of the calling thread, the fixtures' text fields.
 
 use std::time::Instant;
 
@@ -31,4 +31,23 @@ pub fn cpu_now() -> f64 {
 fn wall_now() -> f64 {
     static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     START.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
+
+/// A fixture's field as `bench/*.py` writes it: `\t`, `\n` and `\\` escaped.
+pub fn unescape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut chars = field.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
